@@ -1,0 +1,1 @@
+"""DNS provider adapters, installed as ``spfmanager.providers``."""

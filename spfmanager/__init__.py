@@ -1,0 +1,33 @@
+"""spfmanager: sender-side SPF record manager, flattener and RFC 7208 evaluator."""
+
+from spfmanager.dns.base import Answer, Resolver, RRType
+from spfmanager.dns.snapshot import SnapshotResolver
+from spfmanager.errors import (
+    DNSTemporaryError,
+    FlattenError,
+    SPFManagerError,
+    SPFSyntaxError,
+    VerificationError,
+)
+from spfmanager.spf.evaluate import SPFResult, evaluate
+from spfmanager.spf.parser import parse_record
+from spfmanager.spf.results import Qualifier, Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Answer",
+    "DNSTemporaryError",
+    "FlattenError",
+    "Qualifier",
+    "RRType",
+    "Resolver",
+    "Result",
+    "SPFManagerError",
+    "SPFResult",
+    "SPFSyntaxError",
+    "SnapshotResolver",
+    "VerificationError",
+    "evaluate",
+    "parse_record",
+]

@@ -1,0 +1,80 @@
+"""The resolver interface the evaluator and the flattener use, and its answer types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv6Address
+from typing import Protocol, runtime_checkable
+
+
+class RRType(StrEnum):
+    """The record types SPF processing asks for."""
+
+    A = "A"
+    AAAA = "AAAA"
+    MX = "MX"
+    TXT = "TXT"
+    PTR = "PTR"
+    CNAME = "CNAME"
+
+
+@dataclass(frozen=True, slots=True)
+class MXRecord:
+    preference: int
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class TXTRecord:
+    """One TXT record: its character-strings as received (each at most 255 bytes on the wire)."""
+
+    strings: tuple[bytes, ...]
+
+    @property
+    def data(self) -> bytes:
+        """The strings joined without separator (RFC 7208 3.3)."""
+        return b"".join(self.strings)
+
+
+RData = IPv4Address | IPv6Address | MXRecord | TXTRecord | str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to one query. Empty ``records`` is NODATA, or NXDOMAIN when ``nxdomain``."""
+
+    name: str
+    rrtype: RRType
+    records: tuple[RData, ...] = ()
+    nxdomain: bool = False
+    ttl: int = 0
+
+    @property
+    def is_void(self) -> bool:
+        """No records: a "void lookup" in RFC 7208 4.6.4 terms."""
+        return not self.records
+
+    def addresses(self) -> list[IPv4Address | IPv6Address]:
+        return [r for r in self.records if isinstance(r, IPv4Address | IPv6Address)]
+
+    def exchanges(self) -> list[MXRecord]:
+        return [r for r in self.records if isinstance(r, MXRecord)]
+
+    def texts(self) -> list[TXTRecord]:
+        return [r for r in self.records if isinstance(r, TXTRecord)]
+
+    def names(self) -> list[str]:
+        return [r for r in self.records if isinstance(r, str)]
+
+
+@runtime_checkable
+class Resolver(Protocol):
+    """Answers DNS queries; raises DNSTemporaryError for timeouts and server failures."""
+
+    def query(self, name: str, rrtype: RRType) -> Answer: ...
+
+
+def normalize_name(name: str) -> str:
+    """Lower-case, without the trailing dot: the form names are compared in."""
+    return name.rstrip(".").lower()

@@ -1,0 +1,149 @@
+"""An offline resolver over zonedata (the OpenSPF test-suite form; ``--dns-snapshot`` files).
+
+Conventions: an absent name is NXDOMAIN, a present name without the queried type is
+NODATA; ``TIMEOUT`` makes queries for types without data at that name time out; ``SPF``
+entries are served as TXT where the name has no TXT entry, and ``TXT: NONE`` stops that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spfmanager.dns.base import Answer, MXRecord, RData, RRType, TXTRecord, normalize_name
+from spfmanager.errors import DNSTemporaryError, SnapshotError
+
+MAX_CNAME_CHAIN = 8
+
+
+class SnapshotResolver:
+    """Answers queries from in-memory zonedata; counts the queries it answers."""
+
+    def __init__(self, zonedata: Mapping[str, Iterable[Any]], *, source: str = "<zonedata>"):
+        self.source = source
+        self._records: dict[tuple[str, RRType], list[RData]] = {}
+        self._names: set[str] = set()
+        self._timeouts: set[str] = set()
+        self.queries = 0
+        for name, entries in (zonedata or {}).items():
+            self._load_name(str(name), entries)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SnapshotResolver:
+        """Read a zonedata YAML file (a mapping of name to entries)."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise SnapshotError(f"{path}: not valid YAML: {exc}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise SnapshotError(f"{path}: a snapshot is a mapping of DNS names to records")
+        return cls(data, source=str(path))
+
+    @classmethod
+    def from_documents(cls, zonedata: Iterable[Mapping[str, Any]]) -> SnapshotResolver:
+        """Merge several zonedata mappings (e.g. of several files) into one resolver."""
+        merged: dict[str, list[Any]] = {}
+        for document in zonedata:
+            for name, entries in document.items():
+                merged.setdefault(str(name), []).extend(entries or [])
+        return cls(merged)
+
+    def _load_name(self, name: str, entries: Iterable[Any]) -> None:
+        key = normalize_name(name)
+        self._names.add(key)
+        spf: list[RData] = []
+        txt_none = False
+        has_txt = False
+        if isinstance(entries, str | Mapping):
+            entries = [entries]
+        for entry in entries or []:
+            if entry == "TIMEOUT":
+                self._timeouts.add(key)
+                continue
+            if not isinstance(entry, Mapping) or len(entry) != 1:
+                raise SnapshotError(f"{self.source}: {name}: bad entry {entry!r}")
+            ((rrtype, value),) = entry.items()
+            rrtype = str(rrtype).upper()
+            if rrtype == "TXT" and value == "NONE":
+                txt_none = True
+                continue
+            if rrtype == "SPF":
+                spf.append(_txt(value))
+                continue
+            if rrtype == "TXT":
+                has_txt = True
+            self._records.setdefault((key, _rrtype(rrtype, self.source, name)), []).append(
+                _rdata(rrtype, value, self.source, name)
+            )
+        if spf and not has_txt and not txt_none:
+            self._records.setdefault((key, RRType.TXT), []).extend(spf)
+
+    def names(self) -> list[str]:
+        """Every name that has data, sorted."""
+        return sorted(self._names)
+
+    def query(self, name: str, rrtype: RRType) -> Answer:
+        """Answer from the snapshot, following CNAMEs like a recursive resolver."""
+        self.queries += 1
+        key = normalize_name(name)
+        for _ in range(MAX_CNAME_CHAIN):
+            records = self._records.get((key, rrtype))
+            if records:
+                return Answer(name, rrtype, tuple(records), ttl=3600)
+            cname = self._records.get((key, RRType.CNAME))
+            if cname and rrtype is not RRType.CNAME:
+                key = normalize_name(str(cname[0]))
+                continue
+            if key in self._timeouts:
+                raise DNSTemporaryError(f"timeout querying {name} {rrtype}")
+            return Answer(name, rrtype, (), nxdomain=key not in self._names, ttl=3600)
+        raise DNSTemporaryError(f"CNAME chain too long at {name} {rrtype}")
+
+
+def _rrtype(text: str, source: str, name: str) -> RRType:
+    try:
+        return RRType(text)
+    except ValueError:
+        raise SnapshotError(f"{source}: {name}: unsupported record type {text!r}") from None
+
+
+def _txt(value: Any) -> TXTRecord:
+    strings = value if isinstance(value, list) else [value]
+    return TXTRecord(tuple(_bytes(s) for s in strings))
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    text = str(value)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def _rdata(rrtype: str, value: Any, source: str, name: str) -> RData:
+    try:
+        if rrtype == "A":
+            return IPv4Address(str(value))
+        if rrtype == "AAAA":
+            return IPv6Address(str(value))
+        if rrtype == "MX":
+            preference, exchange = value
+            return MXRecord(int(preference), normalize_name(str(exchange)))
+        if rrtype == "TXT":
+            return _txt(value)
+        if rrtype in ("PTR", "CNAME"):
+            return normalize_name(str(value))
+    except (ValueError, TypeError) as exc:
+        raise SnapshotError(f"{source}: {name}: bad {rrtype} value {value!r}: {exc}") from None
+    raise SnapshotError(f"{source}: {name}: unsupported record type {rrtype!r}")
