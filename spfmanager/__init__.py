@@ -1,5 +1,6 @@
 """spfmanager: sender-side SPF record manager, flattener and RFC 7208 evaluator."""
 
+from spfmanager._source_layout import mount_source_providers
 from spfmanager.dns.base import Answer, Resolver, RRType
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.errors import (
@@ -14,6 +15,8 @@ from spfmanager.spf.parser import parse_record
 from spfmanager.spf.results import Qualifier, Result
 
 __version__ = "0.1.0"
+
+mount_source_providers()
 
 __all__ = [
     "Answer",

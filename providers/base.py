@@ -1,0 +1,174 @@
+"""The DNS provider contract.
+
+A provider publishes TXT record sets (all TXT values at one owner name) in one zone.
+:class:`Provider` fixes the public methods; adapters implement two hooks:
+
+``_list(names)``
+    Return the current TXT record sets of the zone (all of them, or only ``names``).
+    Values are the logical TXT texts: character-strings already joined.
+``_apply(changes)``
+    Carry out the changes, in order. Every change must be idempotent: ``Create`` and
+    ``Update`` set the name's TXT record set to exactly ``new.values`` (replacing what is
+    there), ``Delete`` removes the name's TXT record set and is a no-op when it is gone.
+    Adapters with ``atomic_batches`` apply the whole list in one transaction.
+
+Adapters map their API's failures to :class:`~spfmanager.errors.ProviderAuthError`
+(credentials, never retried), :class:`~spfmanager.errors.ProviderRateLimitError` and
+:class:`~spfmanager.errors.ProviderServerError` (both retried with bounded backoff by
+:meth:`Provider.apply`), or a plain :class:`~spfmanager.errors.ProviderError`. Messages name
+the provider, the zone and the record; they never contain a credential.
+
+Capabilities are class attributes: ``max_string_length`` (one TXT character-string),
+``max_value_length`` (one TXT value; None when unlimited), ``multi_string`` (a value may be
+several strings), ``atomic_batches``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from spfmanager.errors import ProviderError, ProviderRateLimitError, ProviderServerError
+
+log = logging.getLogger(__name__)
+
+MAX_TXT_STRING = 255
+
+
+@dataclass(frozen=True, slots=True)
+class TxtRecordSet:
+    """All TXT values at one name. ``name`` is a lower-case FQDN without trailing dot."""
+
+    name: str
+    values: tuple[str, ...]
+    ttl: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    new: TxtRecordSet
+
+    @property
+    def name(self) -> str:
+        return self.new.name
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    old: TxtRecordSet
+    new: TxtRecordSet
+
+    @property
+    def name(self) -> str:
+        return self.new.name
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    old: TxtRecordSet
+
+    @property
+    def name(self) -> str:
+        return self.old.name
+
+
+Change = Create | Update | Delete
+
+
+def split_txt(value: str, size: int = MAX_TXT_STRING) -> list[str]:
+    """Split a logical TXT value into character-strings of at most ``size`` bytes."""
+    data = value.encode("ascii")
+    return [data[i : i + size].decode("ascii") for i in range(0, len(data), size)] or [""]
+
+
+def quote_txt(value: str, size: int = MAX_TXT_STRING) -> str:
+    """Zone-file presentation of a TXT value: quoted strings, each at most ``size`` bytes."""
+    parts = split_txt(value, size)
+    return " ".join('"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in parts)
+
+
+class Provider(ABC):
+    """Base of every DNS provider adapter; see the module docstring for the contract."""
+
+    name: ClassVar[str] = "provider"
+    max_string_length: ClassVar[int] = MAX_TXT_STRING
+    max_value_length: ClassVar[int | None] = None
+    multi_string: ClassVar[bool] = True
+    atomic_batches: ClassVar[bool] = False
+    retries: ClassVar[int] = 4
+    backoff_seconds: ClassVar[float] = 0.5
+
+    def __init__(self, zone: str, **options: Any) -> None:
+        self.zone = zone.rstrip(".").lower()
+        self.options = options
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def list_records(self, names: Iterable[str] | None = None) -> dict[str, TxtRecordSet]:
+        """The current TXT record sets, by name."""
+        wanted = None if names is None else {n.rstrip(".").lower() for n in names}
+        found = self._with_retries("list", lambda: self._list(wanted))
+        return {rs.name: rs for rs in found if wanted is None or rs.name in wanted}
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` in order, retrying transient failures with backoff."""
+        for change in changes:
+            self.validate(change)
+        if changes:
+            self._with_retries("apply", lambda: self._apply(changes))
+
+    def validate(self, change: Change) -> None:
+        """Refuse values this provider cannot store faithfully, before anything is sent."""
+        if isinstance(change, Delete):
+            return
+        for value in change.new.values:
+            try:
+                value.encode("ascii")
+            except UnicodeEncodeError:
+                raise ProviderError(f"{self.name}: {change.name}: TXT value is not ASCII") from None
+            limit = self.max_value_length
+            if limit is not None and len(value) > limit:
+                raise ProviderError(
+                    f"{self.name}: {change.name}: TXT value of {len(value)} characters "
+                    f"exceeds the provider's limit of {limit}"
+                )
+            if not self.multi_string and len(value) > self.max_string_length:
+                raise ProviderError(
+                    f"{self.name}: {change.name}: TXT value over {self.max_string_length} "
+                    "characters and the provider has no multi-string TXT support"
+                )
+        if not change.name.endswith(self.zone) or not (
+            change.name == self.zone or change.name.endswith("." + self.zone)
+        ):
+            raise ProviderError(f"{self.name}: {change.name} is outside zone {self.zone}")
+
+    def _with_retries(self, what: str, call: Callable[[], Any]) -> Any:
+        delay = self.backoff_seconds
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except (ProviderRateLimitError, ProviderServerError) as exc:
+                if attempt == self.retries:
+                    raise
+                log.warning(
+                    "%s %s (zone %s) failed: %s; retry in %.1fs",
+                    self.name,
+                    what,
+                    self.zone,
+                    exc,
+                    delay,
+                )
+                self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    @abstractmethod
+    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+        """Current TXT record sets (all, or those at ``names``)."""
+
+    @abstractmethod
+    def _apply(self, changes: Sequence[Change]) -> None:
+        """Carry out ``changes`` idempotently, in order."""

@@ -1,0 +1,1 @@
+"""The bundled catalog of email sending services."""
