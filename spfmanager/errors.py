@@ -65,7 +65,15 @@ class ConfigError(SPFManagerError):
 
 
 class FlattenError(SPFManagerError):
-    """No record set equivalent to the intent fits the limits, or upstream is broken."""
+    """No record set equivalent to the intent fits the limits, or upstream is broken.
+
+    ``transient`` is True when the cause may go away by itself (a DNS timeout upstream):
+    the right reaction is to keep the last good published record and retry later.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class VerificationError(SPFManagerError):

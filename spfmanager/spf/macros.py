@@ -139,7 +139,7 @@ def _parse_expand(body: str, explanation: bool, error: _ErrorFactory, at: int) -
     if lower in EXP_ONLY_LETTERS and not explanation:
         raise error(f"macro letter {letter!r} is only allowed in exp= explanations", at + 2)
     j = 1
-    while j < len(body) and body[j].isdigit():
+    while j < len(body) and body[j] in "0123456789":  # ASCII DIGIT only (RFC 5234)
         j += 1
     digits = int(body[1:j]) if j > 1 else None
     if digits == 0:
@@ -192,3 +192,30 @@ def _split(value: str, separators: str) -> Iterator[str]:
             yield value[start:index]
             start = index + 1
     yield value[start:]
+
+
+def bind_letter(macro: MacroString, letter: str, value: str) -> MacroString:
+    """Replace every expansion of ``letter`` by its (transformed) literal ``value``.
+
+    Used to pin ``%{d}`` when a term moves to a record where the current domain differs.
+    """
+    parts: list[Part] = []
+    for part in macro.parts:
+        if isinstance(part, MacroExpand) and part.letter == letter:
+            text = _transform(part, value)
+            source = text.replace("%", "%%").replace(" ", "%_")
+            parts.append(Literal(text, source))
+        else:
+            parts.append(part)
+    return MacroString(_merge_literals(parts))
+
+
+def _merge_literals(parts: list[Part]) -> tuple[Part, ...]:
+    merged: list[Part] = []
+    for part in parts:
+        previous = merged[-1] if merged else None
+        if isinstance(part, Literal) and isinstance(previous, Literal):
+            merged[-1] = Literal(previous.text + part.text, previous.source + part.source)
+        else:
+            merged.append(part)
+    return tuple(merged)

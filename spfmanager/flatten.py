@@ -1,0 +1,242 @@
+"""Flatten an SPF record: same results for every address, within every RFC 7208 limit.
+
+Pipeline: analyze (resolve includes, a, mx, redirect into address ranges) -> normal form ->
+cover each address-only part with a minimal first-match CIDR list -> pack into a root record
+and redirect-chained records -> verify against the intent with the bundled evaluator. Terms
+that cannot be flattened faithfully stay verbatim, in place; nothing moves across them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any
+
+from spfmanager.analyze import Analyzer, Opaque, pin_domain
+from spfmanager.cover import EMITTABLE, Cidr, cover
+from spfmanager.decisions import BITS, Decisions, normal_form
+from spfmanager.dns.base import Resolver, normalize_name
+from spfmanager.dns.memo import MemoResolver
+from spfmanager.errors import FlattenError
+from spfmanager.pack import PackedRecord, pack
+from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
+from spfmanager.spf.parser import parse_record
+from spfmanager.spf.results import Qualifier, Result
+from spfmanager.spf.terms import (
+    IP4,
+    IP6,
+    All,
+    Explanation,
+    Mechanism,
+    Record,
+    Redirect,
+    UnknownModifier,
+)
+from spfmanager.verify import Proof, verify
+
+DEFAULT_LOOKUP_BUDGET = 8  # leaves headroom under RFC 7208's 10 for upstream growth
+
+
+@dataclass(frozen=True)
+class FlattenResult:
+    """The records to publish and what was measured and proven about them."""
+
+    domain: str
+    intent: Record
+    packed: tuple[PackedRecord, ...]
+    lookups: int  # worst-case DNS lookups a receiver counts for the published set
+    intent_lookups: int  # the same for the intent record as written
+    kept: tuple[str, ...]  # terms kept verbatim, with why
+    warnings: tuple[str, ...]
+    proof: Proof
+    dns_queries: int
+    passing: dict[int, int] = field(default_factory=dict)  # family -> addresses that pass
+
+    @property
+    def records(self) -> dict[str, list[str]]:
+        """Owner name -> TXT character-strings, root first."""
+        return {r.name: list(r.strings) for r in self.packed}
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return {r.name: r.text for r in self.packed}
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(len(r.text) for r in self.packed)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "intent": self.intent.render(),
+            "records": [
+                {
+                    "name": r.name,
+                    "text": r.text,
+                    "strings": list(r.strings),
+                    "answer_bytes": r.answer_bytes,
+                }
+                for r in self.packed
+            ],
+            "lookups": self.lookups,
+            "intent_lookups": self.intent_lookups,
+            "bytes": self.total_bytes,
+            "kept": list(self.kept),
+            "warnings": list(self.warnings),
+            "proof": self.proof.data,
+            "dns_queries": self.dns_queries,
+            "passing_ipv4_addresses": self.passing.get(4, 0),
+            "passing_ipv6_addresses": self.passing.get(6, 0),
+        }
+
+
+def flatten(
+    record: str | Record,
+    domain: str,
+    *,
+    resolver: Resolver,
+    keep: Iterable[str] = (),
+    lookup_budget: int = DEFAULT_LOOKUP_BUDGET,
+    other_root_txt: Sequence[Sequence[str]] = (),
+    max_answer: int = MAX_UDP_ANSWER,
+) -> FlattenResult:
+    """Flatten ``record`` for publication at ``domain``; raise FlattenError when impossible.
+
+    ``keep`` lists terms (as written) never to flatten. ``other_root_txt`` are the other TXT
+    records at the domain (verification strings...), which share its 512-byte answer.
+    """
+    intent = parse_record(record) if isinstance(record, str) else record
+    domain = normalize_name(domain)
+    if lookup_budget > MAX_DNS_LOOKUPS:
+        raise FlattenError(f"lookup budget {lookup_budget} exceeds RFC 7208's {MAX_DNS_LOOKUPS}")
+    memo = MemoResolver(resolver)
+    analyzer = Analyzer(memo, keep=keep)
+    form = normal_form(analyzer.analyze(intent, domain))
+    failures = [f for part in form if isinstance(part, Decisions) for f in part.failures()]
+    if failures:
+        reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
+        raise FlattenError(f"{domain}: receivers get an error from this record: {reasons}")
+    terms, final_redirect, kept = _encode(form)
+    packed = pack(
+        terms,
+        domain,
+        final_redirect=final_redirect,
+        explanation=_pinned_explanation(intent, domain),
+        root_modifiers=[t for t in intent.terms if isinstance(t, UnknownModifier)],
+        other_root_txt=other_root_txt,
+        max_answer=max_answer,
+    )
+    lookups = sum(p.lookups for p in kept) + len(packed) - 1
+    if lookups > lookup_budget:
+        detail = ", ".join(f"{p.term.render()} ({p.lookups})" for p in kept) or "none"
+        raise FlattenError(
+            f"{domain}: the flattened records need {lookups} DNS lookups, over the budget of "
+            f"{lookup_budget} ({len(packed) - 1} for chained records; kept terms: {detail})"
+        )
+    proof = verify(
+        intent,
+        domain,
+        {p.name: p.strings for p in packed},
+        memo,
+        keep=keep,
+        max_lookups=MAX_DNS_LOOKUPS,
+    )
+    return FlattenResult(
+        domain=domain,
+        intent=intent,
+        packed=tuple(packed),
+        lookups=lookups,
+        intent_lookups=analyzer.worst_case_lookups(intent, domain),
+        kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
+        warnings=tuple(_warnings(analyzer, form)),
+        proof=proof,
+        dns_queries=memo.queries,
+        passing=_passing(form),
+    )
+
+
+def _encode(
+    form: list[Decisions | Opaque],
+) -> tuple[list[Mechanism], Redirect | None, list[Opaque]]:
+    terms: list[Mechanism] = []
+    kept: list[Opaque] = []
+    final_redirect: Redirect | None = None
+    for part in form:
+        if isinstance(part, Opaque):
+            kept.append(part)
+            if isinstance(part.term, Redirect):
+                final_redirect = part.term
+            else:
+                terms.append(part.term)
+            continue
+        terms.extend(_cover_part(part))
+    return terms, final_redirect, kept
+
+
+def _cover_part(part: Decisions) -> list[Mechanism]:
+    """Minimal terms for one address-only part; a total part ends with its best ``all``."""
+    if not part.total:
+        return _terms(part, None)
+    best: tuple[float, Result] | None = None
+    for default in EMITTABLE:
+        cost = sum(cover(_targets(part, v), BITS[v], default)[0] for v in (4, 6))
+        if best is None or cost < best[0]:
+            best = (cost, default)
+    assert best is not None
+    default = best[1]
+    return [*_terms(part, default), All(Qualifier.for_result(default))]
+
+
+def _targets(part: Decisions, version: int) -> list[Any]:
+    return list(part.segments(version))
+
+
+def _terms(part: Decisions, default: Result | None) -> list[Mechanism]:
+    terms: list[Mechanism] = []
+    for version in (4, 6):
+        cost, cidrs = cover(_targets(part, version), BITS[version], default)
+        if cost == float("inf"):
+            raise FlattenError("internal error: a fall-through range cannot be expressed")
+        terms.extend(_mechanism(c, version) for c in cidrs)
+    return terms
+
+
+def _mechanism(cidr: Cidr, version: int) -> Mechanism:
+    qualifier = Qualifier.for_result(cidr.result)
+    if version == 4:
+        prefix4 = None if cidr.prefix == 32 else cidr.prefix
+        return IP4(qualifier, IPv4Address(cidr.address), prefix4)
+    prefix6 = None if cidr.prefix == 128 else cidr.prefix
+    return IP6(qualifier, IPv6Address(cidr.address), prefix6)
+
+
+def _pinned_explanation(intent: Record, domain: str) -> Explanation | None:
+    if intent.explanation is None:
+        return None
+    return Explanation(pin_domain(intent.explanation.domain, domain))
+
+
+def _passing(form: list[Decisions | Opaque]) -> dict[int, int]:
+    counts = {4: 0, 6: 0}
+    for part in form:
+        if isinstance(part, Decisions):
+            for version in (4, 6):
+                counts[version] += sum(
+                    s.last - s.first + 1 for s in part.segments(version) if s.value is Result.PASS
+                )
+    return counts
+
+
+def _warnings(analyzer: Analyzer, form: list[Decisions | Opaque]) -> list[str]:
+    warnings = list(analyzer.notes.warnings)
+    warnings += [f"void lookup: {v}" for v in dict.fromkeys(analyzer.notes.void_lookups)]
+    passing = _passing(form)
+    if passing[4] >= 1 << 24 or passing[6] >= 1 << 96:
+        widest = IPv4Network("0.0.0.0/8") if passing[4] >= 1 << 24 else IPv6Network("::/32")
+        warnings.append(
+            f"the record authorizes a very large address space (at least a {widest.prefixlen}-bit "
+            f"prefix's worth: {passing[4]} IPv4 addresses) — is '+all' or a huge range upstream?"
+        )
+    return warnings

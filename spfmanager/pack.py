@@ -1,0 +1,145 @@
+"""Pack flattened terms into a root record and, when needed, a chain of records.
+
+Records are chained with ``redirect=``: a redirect is a tail call, so the chain keeps the
+exact first-match order and every qualifier (an ``include:`` chain could only carry passes).
+Chained names are content-addressed (``_spf1-<hash>.example.com``): the hash covers the
+record's text, which names the next link, so any change anywhere gives new names up to the
+root. Old and new chains can coexist during a rollover.
+
+Each TXT string is at most 255 characters and split only between terms; each name's whole
+TXT answer must fit a 512-byte UDP response (with an EDNS OPT record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spfmanager.errors import FlattenError
+from spfmanager.spf.limits import DNS_HEADER_BYTES, MAX_TXT_STRING, MAX_UDP_ANSWER
+from spfmanager.spf.terms import VERSION, Explanation, Mechanism, Redirect, UnknownModifier
+
+EDNS_OPT_BYTES = 11  # RFC 6891 6.1.2: root name, type, class, TTL, RDLEN
+RR_FIXED_BYTES = 2 + 10  # compressed owner name pointer + type, class, TTL, RDLENGTH
+HASH_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class PackedRecord:
+    """One TXT record to publish."""
+
+    name: str
+    text: str
+    strings: tuple[str, ...]
+    answer_bytes: int  # estimated UDP response size for this name's TXT query
+
+
+def split_strings(text: str, size: int = MAX_TXT_STRING) -> tuple[str, ...]:
+    """Split at spaces into strings of at most ``size`` characters; joined they give ``text``."""
+    strings: list[str] = []
+    current = ""
+    for token in text.split(" "):
+        piece = token if not current else " " + token
+        if len(current) + len(piece) <= size:
+            current += piece
+            continue
+        if current:
+            strings.append(current + " ")  # the separator stays with the earlier string
+            piece = token
+        while len(piece) > size:  # a single token longer than a string: no choice
+            strings.append(piece[:size])
+            piece = piece[size:]
+        current = piece
+    strings.append(current)
+    return tuple(strings)
+
+
+def name_wire_length(name: str) -> int:
+    return sum(len(label) + 1 for label in name.rstrip(".").split(".")) + 1
+
+
+def answer_size(name: str, records: Sequence[Sequence[str]]) -> int:
+    """Bytes of a UDP response carrying these TXT records for ``name`` (RFC 1035 4.1)."""
+    question = name_wire_length(name) + 4
+    answers = sum(RR_FIXED_BYTES + sum(1 + len(s) for s in strings) for strings in records)
+    return DNS_HEADER_BYTES + question + answers + EDNS_OPT_BYTES
+
+
+def chain_name(domain: str, index: int, digest: str) -> str:
+    return f"_spf{index}-{digest}.{domain}"
+
+
+def pack(
+    terms: Sequence[Mechanism],
+    domain: str,
+    *,
+    final_redirect: Redirect | None = None,
+    explanation: Explanation | None = None,
+    root_modifiers: Sequence[UnknownModifier] = (),
+    other_root_txt: Sequence[Sequence[str]] = (),
+    max_answer: int = MAX_UDP_ANSWER,
+) -> list[PackedRecord]:
+    """As few records as possible, root first, each within the size limits."""
+    exp = [explanation.render()] if explanation else []
+    groups: list[list[str]] = []
+    remaining = [t.render() for t in terms]
+    tail = [final_redirect.render()] if final_redirect else []
+    index = 0
+    while True:
+        name = domain if index == 0 else chain_name(domain, index, "0" * HASH_LENGTH)
+        extra = other_root_txt if index == 0 else ()
+        modifiers = [*exp, *(m.render() for m in root_modifiers)] if index == 0 else exp
+        if _fits(name, [*remaining, *tail, *modifiers], extra, max_answer):
+            groups.append(remaining)
+            break
+        link = "redirect=" + chain_name(domain, index + 1, "0" * HASH_LENGTH)
+        count = 0
+        while count < len(remaining) and _fits(
+            name, [*remaining[: count + 1], link, *modifiers], extra, max_answer
+        ):
+            count += 1
+        if count == 0:
+            raise FlattenError(
+                f"cannot fit even one term into the record at {name} within {max_answer} bytes"
+            )
+        groups.append(remaining[:count])
+        remaining = remaining[count:]
+        index += 1
+    return _finalize(groups, domain, tail, exp, root_modifiers, other_root_txt)
+
+
+def _fits(name: str, body: list[str], extra: Sequence[Sequence[str]], limit: int) -> bool:
+    text = " ".join((VERSION, *body))
+    return answer_size(name, [*extra, split_strings(text)]) <= limit
+
+
+def _finalize(
+    groups: list[list[str]],
+    domain: str,
+    tail: list[str],
+    exp: list[str],
+    root_modifiers: Sequence[UnknownModifier],
+    other_root_txt: Sequence[Sequence[str]],
+) -> list[PackedRecord]:
+    """Name the chain from its end (each name hashes a text naming the next)."""
+    records: list[PackedRecord] = []
+    next_name: str | None = None
+    for index in range(len(groups) - 1, -1, -1):
+        body = list(groups[index])
+        body += [f"redirect={next_name}"] if next_name else tail
+        body += exp
+        if index == 0:
+            body += [m.render() for m in root_modifiers]
+        text = " ".join((VERSION, *body))
+        if index == 0:
+            name = domain
+        else:
+            digest = hashlib.sha256(text.encode("ascii")).hexdigest()[:HASH_LENGTH]
+            name = chain_name(domain, index, digest)
+        strings = split_strings(text)
+        extra = other_root_txt if index == 0 else ()
+        records.append(PackedRecord(name, text, strings, answer_size(name, [*extra, strings])))
+        next_name = name
+    records.reverse()
+    return records
