@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
 
 from spfmanager.ranges import Segment
 from spfmanager.spf.results import Result
@@ -36,20 +36,32 @@ class Cidr:
 Target = Result | None  # None: falls through to later terms
 
 
-def cover(
-    segments: Sequence[Segment[Target]], bits: int, default: Target
-) -> tuple[float, list[Cidr]]:
-    """Terms (in emission order) realizing ``segments`` when unmatched addresses get ``default``.
+class Coverer:
+    """Solves one family's partition for any default; subproblems are shared between defaults.
 
-    Addresses outside every segment are "don't care" (already decided earlier).
-    Returns (cost, terms); cost is infinite when ``default`` cannot express the partition
-    (a fall-through range under a covering term).
+    ``segments`` are sorted and disjoint; addresses outside every segment are "don't care"
+    (already decided earlier). A segment whose value is None falls through to later terms.
     """
-    starts = [s.first for s in segments]
 
-    def uniform(first: int, last: int) -> object:
+    def __init__(self, segments: Sequence[Segment[Any]], bits: int) -> None:
+        self.segments = segments
+        self.bits = bits
+        self._starts = [s.first for s in segments]
+        self._memo: dict[tuple[int, int, Target], tuple[float, tuple[Cidr, ...]]] = {}
+
+    def cover(self, default: Target) -> tuple[float, list[Cidr]]:
+        """(cost, terms in emission order) when unmatched addresses get ``default``.
+
+        The cost is infinite when ``default`` cannot express the partition (a fall-through
+        range under a covering term).
+        """
+        cost, terms = self._solve(0, 0, default)
+        return cost, list(terms)
+
+    def _uniform(self, first: int, last: int) -> object:
         """The single value over [first, last], _DONT_CARE, or _MIXED."""
-        index = bisect_right(starts, first) - 1
+        segments = self.segments
+        index = bisect_right(self._starts, first) - 1
         if index < 0 or segments[index].last < first:
             index += 1
         value: object = _DONT_CARE
@@ -62,34 +74,47 @@ def cover(
             index += 1
         return value
 
-    @lru_cache(maxsize=None)
-    def solve(first: int, prefix: int, default: Target) -> tuple[float, tuple[Cidr, ...]]:
-        last = first + (1 << (bits - prefix)) - 1
-        value = uniform(first, last)
+    def _solve(self, first: int, prefix: int, default: Target) -> tuple[float, tuple[Cidr, ...]]:
+        key = (first, prefix, default)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        last = first + (1 << (self.bits - prefix)) - 1
+        value = self._uniform(first, last)
+        best: tuple[float, tuple[Cidr, ...]]
         if value is _DONT_CARE or value == default:
-            return 0, ()
-        if value is not _MIXED:
-            if value is None:
-                return _INFINITY, ()
+            best = (0, ())
+        elif value is None:
+            best = (_INFINITY, ())
+        elif value is not _MIXED:
             assert isinstance(value, Result)
-            return 1, (Cidr(first, prefix, value),)
-        half = 1 << (bits - prefix - 1)
-        left_cost, left = solve(first, prefix + 1, default)
-        right_cost, right = solve(first + half, prefix + 1, default)
+            best = (1, (Cidr(first, prefix, value),))
+        else:
+            best = self._split(first, prefix, default)
+        self._memo[key] = best
+        return best
+
+    def _split(self, first: int, prefix: int, default: Target) -> tuple[float, tuple[Cidr, ...]]:
+        half = 1 << (self.bits - prefix - 1)
+        left_cost, left = self._solve(first, prefix + 1, default)
+        right_cost, right = self._solve(first + half, prefix + 1, default)
         best_cost, best = left_cost + right_cost, left + right
         for result in EMITTABLE:
             if result == default:
                 continue
-            inner_left_cost, inner_left = solve(first, prefix + 1, result)
+            inner_left_cost, inner_left = self._solve(first, prefix + 1, result)
             if 1 + inner_left_cost >= best_cost:
                 continue
-            inner_right_cost, inner_right = solve(first + half, prefix + 1, result)
+            inner_right_cost, inner_right = self._solve(first + half, prefix + 1, result)
             cost = 1 + inner_left_cost + inner_right_cost
             if cost < best_cost:
                 best_cost = cost
                 best = (*inner_left, *inner_right, Cidr(first, prefix, result))
         return best_cost, best
 
-    cost, terms = solve(0, 0, default)
-    solve.cache_clear()
-    return cost, list(terms)
+
+def cover(
+    segments: Sequence[Segment[Target]], bits: int, default: Target
+) -> tuple[float, list[Cidr]]:
+    """Shorthand for ``Coverer(segments, bits).cover(default)``."""
+    return Coverer(segments, bits).cover(default)

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
 from spfmanager.analyze import Analyzer, Opaque, pin_domain
-from spfmanager.cover import EMITTABLE, Cidr, cover
+from spfmanager.cover import EMITTABLE, Cidr, Coverer
 from spfmanager.decisions import BITS, Decisions, normal_form
 from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.dns.memo import MemoResolver
@@ -107,100 +107,159 @@ def flatten(
     ``keep`` lists terms (as written) never to flatten. ``other_root_txt`` are the other TXT
     records at the domain (verification strings...), which share its 512-byte answer.
     """
-    intent = parse_record(record) if isinstance(record, str) else record
-    domain = normalize_name(domain)
-    if lookup_budget > MAX_DNS_LOOKUPS:
-        raise FlattenError(f"lookup budget {lookup_budget} exceeds RFC 7208's {MAX_DNS_LOOKUPS}")
-    memo = MemoResolver(resolver)
-    analyzer = Analyzer(memo, keep=keep)
-    form = normal_form(analyzer.analyze(intent, domain))
-    failures = [f for part in form if isinstance(part, Decisions) for f in part.failures()]
-    if failures:
-        reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
-        raise FlattenError(f"{domain}: receivers get an error from this record: {reasons}")
-    terms, final_redirect, kept = _encode(form)
-    packed = pack(
-        terms,
+    return Flattener(resolver).flatten(
+        record,
         domain,
-        final_redirect=final_redirect,
-        explanation=_pinned_explanation(intent, domain),
-        root_modifiers=[t for t in intent.terms if isinstance(t, UnknownModifier)],
+        keep=keep,
+        lookup_budget=lookup_budget,
         other_root_txt=other_root_txt,
         max_answer=max_answer,
     )
-    lookups = sum(p.lookups for p in kept) + len(packed) - 1
-    if lookups > lookup_budget:
-        detail = ", ".join(f"{p.term.render()} ({p.lookups})" for p in kept) or "none"
-        raise FlattenError(
-            f"{domain}: the flattened records need {lookups} DNS lookups, over the budget of "
-            f"{lookup_budget} ({len(packed) - 1} for chained records; kept terms: {detail})"
+
+
+class Flattener:
+    """Flattens many domains in one run, sharing DNS answers, analyses and encodings.
+
+    Each (name, type) is queried once per Flattener; a service included by a thousand
+    domains is analysed once, and identical intents are encoded and point-checked once.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = MemoResolver(resolver)
+        self._analyzers: dict[frozenset[str], Analyzer] = {}
+        self._covers: dict[Decisions, list[Mechanism]] = {}
+        self._proven: dict[tuple[object, ...], Proof] = {}
+
+    def analyzer(self, keep: Iterable[str] = ()) -> Analyzer:
+        key = frozenset(keep)
+        if key not in self._analyzers:
+            self._analyzers[key] = Analyzer(self.resolver, keep=key)
+        return self._analyzers[key]
+
+    def flatten(
+        self,
+        record: str | Record,
+        domain: str,
+        *,
+        keep: Iterable[str] = (),
+        lookup_budget: int = DEFAULT_LOOKUP_BUDGET,
+        other_root_txt: Sequence[Sequence[str]] = (),
+        max_answer: int = MAX_UDP_ANSWER,
+    ) -> FlattenResult:
+        """See :func:`flatten`."""
+        intent = parse_record(record) if isinstance(record, str) else record
+        domain = normalize_name(domain)
+        if lookup_budget > MAX_DNS_LOOKUPS:
+            raise FlattenError(
+                f"lookup budget {lookup_budget} exceeds RFC 7208's {MAX_DNS_LOOKUPS}"
+            )
+        analyzer = self.analyzer(keep)
+        queries_before = self.resolver.queries
+        form = normal_form(analyzer.analyze(intent, domain))
+        failures = [f for part in form if isinstance(part, Decisions) for f in part.failures()]
+        if failures:
+            reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
+            raise FlattenError(f"{domain}: receivers get an error from this record: {reasons}")
+        terms, final_redirect, kept = self._encode(form)
+        packed = pack(
+            terms,
+            domain,
+            final_redirect=final_redirect,
+            explanation=_pinned_explanation(intent, domain),
+            root_modifiers=[t for t in intent.terms if isinstance(t, UnknownModifier)],
+            other_root_txt=other_root_txt,
+            max_answer=max_answer,
         )
-    proof = verify(
-        intent,
-        domain,
-        {p.name: p.strings for p in packed},
-        memo,
-        keep=keep,
-        max_lookups=MAX_DNS_LOOKUPS,
-    )
-    return FlattenResult(
-        domain=domain,
-        intent=intent,
-        packed=tuple(packed),
-        lookups=lookups,
-        intent_lookups=analyzer.worst_case_lookups(intent, domain),
-        kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
-        warnings=tuple(_warnings(analyzer, form)),
-        proof=proof,
-        dns_queries=memo.queries,
-        passing=_passing(form),
-    )
+        lookups = sum(p.lookups for p in kept) + len(packed) - 1
+        if lookups > lookup_budget:
+            detail = ", ".join(f"{p.term.render()} ({p.lookups})" for p in kept) or "none"
+            raise FlattenError(
+                f"{domain}: the flattened records need {lookups} DNS lookups, over the budget "
+                f"of {lookup_budget} ({len(packed) - 1} for chained records; kept terms: "
+                f"{detail})"
+            )
+        proof = self._prove(intent, domain, packed, keep, form, terms, final_redirect)
+        return FlattenResult(
+            domain=domain,
+            intent=intent,
+            packed=tuple(packed),
+            lookups=lookups,
+            intent_lookups=analyzer.worst_case_lookups(intent, domain),
+            kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
+            warnings=tuple(_warnings(analyzer, form)),
+            proof=proof,
+            dns_queries=self.resolver.queries - queries_before,
+            passing=_passing(form),
+        )
+
+    def _prove(
+        self,
+        intent: Record,
+        domain: str,
+        packed: list[PackedRecord],
+        keep: Iterable[str],
+        form: list[Decisions | Opaque],
+        terms: list[Mechanism],
+        final_redirect: Redirect | None,
+    ) -> Proof:
+        """Verify; the point-by-point evaluation runs once per distinct encoding.
+
+        The structural comparison always runs for this domain's own records.
+        """
+        key = (tuple(form), tuple(terms), final_redirect, intent.explanation is None)
+        published = {p.name: p.strings for p in packed}
+        done = self._proven.get(key)
+        if done is not None:
+            verify(intent, domain, published, self.resolver, keep=keep, points=False)
+            return done
+        proof = verify(intent, domain, published, self.resolver, keep=keep)
+        if not _depends_on_domain(form):
+            self._proven[key] = proof
+        return proof
+
+    def _encode(
+        self, form: list[Decisions | Opaque]
+    ) -> tuple[list[Mechanism], Redirect | None, list[Opaque]]:
+        terms: list[Mechanism] = []
+        kept: list[Opaque] = []
+        final_redirect: Redirect | None = None
+        for part in form:
+            if isinstance(part, Opaque):
+                kept.append(part)
+                if isinstance(part.term, Redirect):
+                    final_redirect = part.term
+                else:
+                    terms.append(part.term)
+                continue
+            if part not in self._covers:
+                self._covers[part] = _cover_part(part)
+            terms.extend(self._covers[part])
+        return terms, final_redirect, kept
 
 
-def _encode(
-    form: list[Decisions | Opaque],
-) -> tuple[list[Mechanism], Redirect | None, list[Opaque]]:
-    terms: list[Mechanism] = []
-    kept: list[Opaque] = []
-    final_redirect: Redirect | None = None
-    for part in form:
-        if isinstance(part, Opaque):
-            kept.append(part)
-            if isinstance(part.term, Redirect):
-                final_redirect = part.term
-            else:
-                terms.append(part.term)
-            continue
-        terms.extend(_cover_part(part))
-    return terms, final_redirect, kept
+def _depends_on_domain(form: list[Decisions | Opaque]) -> bool:
+    """Kept terms are pinned to the domain: their encodings differ per domain."""
+    return any(isinstance(part, Opaque) for part in form)
 
 
 def _cover_part(part: Decisions) -> list[Mechanism]:
     """Minimal terms for one address-only part; a total part ends with its best ``all``."""
-    if not part.total:
-        return _terms(part, None)
-    best: tuple[float, Result] | None = None
-    for default in EMITTABLE:
-        cost = sum(cover(_targets(part, v), BITS[v], default)[0] for v in (4, 6))
-        if best is None or cost < best[0]:
-            best = (cost, default)
-    assert best is not None
-    default = best[1]
-    return [*_terms(part, default), All(Qualifier.for_result(default))]
-
-
-def _targets(part: Decisions, version: int) -> list[Any]:
-    return list(part.segments(version))
-
-
-def _terms(part: Decisions, default: Result | None) -> list[Mechanism]:
-    terms: list[Mechanism] = []
-    for version in (4, 6):
-        cost, cidrs = cover(_targets(part, version), BITS[version], default)
+    coverers = {v: Coverer(part.segments(v), BITS[v]) for v in (4, 6)}
+    defaults: tuple[Result | None, ...] = EMITTABLE if part.total else (None,)
+    best: tuple[float, list[Mechanism]] | None = None
+    for default in defaults:
+        solutions = {v: coverers[v].cover(default) for v in (4, 6)}
+        cost = solutions[4][0] + solutions[6][0]
+        if best is not None and cost >= best[0]:
+            continue
         if cost == float("inf"):
             raise FlattenError("internal error: a fall-through range cannot be expressed")
-        terms.extend(_mechanism(c, version) for c in cidrs)
-    return terms
+        terms = [_mechanism(c, v) for v in (4, 6) for c in solutions[v][1]]
+        if default is not None:
+            terms.append(All(Qualifier.for_result(default)))
+        best = (cost, terms)
+    assert best is not None
+    return best[1]
 
 
 def _mechanism(cidr: Cidr, version: int) -> Mechanism:

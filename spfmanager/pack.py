@@ -41,7 +41,7 @@ def split_strings(text: str, size: int = MAX_TXT_STRING) -> tuple[str, ...]:
     current = ""
     for token in text.split(" "):
         piece = token if not current else " " + token
-        if len(current) + len(piece) <= size:
+        if len(current) + len(piece) < size:  # room for the separator that may follow
             current += piece
             continue
         if current:

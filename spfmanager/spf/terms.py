@@ -29,7 +29,7 @@ class All:
     lookups = 0
 
     def render(self) -> str:
-        return f"{_qualifier_prefix(self.qualifier)}all"
+        return f"{self.qualifier.value}all"  # "+all" spelled out: it authorizes everyone
 
 
 @dataclass(frozen=True, slots=True)
