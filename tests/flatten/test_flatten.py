@@ -27,12 +27,18 @@ def zone(extra: Mapping[str, Any]) -> spfmanager.SnapshotResolver:
 def intent_result(record: str, ip: str, resolver: spfmanager.Resolver) -> spfmanager.Result:
     served = OverlayResolver(resolver, {DOMAIN: [[record]]})
     return spfmanager.evaluate(
-        ip, f"postmaster@{DOMAIN}", DOMAIN, resolver=served,
-        max_lookups=10**6, max_void_lookups=10**6,
+        ip,
+        f"postmaster@{DOMAIN}",
+        DOMAIN,
+        resolver=served,
+        max_lookups=10**6,
+        max_void_lookups=10**6,
     ).result
 
 
-def published_result(result: FlattenResult, ip: str, resolver: spfmanager.Resolver) -> spfmanager.Result:
+def published_result(
+    result: FlattenResult, ip: str, resolver: spfmanager.Resolver
+) -> spfmanager.Result:
     served = OverlayResolver(resolver, {n: [s] for n, s in result.records.items()})
     return spfmanager.evaluate(ip, f"postmaster@{DOMAIN}", DOMAIN, resolver=served).result
 
@@ -52,7 +58,9 @@ def probe_points(networks: Iterable[str], seed: int = 7) -> list[str]:
     return sorted(points)
 
 
-def assert_equivalent(record: str, resolver: spfmanager.Resolver, points: Iterable[str], **options: Any) -> FlattenResult:
+def assert_equivalent(
+    record: str, resolver: spfmanager.Resolver, points: Iterable[str], **options: Any
+) -> FlattenResult:
     result = flatten(record, DOMAIN, resolver=resolver, **options)
     for ip in points:
         assert published_result(result, ip, resolver) == intent_result(record, ip, resolver), ip
@@ -80,20 +88,26 @@ def test_exclusion_inside_include_falls_through_to_policy() -> None:
 
 
 def test_softfail_and_neutral_inside_include_are_not_pass() -> None:
-    resolver = zone({
-        "soft.example": [{"TXT": "v=spf1 ~ip4:198.51.100.0/24 ?ip4:203.0.113.0/24 ~all"}],
-    })
+    resolver = zone(
+        {
+            "soft.example": [{"TXT": "v=spf1 ~ip4:198.51.100.0/24 ?ip4:203.0.113.0/24 ~all"}],
+        }
+    )
     record = "v=spf1 include:soft.example -all"
-    result = assert_equivalent(record, resolver, probe_points(["198.51.100.0/24", "203.0.113.0/24"]))
+    result = assert_equivalent(
+        record, resolver, probe_points(["198.51.100.0/24", "203.0.113.0/24"])
+    )
     assert published_result(result, "198.51.100.1", resolver) is spfmanager.Result.FAIL
     assert result.records == {DOMAIN: ["v=spf1 -all"]}
 
 
 def test_mixed_qualifiers_on_includes() -> None:
-    resolver = zone({
-        "a.example": [{"TXT": "v=spf1 ip4:198.51.100.0/24 -all"}],
-        "b.example": [{"TXT": "v=spf1 ip4:198.51.100.128/25 ip6:2001:db8::/32 -all"}],
-    })
+    resolver = zone(
+        {
+            "a.example": [{"TXT": "v=spf1 ip4:198.51.100.0/24 -all"}],
+            "b.example": [{"TXT": "v=spf1 ip4:198.51.100.128/25 ip6:2001:db8::/32 -all"}],
+        }
+    )
     record = "v=spf1 ~include:b.example ?include:a.example -all"
     points = probe_points(["198.51.100.0/24", "198.51.100.128/25", "2001:db8::/32"])
     result = assert_equivalent(record, resolver, points)
@@ -109,16 +123,18 @@ def test_redirect_target_decides_when_nothing_matched() -> None:
 
 
 def test_dual_cidr_a_and_mx_resolve_against_their_own_domain() -> None:
-    resolver = zone({
-        "vendor.example": [
-            {"TXT": "v=spf1 a/24//64 mx/28 -all"},
-            {"A": "198.51.100.10"},
-            {"AAAA": "2001:db8:1::10"},
-            {"MX": [10, "mx.vendor.example"]},
-        ],
-        "mx.vendor.example": [{"A": "203.0.113.20"}],
-        DOMAIN: [{"A": "192.0.2.1"}],  # must never be used for the vendor's bare a
-    })
+    resolver = zone(
+        {
+            "vendor.example": [
+                {"TXT": "v=spf1 a/24//64 mx/28 -all"},
+                {"A": "198.51.100.10"},
+                {"AAAA": "2001:db8:1::10"},
+                {"MX": [10, "mx.vendor.example"]},
+            ],
+            "mx.vendor.example": [{"A": "203.0.113.20"}],
+            DOMAIN: [{"A": "192.0.2.1"}],  # must never be used for the vendor's bare a
+        }
+    )
     record = "v=spf1 include:vendor.example -all"
     points = probe_points(["198.51.100.0/24", "2001:db8:1::/64", "203.0.113.16/28", "192.0.2.1/32"])
     result = assert_equivalent(record, resolver, points)
@@ -142,10 +158,12 @@ def test_deep_include_chain_and_ipv6() -> None:
 
 
 def test_include_loop_is_an_error() -> None:
-    resolver = zone({
-        "a.example": [{"TXT": "v=spf1 include:b.example -all"}],
-        "b.example": [{"TXT": "v=spf1 include:a.example -all"}],
-    })
+    resolver = zone(
+        {
+            "a.example": [{"TXT": "v=spf1 include:b.example -all"}],
+            "b.example": [{"TXT": "v=spf1 include:a.example -all"}],
+        }
+    )
     with pytest.raises(FlattenError, match="loop"):
         flatten("v=spf1 include:a.example -all", DOMAIN, resolver=resolver)
 
@@ -169,7 +187,9 @@ def test_broken_include_is_an_error_not_dropped(data: dict[str, Any], reason: st
 
 def test_unreachable_broken_include_does_not_matter() -> None:
     resolver = zone({})
-    result = flatten("v=spf1 ip4:0.0.0.0/0 ip6:::/0 include:gone.example -all", DOMAIN, resolver=resolver)
+    result = flatten(
+        "v=spf1 ip4:0.0.0.0/0 ip6:::/0 include:gone.example -all", DOMAIN, resolver=resolver
+    )
     assert result.records[DOMAIN] == ["v=spf1 +all"]
 
 
@@ -188,11 +208,16 @@ def test_plus_all_upstream_is_flattened_faithfully_with_a_warning() -> None:
 
 
 def test_exists_and_macros_are_kept_and_nothing_moves_across_them() -> None:
-    resolver = zone({
-        "vendor.example": [{"TXT": "v=spf1 ip4:198.51.100.0/24 -all"}],
-        "1.2.0.192.allow.example": [{"A": "127.0.0.2"}],
-    })
-    record = "v=spf1 ip4:192.0.2.0/25 exists:%{ir}.allow.example -ip4:192.0.2.1 include:vendor.example -all"
+    resolver = zone(
+        {
+            "vendor.example": [{"TXT": "v=spf1 ip4:198.51.100.0/24 -all"}],
+            "1.2.0.192.allow.example": [{"A": "127.0.0.2"}],
+        }
+    )
+    record = (
+        "v=spf1 ip4:192.0.2.0/25 exists:%{ir}.allow.example -ip4:192.0.2.1 "
+        "include:vendor.example -all"
+    )
     result = assert_equivalent(record, resolver, probe_points(["192.0.2.0/24", "198.51.100.0/24"]))
     text = result.texts[DOMAIN]
     terms = text.split()
@@ -215,8 +240,10 @@ def test_bare_a_is_pinned_when_kept_in_a_chained_record() -> None:
 def test_keep_option_keeps_a_term() -> None:
     resolver = zone({"crm.example": [{"TXT": "v=spf1 ip4:198.51.100.0/24 -all"}]})
     result = assert_equivalent(
-        "v=spf1 include:crm.example ip4:192.0.2.0/24 -all", resolver,
-        probe_points(["198.51.100.0/24", "192.0.2.0/24"]), keep=["include:crm.example"],
+        "v=spf1 include:crm.example ip4:192.0.2.0/24 -all",
+        resolver,
+        probe_points(["198.51.100.0/24", "192.0.2.0/24"]),
+        keep=["include:crm.example"],
     )
     assert result.texts[DOMAIN] == "v=spf1 include:crm.example ip4:192.0.2.0/24 -all"
     assert result.lookups == 1
@@ -225,16 +252,29 @@ def test_keep_option_keeps_a_term() -> None:
 def test_over_limit_domain_is_chained_within_all_limits() -> None:
     resolver = spfmanager.SnapshotResolver.from_file(DATA / "provider-snapshot.yaml")
     includes = [
-        "spf.protection.outlook.com", "_spf.google.com", "sendgrid.net", "servers.mcsv.net",
-        "mail.zendesk.com", "amazonses.com", "spf.mailjet.com", "spf.improvmx.com",
-        "mailgun.org", "spf.sendinblue.com", "et._spf.pardot.com", "_spf.activetrail.com",
+        "spf.protection.outlook.com",
+        "_spf.google.com",
+        "sendgrid.net",
+        "servers.mcsv.net",
+        "mail.zendesk.com",
+        "amazonses.com",
+        "spf.mailjet.com",
+        "spf.improvmx.com",
+        "mailgun.org",
+        "spf.sendinblue.com",
+        "et._spf.pardot.com",
+        "_spf.activetrail.com",
         "spf.tmes.trendmicro.com",
     ]
     record = "v=spf1 " + " ".join(f"include:{i}" for i in includes) + " -all"
     nets: list[str] = []
     for name in includes:
         for txt in resolver.query(name, spfmanager.RRType.TXT).texts():
-            nets += [t.split(":", 1)[1] for t in txt.data.decode().split() if t.startswith(("ip4:", "ip6:"))]
+            nets += [
+                t.split(":", 1)[1]
+                for t in txt.data.decode().split()
+                if t.startswith(("ip4:", "ip6:"))
+            ]
     result = assert_equivalent(record, resolver, probe_points(nets))
     assert result.intent_lookups > 10
     assert 1 < len(result.records) <= 8
@@ -272,17 +312,26 @@ def test_lookup_budget_is_enforced() -> None:
 
 def test_each_name_queried_once_per_run() -> None:
     resolver = spfmanager.SnapshotResolver.from_file(DATA / "provider-snapshot.yaml")
-    result = flatten("v=spf1 include:mondialrelay.fr include:spf.protection.outlook.com -all",
-                     DOMAIN, resolver=resolver)
+    result = flatten(
+        "v=spf1 include:mondialrelay.fr include:spf.protection.outlook.com -all",
+        DOMAIN,
+        resolver=resolver,
+    )
     assert result.dns_queries == resolver.queries
 
 
-@pytest.mark.parametrize("name", ["mondialrelay.fr", "mailgun.org", "_spf.google.com", "spf.improvmx.com"])
+@pytest.mark.parametrize(
+    "name", ["mondialrelay.fr", "mailgun.org", "_spf.google.com", "spf.improvmx.com"]
+)
 def test_snapshot_customer_records_flatten_equivalently(name: str) -> None:
     resolver = spfmanager.SnapshotResolver.from_file(DATA / "provider-snapshot.yaml")
     (txt,) = resolver.query(name, spfmanager.RRType.TXT).texts()
     record = txt.data.decode()
-    points = [str(ip_address(f"{a}.{b}.1.1")) for a in (40, 52, 104, 185, 198, 35, 172) for b in (0, 92, 100, 7, 41)]
+    points = [
+        str(ip_address(f"{a}.{b}.1.1"))
+        for a in (40, 52, 104, 185, 198, 35, 172)
+        for b in (0, 92, 100, 7, 41)
+    ]
     assert_equivalent(record, resolver, points)
 
 

@@ -1,0 +1,182 @@
+"""Dynamic DNS updates (RFC 2136) signed with TSIG (RFC 8945), e.g. to BIND or Knot.
+
+All changes go in one UPDATE message, which the server applies atomically. Listing a few
+names queries their TXT record sets; listing the whole zone (``names=None``) needs a zone
+transfer (AXFR), so the server must allow AXFR for the key (BIND: ``allow-transfer { key
+NAME; };``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.tsig
+import dns.update
+import dns.xfr
+import dns.zone
+
+from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
+from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, split_txt
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+_AUTH_RCODES = (dns.rcode.REFUSED, dns.rcode.NOTAUTH)
+
+
+class RFC2136Provider(Provider):
+    """A zone on a primary server that accepts TSIG-signed dynamic updates."""
+
+    name: ClassVar[str] = "rfc2136"
+    atomic_batches: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        zone: str,
+        server: str,
+        port: int = 53,
+        *,
+        tsig_name: str,
+        tsig_secret: str,
+        tsig_algorithm: str = "hmac-sha256",
+        timeout: float = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        super().__init__(zone, **options)
+        self.server = server
+        self.port = port
+        self.timeout = timeout
+        self.tsig_name = tsig_name
+        try:
+            secret = base64.b64decode(tsig_secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProviderError(
+                f"rfc2136: zone {self.zone}: TSIG secret of key {tsig_name} is not base64"
+            ) from None
+        try:
+            self._key = dns.tsig.Key(tsig_name, secret, tsig_algorithm)
+        except dns.exception.DNSException as exc:
+            raise ProviderError(f"rfc2136: zone {self.zone}: TSIG key {tsig_name}: {exc}") from None
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"RFC2136Provider(zone={self.zone!r}, server={self.where!r}, key={self.tsig_name!r})"
+
+    @property
+    def where(self) -> str:
+        return f"{self.server}:{self.port}"
+
+    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+        return self._transfer() if names is None else [rs for n in names if (rs := self._query(n))]
+
+    def _apply(self, changes: Sequence[Change]) -> None:
+        update = dns.update.UpdateMessage(self.zone + ".")
+        update.use_tsig(self._key)
+        for change in changes:
+            owner = dns.name.from_text(change.name)
+            update.delete(owner, dns.rdatatype.TXT)
+            if isinstance(change, Delete):
+                continue
+            for value in change.new.values:
+                strings = [s.encode("ascii") for s in split_txt(value, self.max_string_length)]
+                rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings)
+                update.add(owner, change.new.ttl, rdata)
+        names = ", ".join(dict.fromkeys(c.name for c in changes))
+        response = self._send(update, f"update of {names}")
+        self._check_rcode(response.rcode(), f"update of {names}")
+        log.info(
+            "rfc2136: updated %d TXT record set(s) in %s at %s", len(changes), self.zone, self.where
+        )
+
+    def _query(self, name: str) -> TxtRecordSet | None:
+        query = dns.message.make_query(name + ".", dns.rdatatype.TXT)
+        query.use_tsig(self._key)
+        response = self._send(query, f"query of {name}")
+        rcode = response.rcode()
+        if rcode != dns.rcode.NXDOMAIN:
+            self._check_rcode(rcode, f"query of {name}")
+        owner = dns.name.from_text(name)
+        for rrset in response.answer:
+            if rrset.name == owner and rrset.rdtype == dns.rdatatype.TXT:
+                return TxtRecordSet(name, _texts(rrset), rrset.ttl)
+        return None
+
+    def _transfer(self) -> list[TxtRecordSet]:
+        zone = dns.zone.Zone(self.zone + ".", relativize=False)
+        query, _ = dns.xfr.make_query(zone, keyring=self._key)
+        try:
+            dns.query.inbound_xfr(
+                self.server,
+                zone,
+                query,
+                port=self.port,
+                timeout=self.timeout,
+                lifetime=self.timeout,
+            )
+        except dns.xfr.TransferError as exc:
+            rcode = exc.rcode
+            what = "zone transfer (AXFR must be allowed for the TSIG key)"
+            self._check_rcode(rcode, what)
+            raise ProviderError(self._message(what, dns.rcode.to_text(rcode))) from None
+        except Exception as exc:
+            raise self._error(exc, "zone transfer") from None
+        return [
+            TxtRecordSet(owner.to_text(omit_final_dot=True).lower(), _texts(rdataset), rdataset.ttl)
+            for owner, rdataset in zone.iterate_rdatasets(dns.rdatatype.TXT)
+        ]
+
+    def _send(self, message: dns.message.Message, what: str) -> dns.message.Message:
+        try:
+            return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+        except Exception as exc:
+            raise self._error(exc, what) from None
+
+    def _error(self, exc: Exception, what: str) -> ProviderError:
+        """Map a transport or TSIG failure; the message names server, zone and record."""
+        if isinstance(exc, dns.tsig.PeerError | dns.tsig.BadSignature | dns.message.UnknownTSIGKey):
+            return ProviderAuthError(
+                self._message(what, f"TSIG key {self.tsig_name} rejected ({exc})")
+            )
+        if isinstance(exc, dns.exception.Timeout):
+            return ProviderServerError(self._message(what, f"timed out after {self.timeout}s"))
+        if isinstance(exc, OSError | EOFError):
+            return ProviderServerError(self._message(what, f"connection failed ({exc})"))
+        if isinstance(exc, dns.exception.DNSException):
+            return ProviderError(self._message(what, str(exc)))
+        raise exc
+
+    def _check_rcode(self, rcode: dns.rcode.Rcode, what: str) -> None:
+        if rcode == dns.rcode.NOERROR:
+            return
+        reason = f"server answered {dns.rcode.to_text(rcode)}"
+        if rcode in _AUTH_RCODES:
+            hint = f"TSIG key {self.tsig_name} not allowed, or zone not served there"
+            raise ProviderAuthError(self._message(what, f"{reason} ({hint})"))
+        if rcode == dns.rcode.SERVFAIL:
+            raise ProviderServerError(self._message(what, reason))
+        raise ProviderError(self._message(what, reason))
+
+    def _message(self, what: str, reason: str) -> str:
+        return f"rfc2136: {what} (zone {self.zone}, server {self.where}): {reason}"
+
+
+def _texts(rdatas: Iterable[Any]) -> tuple[str, ...]:
+    """The logical values of TXT rdatas, sorted: character-strings joined (RFC 7208 3.3)."""
+    return tuple(
+        sorted(
+            b"".join(rd.strings).decode("ascii", "replace")
+            for rd in rdatas
+            if isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
+        )
+    )

@@ -1,0 +1,326 @@
+"""The embedded default provider: TXT records in a BIND-syntax zone file.
+
+Reading uses dnspython's zone parser. Writing is line-oriented so that everything the adapter
+does not manage survives byte for byte: only the TXT lines of the changed names are
+replaced (in place; new names are appended), the SOA serial is bumped, and the result is
+parsed again before it atomically replaces the file. ``$INCLUDE`` is not supported.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import dns.exception
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.rdtypes.ANY.TXT
+import dns.ttl
+import dns.zone
+
+from spfmanager.errors import ProviderError
+from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, quote_txt
+
+log = logging.getLogger(__name__)
+
+SERIAL_MODULUS = 2**32  # RFC 1982 serial number arithmetic
+_DEFAULT_ZONE = """\
+$TTL 3600
+@\t3600\tIN\tSOA\t{ns} hostmaster.{zone}. ( {serial} 3600 900 1209600 300 )
+@\t3600\tIN\tNS\t{ns}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    line: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One logical line (a directive or a record), spanning ``first``..``last`` in parentheses."""
+
+    first: int
+    last: int
+    tokens: tuple[_Token, ...]
+    owner_implicit: bool
+    owner: dns.name.Name | None = None  # None for directives
+    rdtype: dns.rdatatype.RdataType | None = None
+    rdata_index: int = 0  # index in ``tokens`` of the first rdata field
+
+
+def _tokenize(line: str, number: int, depth: int) -> tuple[list[_Token], int]:
+    """Split one physical line into tokens, skipping comments; track parenthesis depth."""
+    tokens: list[_Token] = []
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c in " \t\r\n":
+            i += 1
+        elif c == ";":
+            break
+        elif c in "()":
+            depth += 1 if c == "(" else -1
+            i += 1
+        else:
+            start = i
+            if c == '"':
+                i += 1
+                while i < n and line[i] != '"':
+                    i += 2 if line[i] == "\\" else 1
+                i += 1
+            else:
+                while i < n and line[i] not in ' \t\r\n;()"':
+                    i += 2 if line[i] == "\\" else 1
+            tokens.append(_Token(number, start, min(i, n), line[start:i]))
+    return tokens, depth
+
+
+def _record_type(tokens: Sequence[_Token], first: int) -> tuple[dns.rdatatype.RdataType, int]:
+    """The type of a record whose TTL/class/type fields start at ``tokens[first]``."""
+    for index in range(first, len(tokens)):
+        text = tokens[index].text
+        try:
+            dns.ttl.from_text(text)
+            continue
+        except dns.exception.DNSException:
+            pass
+        try:
+            dns.rdataclass.from_text(text)
+            continue
+        except dns.exception.DNSException:
+            pass
+        return dns.rdatatype.from_text(text), index + 1
+    raise ValueError("record without a type")
+
+
+def _scan(lines: Sequence[str], origin: dns.name.Name) -> list[_Entry]:
+    """The directives and records of a zone file, with their owners resolved."""
+    entries: list[_Entry] = []
+    depth, start = 0, 0
+    pending: list[_Token] = []
+    owner: dns.name.Name | None = None
+    for number, line in enumerate(lines):
+        if depth == 0:
+            start, pending = number, []
+        tokens, depth = _tokenize(line, number, depth)
+        pending.extend(tokens)
+        if depth > 0 or not pending:
+            continue
+        implicit = lines[start][:1] in (" ", "\t")
+        head = pending[0].text
+        if not implicit and head.startswith("$"):
+            if head.upper() == "$INCLUDE":
+                raise ValueError("$INCLUDE is not supported")
+            if head.upper() == "$ORIGIN" and len(pending) > 1:
+                origin = dns.name.from_text(pending[1].text, origin=origin)
+            entries.append(_Entry(start, number, tuple(pending), implicit))
+            continue
+        if not implicit:
+            owner = dns.name.from_text(head, origin=origin)
+        if owner is None:
+            raise ValueError(f"line {start + 1}: record without an owner name")
+        rdtype, rdata_index = _record_type(pending, 0 if implicit else 1)
+        entries.append(_Entry(start, number, tuple(pending), implicit, owner, rdtype, rdata_index))
+    return entries
+
+
+def _next_serial(serial: int, today: datetime.date) -> int:
+    """``serial`` + 1, or today's YYYYMMDD00 when the serial is date-based and older."""
+    dated = int(today.strftime("%Y%m%d")) * 100
+    if 1970010100 <= serial < dated:
+        return dated
+    return (serial + 1) % SERIAL_MODULUS
+
+
+class ZoneFileProvider(Provider):
+    """TXT records in ``<directory>/<zone>.zone`` (or ``filename``), created when missing."""
+
+    name: ClassVar[str] = "zonefile"
+    atomic_batches: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        zone: str,
+        directory: str | os.PathLike[str] = ".",
+        filename: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(zone, **options)
+        self.path = Path(directory) / (filename or f"{self.zone}.zone")
+        self.origin = dns.name.from_text(self.zone)
+
+    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+        if not self.path.exists():
+            return []
+        return list(self._parse(self._read()).values())
+
+    def _apply(self, changes: Sequence[Change]) -> None:
+        exists = self.path.exists()
+        text = self._read() if exists else self._default_text()
+        current = self._parse(text)
+        desired: dict[str, TxtRecordSet | None] = {}
+        for change in changes:  # the last change to a name decides its final state
+            desired[change.name] = None if isinstance(change, Delete) else change.new
+        if exists and all(_same(current.get(n), rs) for n, rs in desired.items()):
+            log.info("zonefile %s: already up to date", self.path)
+            return
+        new_text = self._bump_serial(self._rewrite(text, desired))
+        self._check(new_text, desired)
+        self._write(new_text)
+        log.info("zonefile %s: wrote %d TXT change(s)", self.path, len(desired))
+
+    def _read(self) -> str:
+        """The file as it is: line endings untranslated."""
+        try:
+            return self.path.read_bytes().decode("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProviderError(f"zonefile: {self.path}: cannot read: {exc}") from exc
+
+    def _default_text(self) -> str:
+        serial = int(datetime.date.today().strftime("%Y%m%d")) * 100
+        return _DEFAULT_ZONE.format(ns=f"ns1.{self.zone}.", zone=self.zone, serial=serial)
+
+    def _load(self, text: str) -> dns.zone.Zone:
+        try:
+            return dns.zone.from_text(
+                text, origin=self.origin, relativize=False, filename=str(self.path)
+            )
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise ProviderError(f"zonefile: {self.path}: cannot parse zone: {exc}") from exc
+
+    def _parse(self, text: str) -> dict[str, TxtRecordSet]:
+        found: dict[str, TxtRecordSet] = {}
+        for owner, rdataset in self._load(text).iterate_rdatasets(dns.rdatatype.TXT):
+            name = owner.to_text(omit_final_dot=True).lower()
+            values = tuple(
+                sorted(
+                    b"".join(rd.strings).decode("ascii", "replace")
+                    for rd in rdataset
+                    if isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
+                )
+            )
+            found[name] = TxtRecordSet(name, values, rdataset.ttl)
+        return found
+
+    def _rewrite(self, text: str, desired: dict[str, TxtRecordSet | None]) -> str:
+        """``text`` with the TXT lines of the ``desired`` names replaced, the rest kept."""
+        lines = _lines(text)
+        eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+        try:
+            entries = {e.first: e for e in _scan(lines, self.origin)}
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise ProviderError(f"zonefile: {self.path}: cannot edit zone: {exc}") from exc
+        out: list[str] = []
+        origin, last_owner = self.origin, None
+        placed: set[str] = set()
+
+        def emit(name: str) -> None:
+            nonlocal last_owner
+            placed.add(name)
+            rrset = desired[name]
+            if rrset is None:
+                return
+            owner = dns.name.from_text(name)
+            for value in rrset.values:
+                out.append(
+                    f"{_relative(owner, origin)}\t{rrset.ttl}\tIN\tTXT\t{quote_txt(value)}{eol}"
+                )
+            last_owner = owner
+
+        number = 0
+        while number < len(lines):
+            entry = entries.get(number)
+            if entry is None:
+                out.append(lines[number])
+                number += 1
+                continue
+            block = lines[entry.first : entry.last + 1]
+            number = entry.last + 1
+            if entry.owner is None:  # a directive
+                if entry.tokens[0].text.upper() == "$ORIGIN":
+                    origin = dns.name.from_text(entry.tokens[1].text, origin=origin)
+                out.extend(block)
+                continue
+            key = entry.owner.to_text(omit_final_dot=True).lower()
+            if entry.rdtype == dns.rdatatype.TXT and key in desired:
+                if key not in placed:
+                    emit(key)
+                continue
+            if entry.owner_implicit and entry.owner != last_owner:
+                # the line used to inherit an owner we removed: name it explicitly
+                block[0] = _relative(entry.owner, origin) + block[0]
+            last_owner = entry.owner
+            out.extend(block)
+        if out and not out[-1].endswith("\n"):
+            out[-1] += eol
+        for name in desired:
+            if name not in placed:
+                emit(name)
+        return "".join(out)
+
+    def _bump_serial(self, text: str) -> str:
+        lines = _lines(text)
+        for entry in _scan(lines, self.origin):
+            if entry.rdtype == dns.rdatatype.SOA and entry.owner == self.origin:
+                token = entry.tokens[entry.rdata_index + 2]
+                serial = _next_serial(int(token.text), datetime.date.today())
+                line = lines[token.line]
+                lines[token.line] = line[: token.start] + str(serial) + line[token.end :]
+                return "".join(lines)
+        raise ProviderError(f"zonefile: {self.path}: no SOA record at {self.zone}")
+
+    def _check(self, text: str, desired: dict[str, TxtRecordSet | None]) -> None:
+        """Refuse to write a file that does not parse or does not hold the desired state."""
+        result = self._parse(text)
+        for name, rrset in desired.items():
+            if not _same(result.get(name), rrset):
+                raise ProviderError(
+                    f"zonefile: {self.path}: {name}: rewritten zone does not hold the new "
+                    "TXT records (unsupported zone file layout?); file left unchanged"
+                )
+
+    def _write(self, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _lines(text: str) -> list[str]:
+    """Physical lines with their endings; unlike str.splitlines, split only at line feeds."""
+    return [line for line in re.split(r"(?<=\n)", text) if line]
+
+
+def _relative(name: dns.name.Name, origin: dns.name.Name) -> str:
+    """``name`` as written under ``$ORIGIN origin``: ``@``, relative, or absolute."""
+    if name == origin:
+        return "@"
+    return name.relativize(origin).to_text()
+
+
+def _same(current: TxtRecordSet | None, wanted: TxtRecordSet | None) -> bool:
+    if current is None or wanted is None:
+        return current is None and wanted is None
+    return sorted(current.values) == sorted(wanted.values) and current.ttl == wanted.ttl

@@ -1,0 +1,162 @@
+"""One email sending service: the SPF terms it needs, parameterised by Jinja2 templates.
+
+A service lists ``include`` and ``a`` targets (templates over its ``parameters``) and
+literal ``ip4``/``ip6`` networks. :meth:`ServiceDefinition.terms` renders them into parsed
+:mod:`spfmanager.spf.terms`; nothing downstream ever sees the template text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Self
+
+from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from spfmanager.errors import ConfigError, SPFSyntaxError
+from spfmanager.spf.parser import parse_term
+from spfmanager.spf.results import Qualifier
+from spfmanager.spf.terms import IP4, IP6, Term
+
+SERVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+ServiceId = Annotated[str, StringConstraints(pattern=SERVICE_ID_PATTERN)]
+
+# Sandboxed: user-defined services in a config file are templates too.
+_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def network_term(network: IPv4Network | IPv6Network) -> IP4 | IP6:
+    """The ``ip4``/``ip6`` mechanism for ``network``; single hosts are written without a prefix."""
+    if isinstance(network, IPv4Network):
+        prefix4 = None if network.prefixlen == 32 else network.prefixlen
+        return IP4(Qualifier.PASS, network.network_address, prefix4)
+    prefix6 = None if network.prefixlen == 128 else network.prefixlen
+    return IP6(Qualifier.PASS, network.network_address, prefix6)
+
+
+class Parameter(BaseModel):
+    """A value the user supplies per domain, e.g. an account id or a region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str
+    example: str
+    required: bool = True
+    default: str | None = None
+    pattern: str | None = Field(
+        default=None, description="Regular expression the whole value must match"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {self.pattern!r} is not a regular expression: {exc}"
+                ) from None
+        if self.required and self.default is not None:
+            raise ValueError("a required parameter cannot have a default")
+        for value in (self.example, self.default):
+            if value is not None and (problem := self.problem(value)):
+                raise ValueError(problem)
+        return self
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` is not acceptable, or None."""
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            return f"{value!r} does not match {self.pattern!r}"
+        return None
+
+
+class ServiceDefinition(BaseModel):
+    """A sending service as written in a catalog file or under ``services:`` in a config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    docs: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = Field(
+        default=None, description="The provider's own SPF documentation"
+    )
+    include: tuple[str, ...] = Field(default=(), description="include: targets (Jinja2 templates)")
+    a: tuple[str, ...] = Field(default=(), description="a: targets (Jinja2 templates)")
+    ip4: tuple[IPv4Network, ...] = ()
+    ip6: tuple[IPv6Network, ...] = ()
+    parameters: dict[str, Parameter] = {}
+    verified: bool = Field(
+        default=False, description="Targets confirmed against the provider's docs"
+    )
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _renderable(self) -> Self:
+        if not (self.include or self.a or self.ip4 or self.ip6):
+            raise ValueError("a service needs at least one of include, a, ip4, ip6")
+        for template in (*self.include, *self.a):
+            try:
+                names = meta.find_undeclared_variables(_TEMPLATES.parse(template))
+            except TemplateError as exc:
+                raise ValueError(f"bad template {template!r}: {exc}") from None
+            if unknown := sorted(names - set(self.parameters)):
+                raise ValueError(f"template {template!r} uses undeclared parameter(s) {unknown}")
+        examples = {name: p.example for name, p in self.parameters.items()}
+        try:
+            self.terms(examples)
+        except ConfigError as exc:  # pydantic reports ValueError with the field location
+            raise ValueError("; ".join(exc.problems)) from None
+        return self
+
+    def problems(self, params: Mapping[str, str]) -> list[str]:
+        """Every reason ``params`` does not fit this service's parameters."""
+        found: list[str] = []
+        for name in params:
+            if name not in self.parameters:
+                close = difflib.get_close_matches(name, self.parameters, n=1)
+                hint = f", did you mean {close[0]!r}?" if close else ""
+                allowed = ", ".join(sorted(self.parameters)) or "none"
+                found.append(f"unknown parameter {name!r}{hint} (allowed: {allowed})")
+        for name, parameter in self.parameters.items():
+            if name in params:
+                if problem := parameter.problem(params[name]):
+                    found.append(f"parameter {name!r}: {problem}")
+            elif parameter.required:
+                found.append(
+                    f"missing required parameter {name!r} ({parameter.description}; "
+                    f"e.g. {parameter.example!r})"
+                )
+        return found
+
+    def terms(self, params: Mapping[str, str] | None = None) -> list[Term]:
+        """The parsed terms for ``params``: includes, then a, ip4, ip6.
+
+        Raises :class:`~spfmanager.errors.ConfigError` for bad parameters or a rendered
+        target that is not a valid SPF domain-spec.
+        """
+        params = dict(params or {})
+        if problems := self.problems(params):
+            raise ConfigError(problems)
+        values = {n: p.default for n, p in self.parameters.items() if p.default is not None}
+        values.update(params)
+        terms: list[Term] = []
+        for mechanism, templates in (("include", self.include), ("a", self.a)):
+            for template in templates:
+                target = _TEMPLATES.from_string(template).render(values).strip()
+                try:
+                    terms.append(parse_term(f"{mechanism}:{target}"))
+                except SPFSyntaxError as exc:
+                    raise ConfigError([f"{mechanism} {target!r}: {exc.message}"]) from None
+        networks: tuple[IPv4Network | IPv6Network, ...] = (*self.ip4, *self.ip6)
+        terms.extend(network_term(n) for n in networks)
+        return terms
+
+
+class Service(ServiceDefinition):
+    """A catalog entry: a :class:`ServiceDefinition` with its id."""
+
+    id: ServiceId

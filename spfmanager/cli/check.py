@@ -1,0 +1,247 @@
+"""``spfmanager check``: audit a domain's SPF record, or evaluate one connection."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from spfmanager.audit import Audit, Edge, Node, NodeStatus, Severity, audit_domain
+from spfmanager.cli.app import app
+from spfmanager.cli.common import (
+    ExitCode,
+    JsonOption,
+    NameserverOption,
+    PortOption,
+    SnapshotOption,
+    build_resolver,
+    clean_errors,
+    console,
+    fail,
+    print_json,
+)
+from spfmanager.dns.base import Resolver, normalize_name
+from spfmanager.receivers import ReceiverOutcome, simulate, summarize
+from spfmanager.spf.evaluate import SPFResult, evaluate, is_valid_domain
+from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
+from spfmanager.spf.results import Result
+
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+RESULT_STYLE = {
+    Result.PASS: "bold green",
+    Result.FAIL: "bold red",
+    Result.SOFTFAIL: "yellow",
+    Result.NEUTRAL: "yellow",
+    Result.NONE: "yellow",
+    Result.PERMERROR: "bold red",
+    Result.TEMPERROR: "bold magenta",
+}
+
+CHECK_HELP = (
+    "Audit DOMAIN's SPF record and its include tree, or evaluate one connection (--ip).\n\n"
+    "The audit shows the include tree with DNS lookups per branch, every problem and its "
+    "fix, and the verdict: what receivers return for senders the record does not list.\n\n"
+    "Exit status: 0 no error-level findings (with --ip: the result is pass); "
+    "1 usage or file error, or DOMAIN's DNS unreachable; "
+    "2 error-level findings (with --ip: any other result)."
+)
+
+
+@app.command("check", help=CHECK_HELP)
+def check(
+    domain: Annotated[str, typer.Argument(help="The domain whose SPF record to check.")],
+    ip: Annotated[
+        str | None,
+        typer.Option("--ip", metavar="IP", help="Evaluate a connection from this address."),
+    ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--sender", metavar="ADDRESS", help="MAIL FROM for --ip (default postmaster@DOMAIN)."
+        ),
+    ] = None,
+    helo: Annotated[
+        str | None, typer.Option("--helo", metavar="NAME", help="HELO name for --ip.")
+    ] = None,
+    dns_snapshot: SnapshotOption = None,
+    nameserver: NameserverOption = None,
+    port: PortOption = 53,
+    json_output: JsonOption = False,
+) -> None:
+    """Audit DOMAIN's SPF record, or evaluate one connection (see CHECK_HELP)."""
+    name = normalize_name(domain)
+    if not is_valid_domain(name):
+        fail(f"not a valid domain name: {domain!r}")
+    with clean_errors():
+        resolver = build_resolver(dns_snapshot, nameserver, port)
+        if ip is not None:
+            _check_connection(name, ip, sender, helo, resolver, json_output)
+            return
+        if sender is not None or helo is not None:
+            fail("--sender and --helo need --ip")
+        audit = audit_domain(name, resolver)
+    if json_output:
+        print_json(audit.data)
+    else:
+        _render_audit(audit, console())
+    if audit.tree.status is NodeStatus.DNS_ERROR:
+        raise typer.Exit(int(ExitCode.USAGE))  # DOMAIN itself could not be queried
+    if audit.has_errors:
+        raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+def _check_connection(
+    domain: str,
+    ip: str,
+    sender: str | None,
+    helo: str | None,
+    resolver: Resolver,
+    json_output: bool,
+) -> None:
+    try:
+        address = ip_address(ip)
+    except ValueError:
+        fail(f"--ip needs an IPv4 or IPv6 address, not {ip!r}")
+    mailfrom = sender or f"postmaster@{domain}"
+    if "@" not in mailfrom:
+        mailfrom = f"{mailfrom}@{domain}"
+    if normalize_name(mailfrom.rpartition("@")[2]) != domain:
+        fail(f"--sender must be an address at {domain}, not {mailfrom!r}")
+    outcome = evaluate(address, mailfrom, helo or domain, resolver=resolver)
+    receivers = simulate(outcome)
+    if json_output:
+        print_json(
+            {
+                "evaluation": outcome.data,
+                "receivers": [r.data for r in receivers],
+                "summary": summarize(receivers),
+            }
+        )
+    else:
+        _render_connection(outcome, receivers, console())
+    if outcome.result is not Result.PASS:
+        raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+# -- audit output ---------------------------------------------------------------------------
+
+
+def _render_audit(audit: Audit, out: Console) -> None:
+    out.print(_tree(audit.tree))
+    out.print()
+    out.print(_limits(audit))
+    out.print()
+    if audit.findings:
+        out.print(_findings_table(audit))
+    else:
+        out.print(Text("No problems found.", style="green"))
+    out.print()
+    verdict = audit.verdict
+    out.print(Text.assemble(("Verdict: ", "bold"), (verdict.result.value, _style(verdict.result))))
+    out.print(Text(verdict.sentence))
+    out.print(Text.assemble(("Fix: ", "bold"), verdict.fix))
+
+
+def _tree(root: Node) -> Tree:
+    tree = Tree(_label(root))
+    stack: list[tuple[Node, Tree]] = [(child, tree) for child in reversed(root.children)]
+    while stack:  # iterative: deep trees must not exhaust the Python stack
+        node, parent = stack.pop()
+        branch = parent.add(_label(node))
+        stack.extend((child, branch) for child in reversed(node.children))
+    return tree
+
+
+def _label(node: Node) -> Text:
+    # A branch costs its own term (1 lookup) plus everything below its target.
+    lookups = node.total_lookups + (0 if node.edge is Edge.ROOT else 1)
+    label = Text(node.domain if node.edge is Edge.ROOT else node.term, style="bold")
+    label.append(f"  {lookups} lookup{'s' if lookups != 1 else ''}", style="cyan")
+    if node.total_void_lookups:
+        label.append(f", {node.total_void_lookups} void", style="yellow")
+    if node.status is not NodeStatus.OK:
+        style = "bold red" if node.status.is_error else "dim"
+        label.append(f"  [{node.status.value}]", style=style)
+    if node.record is not None:
+        label.append(f"\n{node.record}", style="dim")
+    return label
+
+
+def _limits(audit: Audit) -> Text:
+    def part(label: str, count: int, limit: int, unit: str = "") -> Text:
+        style = "bold red" if count > limit else "green"
+        return Text.assemble(f"{label}: ", (f"{count}{unit}", style), f" / {limit}{unit}")
+
+    parts = [
+        part("DNS lookups", audit.lookups, MAX_DNS_LOOKUPS),
+        part("void lookups", audit.void_lookups, MAX_VOID_LOOKUPS),
+    ]
+    if audit.answer_size is not None:
+        parts.append(part("TXT answer", audit.answer_size, MAX_UDP_ANSWER, " bytes"))
+    text = Text("  ").join(parts)
+    if not audit.complete:
+        text.append("  (tree truncated: counts are lower bounds)", style="yellow")
+    return text
+
+
+def _findings_table(audit: Audit) -> Table:
+    table = Table(title=f"Findings for {audit.domain}", show_lines=True)
+    table.add_column("Severity")
+    table.add_column("Code", overflow="fold")
+    table.add_column("Problem", ratio=3, overflow="fold")
+    table.add_column("Fix", ratio=2, overflow="fold")
+    for finding in audit.findings:
+        problem = Text(finding.message)
+        if finding.detail:
+            problem.append(f"\n{finding.detail}", style="dim")
+        table.add_row(
+            Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
+            finding.code.value,
+            problem,
+            finding.fix,
+        )
+    return table
+
+
+# -- connection output ----------------------------------------------------------------------
+
+
+def _render_connection(outcome: SPFResult, receivers: list[ReceiverOutcome], out: Console) -> None:
+    out.print(
+        Text.assemble(
+            ("Result: ", "bold"),
+            (outcome.result.value, _style(outcome.result)),
+            f"  for {outcome.ip} sending as {outcome.sender}",
+        )
+    )
+    out.print(Text.assemble(("Why: ", "bold"), outcome.reason))
+    if outcome.explanation:
+        out.print(Text.assemble(("Explanation: ", "bold"), outcome.explanation))
+    out.print(
+        Text(
+            f"DNS lookups: {outcome.lookups} / {MAX_DNS_LOOKUPS}, "
+            f"void lookups: {outcome.void_lookups} / {MAX_VOID_LOOKUPS}"
+        )
+    )
+    out.print()
+    out.print(Text("Trace", style="bold underline"))
+    for step in outcome.trace:
+        out.print(Text(str(step)), soft_wrap=True)
+    out.print()
+    table = Table(title="What receivers do with this result")
+    table.add_column("Receiver")
+    table.add_column("Setting")
+    table.add_column("Action")
+    for receiver in receivers:
+        table.add_row(receiver.receiver, receiver.setting, receiver.action.value)
+    out.print(table)
+    out.print(Text(summarize(receivers)))
+
+
+def _style(result: Result) -> str:
+    return RESULT_STYLE[result]

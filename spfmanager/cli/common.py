@@ -1,0 +1,102 @@
+"""Helpers shared by the command modules: DNS options, resolvers, JSON, consoles, clean errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from spfmanager.dns.base import Resolver
+from spfmanager.dns.snapshot import SnapshotResolver
+from spfmanager.errors import SPFManagerError
+
+
+class ExitCode(IntEnum):
+    """Exit statuses every command uses."""
+
+    OK = 0
+    USAGE = 1  # bad arguments, unreadable files, DNS unavailable
+    PROBLEMS = 2  # the command ran and found problems (e.g. error-level findings)
+
+
+SnapshotOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dns-snapshot",
+        metavar="FILE",
+        help="Answer DNS queries from this zonedata YAML file instead of live DNS.",
+    ),
+]
+NameserverOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--nameserver",
+        metavar="IP",
+        help="Query this DNS server (repeatable); default: the system resolver.",
+    ),
+]
+PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of --nameserver.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+]
+
+
+def console() -> Console:
+    """The console for results (stdout)."""
+    return Console(highlight=False)
+
+
+def error_console() -> Console:
+    """The console for errors (stderr)."""
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    """Print a one-line error on stderr and exit with ``code``."""
+    text = Text.assemble(("error:", "bold red"), " ", message)  # no markup: messages echo input
+    error_console().print(text, soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Turn spfmanager's own errors into a one-line message and exit status 1."""
+    try:
+        yield
+    except SPFManagerError as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def build_resolver(
+    snapshot: Path | None, nameservers: list[str] | None = None, port: int = 53
+) -> Resolver:
+    """A SnapshotResolver for ``--dns-snapshot``, else a live resolver.
+
+    Raises SnapshotError for an unreadable snapshot, and exits with a usage error for
+    ``--dns-snapshot`` combined with ``--nameserver`` or a nameserver that is not an IP.
+    """
+    if snapshot is not None:
+        if nameservers:
+            fail("--dns-snapshot and --nameserver cannot be used together")
+        return SnapshotResolver.from_file(snapshot)
+    for server in nameservers or []:
+        try:
+            ip_address(server)
+        except ValueError:
+            fail(f"--nameserver needs an IP address, not {server!r}")
+    from spfmanager.dns.resolver import LiveResolver  # noqa: PLC0415  (dnspython: load lazily)
+
+    return LiveResolver(nameservers or None, port=port)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (no colours, no wrapping)."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=False))

@@ -1,0 +1,399 @@
+"""The pydantic models of ``spfmanager.yaml`` (see docs/config.md).
+
+Cross-references (service ids and their parameters, provider names) are checked during
+validation against :class:`References`, set for the duration of one ``Config`` validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from spfmanager.catalog import Catalog, ServiceDefinition, ServiceId, load_catalog
+from spfmanager.config.secret import Secret
+from spfmanager.errors import SPFSyntaxError
+from spfmanager.providers.registry import available
+from spfmanager.spf.limits import MAX_DNS_LOOKUPS
+from spfmanager.spf.parser import parse_term
+from spfmanager.spf.results import Qualifier
+
+MAX_TTL = 2**31 - 1  # RFC 2181 8
+SELF = "@"  # in a: and mx: lists, the domain itself (a bare 'a' or 'mx')
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]*$")
+
+
+class Policy(StrEnum):
+    """The final ``all`` of a managed record. Only failing policies are allowed."""
+
+    FAIL = "-all"
+    SOFTFAIL = "~all"
+
+    @property
+    def qualifier(self) -> Qualifier:
+        return Qualifier.FAIL if self is Policy.FAIL else Qualifier.SOFTFAIL
+
+
+def _policy(value: Any) -> Any:
+    reasons = {
+        "+all": "authorises every host on the internet",
+        "all": "authorises every host on the internet",
+        "?all": "says nothing about unlisted hosts, so it protects nothing",
+    }
+    if isinstance(value, str) and value in reasons:
+        raise PydanticCustomError(
+            "unsafe_policy",
+            "{value} {reason}; use '-all' (fail) or '~all' (softfail)",
+            {"value": repr(value), "reason": reasons[value]},
+        )
+    return value
+
+
+def _domain_name(value: str) -> str:
+    name = value.rstrip(".").lower()
+    if not _DOMAIN.match(name):
+        raise PydanticCustomError(
+            "domain_name", "{value} is not a domain name", {"value": repr(value)}
+        )
+    return name
+
+
+def _domain_spec(mechanism: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if mechanism != "include" and value == SELF:
+            return value
+        try:
+            return parse_term(f"{mechanism}:{value}").render().partition(":")[2]
+        except SPFSyntaxError as exc:
+            raise PydanticCustomError(
+                "domain_spec",
+                "{value} is not a valid {mechanism} target: {reason}",
+                {"value": repr(value), "mechanism": mechanism, "reason": exc.message},
+            ) from None
+
+    return AfterValidator(check)
+
+
+def _term(value: str) -> str:
+    try:
+        return parse_term(value).render()
+    except SPFSyntaxError as exc:
+        raise PydanticCustomError(
+            "spf_term",
+            "{value} is not an SPF term: {reason}",
+            {"value": repr(value), "reason": exc.message},
+        ) from None
+
+
+def _hosts(value: Any) -> Any:
+    """``true`` means the domain itself, ``false`` nothing; otherwise a list of targets."""
+    if value is True:
+        return [SELF]
+    if value is False or value is None:
+        return []
+    return value
+
+
+DomainName = Annotated[
+    str,
+    AfterValidator(_domain_name),
+    WithJsonSchema({"type": "string", "pattern": _DOMAIN.pattern}),
+]
+PolicyField = Annotated[Policy, BeforeValidator(_policy)]
+TTL = Annotated[int, Field(ge=1, le=MAX_TTL, description="Seconds")]
+LookupBudget = Annotated[
+    int,
+    Field(ge=1, le=MAX_DNS_LOOKUPS, description="DNS lookups the published record may cost"),
+]
+_HOSTS_SCHEMA = WithJsonSchema(
+    {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]}
+)
+AHosts = Annotated[
+    tuple[Annotated[str, _domain_spec("a")], ...], BeforeValidator(_hosts), _HOSTS_SCHEMA
+]
+MXHosts = Annotated[
+    tuple[Annotated[str, _domain_spec("mx")], ...], BeforeValidator(_hosts), _HOSTS_SCHEMA
+]
+OptionValue = Annotated[
+    Secret | StrictBool | StrictInt | StrictStr, Field(union_mode="left_to_right")
+]
+
+
+@dataclass(frozen=True)
+class References:
+    """What names in a config may refer to while it is being validated."""
+
+    catalog: Catalog
+    providers: frozenset[str]
+    unchecked_services: frozenset[str] = frozenset()
+
+
+_REFERENCES: ContextVar[References | None] = ContextVar("spfmanager_config_refs", default=None)
+
+
+@contextmanager
+def _references(refs: References) -> Iterator[None]:
+    token = _REFERENCES.set(refs)
+    try:
+        yield
+    finally:
+        _REFERENCES.reset(token)
+
+
+def _close(name: str, known: frozenset[str] | Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
+def _check_provider(name: str | None) -> str | None:
+    refs = _REFERENCES.get()
+    if name is None or refs is None or name in refs.providers:
+        return name
+    defined = ", ".join(sorted(refs.providers)) or "none; add a 'providers:' section"
+    raise PydanticCustomError(
+        "unknown_provider",
+        "unknown provider {name}{hint} (defined: {defined})",
+        {"name": repr(name), "hint": _close(name, refs.providers), "defined": defined},
+    )
+
+
+ProviderName = Annotated[str | None, AfterValidator(_check_provider)]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUse:
+    """One entry of a domain's ``services:`` list: a service id and its parameters."""
+
+    id: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return dict(self.params)
+
+    def to_yaml(self) -> str | dict[str, dict[str, str]]:
+        return {self.id: self.parameters} if self.params else self.id
+
+
+def _service_use(value: Any) -> ServiceUse:
+    if isinstance(value, ServiceUse):
+        return value
+    if isinstance(value, str):
+        use = ServiceUse(value)
+    elif isinstance(value, dict) and len(value) == 1:
+        ((service_id, raw),) = value.items()
+        raw = {} if raw is None else raw
+        if not isinstance(service_id, str) or not isinstance(raw, dict):
+            raise PydanticCustomError(
+                "service_use", "write a parameterised service as {id: {name: value}}"
+            )
+        bad = [k for k, v in raw.items() if not isinstance(v, str | int) or isinstance(v, bool)]
+        if bad:
+            raise PydanticCustomError(
+                "service_parameter", "parameter {name} must be a string", {"name": repr(bad[0])}
+            )
+        use = ServiceUse(service_id, tuple(sorted((str(k), str(v)) for k, v in raw.items())))
+    else:
+        raise PydanticCustomError(
+            "service_use", "expected a service id or a one-key mapping {id: {name: value}}"
+        )
+    refs = _REFERENCES.get()
+    if refs is None or use.id in refs.unchecked_services:
+        return use
+    if use.id not in refs.catalog:
+        raise PydanticCustomError(
+            "unknown_service", "{message}", {"message": refs.catalog.unknown_message(use.id)}
+        )
+    if problems := refs.catalog.get(use.id).problems(use.parameters):
+        raise PydanticCustomError(
+            "service_parameters",
+            "{service}: {problems}",
+            {"service": use.id, "problems": "; ".join(problems)},
+        )
+    return use
+
+
+ServiceUseField = Annotated[
+    ServiceUse,
+    PlainValidator(_service_use),
+    PlainSerializer(ServiceUse.to_yaml),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "description": "A service id"},
+                {
+                    "type": "object",
+                    "description": "{service id: {parameter: value}}",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": {
+                        "type": ["object", "null"],
+                        "additionalProperties": {"type": ["string", "integer"]},
+                    },
+                },
+            ]
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Defaults(_Model):
+    """Values every domain inherits unless it sets its own."""
+
+    policy: PolicyField = Policy.FAIL
+    ttl: TTL = 3600
+    lookup_budget: LookupBudget = 8
+    provider: ProviderName = None
+
+
+class ProviderConfig(BaseModel):
+    """A DNS provider account. ``kind`` picks the adapter; other keys are its options.
+
+    Options whose name suggests a credential must be :class:`Secret` references.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    __pydantic_extra__: dict[str, OptionValue] = Field(init=False)
+
+    kind: str = Field(description="A provider adapter, e.g. zonefile, route53, cloudflare")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        kinds = available()
+        if kind not in kinds:
+            raise PydanticCustomError(
+                "provider_kind",
+                "unknown provider kind {kind}{hint} (available: {available})",
+                {
+                    "kind": repr(kind),
+                    "hint": _close(kind, frozenset(kinds)),
+                    "available": ", ".join(kinds),
+                },
+            )
+        return kind
+
+    @model_validator(mode="after")
+    def _credentials_by_reference(self) -> Self:
+        for name, value in self.options.items():
+            credential = any(w in name.lower() for w in ("secret", "token", "password", "api_key"))
+            if credential and not isinstance(value, Secret):
+                raise ValueError(
+                    f"option {name!r} looks like a credential: write it as 'env:VARIABLE' or "
+                    "'file:PATH', never inline"
+                )
+        return self
+
+    @property
+    def options(self) -> dict[str, Secret | bool | int | str]:
+        """Adapter options (everything but ``kind``); secrets stay unresolved."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class StateConfig(_Model):
+    """Where spfmanager remembers what it published."""
+
+    url: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+]*://")] = (
+        "sqlite:///spfmanager.db"
+    )
+
+
+class DomainConfig(_Model):
+    """The senders of one domain and how its record is published."""
+
+    services: tuple[ServiceUseField, ...] = ()
+    ip4: tuple[IPv4Network, ...] = ()
+    ip6: tuple[IPv6Network, ...] = ()
+    a: AHosts = Field(default=(), description="a targets; true or '@' for the domain itself")
+    mx: MXHosts = Field(default=(), description="mx targets; true or '@' for the domain itself")
+    include: tuple[Annotated[str, _domain_spec("include")], ...] = ()
+    keep: tuple[Annotated[str, AfterValidator(_term)], ...] = Field(
+        default=(),
+        description="Terms of this record never to flatten, e.g. include:spf.partner.example",
+    )
+    policy: PolicyField | None = None
+    ttl: TTL | None = None
+    lookup_budget: LookupBudget | None = None
+    provider: ProviderName = None
+    zone: DomainName | None = Field(
+        default=None, description="The DNS zone; defaults to the domain"
+    )
+
+
+class Config(_Model):
+    """A whole ``spfmanager.yaml``."""
+
+    defaults: Defaults = Defaults()
+    providers: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")], ProviderConfig
+    ] = {}
+    state: StateConfig = StateConfig()
+    services: dict[ServiceId, ServiceDefinition] = Field(
+        default={}, description="Your own services, same schema as the bundled catalog's"
+    )
+    domains: dict[DomainName, DomainConfig] = {}
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_references(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        if not isinstance(data, dict):
+            return handler(data)
+        context = info.context if isinstance(info.context, dict) else {}
+        catalog = context.get("catalog")
+        if catalog is None:
+            catalog = load_catalog()
+        with _references(_references_from(data, catalog)):
+            return handler(data)
+
+
+def _references_from(data: dict[str, Any], catalog: Catalog) -> References:
+    """References from the raw data: provider names and the config's own services."""
+    providers = data.get("providers")
+    services = data.get("services")
+    own: dict[str, ServiceDefinition] = {}
+    unchecked: set[str] = set()
+    for service_id, raw in services.items() if isinstance(services, dict) else ():
+        try:
+            own[str(service_id)] = ServiceDefinition.model_validate(raw)
+        except ValidationError:
+            unchecked.add(str(service_id))  # reported where it is defined
+    return References(
+        catalog=catalog.extended(own),
+        providers=frozenset(str(p) for p in providers)
+        if isinstance(providers, dict)
+        else frozenset(),
+        unchecked_services=frozenset(unchecked),
+    )

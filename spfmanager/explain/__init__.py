@@ -1,0 +1,39 @@
+"""Explain why a delivered, quarantined or bounced message passed or failed SPF.
+
+``read_message`` (message.py) reads the receiver's trace headers, ``explain`` (report.py)
+re-evaluates the connection now and ``suggest_fix`` (fix.py) proposes a verified record.
+"""
+
+from spfmanager.explain.fix import Cause, Diagnosis, Fix, diagnose, suggest_fix
+from spfmanager.explain.headers import HeaderKind, Hop, RecordedCheck
+from spfmanager.explain.message import (
+    Connection,
+    Evidence,
+    IPSource,
+    MessageError,
+    connection,
+    parse_message,
+    read_message,
+)
+from spfmanager.explain.report import Change, Explanation, explain
+
+__all__ = [
+    "Cause",
+    "Change",
+    "Connection",
+    "Diagnosis",
+    "Evidence",
+    "Explanation",
+    "Fix",
+    "HeaderKind",
+    "Hop",
+    "IPSource",
+    "MessageError",
+    "RecordedCheck",
+    "connection",
+    "diagnose",
+    "explain",
+    "parse_message",
+    "read_message",
+    "suggest_fix",
+]

@@ -1,0 +1,119 @@
+"""``spfmanager explain``: exit codes, JSON and clean errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spfmanager.cli import app
+
+DATA = Path(__file__).parent.parent / "data"
+MESSAGES = DATA / "messages"
+CUSTOMERS = {
+    "example.com": [{"TXT": "v=spf1 include:spf.protection.outlook.com -all"}],
+    "example.net": [{"TXT": "v=spf1 mx ip4:203.0.113.25 -all"}, {"MX": [10, "mail.example.net"]}],
+    "mail.example.net": [{"A": "203.0.113.10"}],
+    "example.edu": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
+}
+runner = CliRunner()
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> Path:
+    """provider-snapshot.yaml plus the sample messages' domains, as a --dns-snapshot file."""
+    zone = yaml.safe_load((DATA / "provider-snapshot.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump({**zone, **CUSTOMERS}), encoding="utf-8")
+    return path
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["explain", *map(str, args)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_failing_message_exits_2_with_a_proven_fix(snapshot: Path) -> None:
+    code, out, _ = run(MESSAGES / "m365-quarantine.eml", "--dns-snapshot", snapshot)
+    assert code == 2
+    assert "167.89.101.42" in out
+    assert "include:sendgrid.net" in out
+    assert "verified: pass" in out
+
+
+def test_json_output(snapshot: Path) -> None:
+    code, out, _ = run(MESSAGES / "ipv6-sender.eml", "--dns-snapshot", snapshot, "--json")
+    assert code == 2
+    data = json.loads(out)
+    assert data["connection"] == {
+        "ip": "2001:db8:4:2::25",
+        "ip_source": "recorded by the receiver",
+        "mailfrom": "ops@example.edu",
+        "helo": "mail6.example.edu",
+    }
+    assert data["then"]["result"] == "fail"
+    assert data["now"]["result"] == "fail"
+    assert data["diagnosis"]["cause"] == "not-authorised"
+    assert data["fix"]["proposed"] == "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8:4:2::25 -all"
+    assert data["fix"]["verified_result"] == "pass"
+    assert {o["action"] for o in data["receivers"]} >= {"reject"}
+
+
+def test_passing_message_exits_0(snapshot: Path) -> None:
+    code, out, _ = run(MESSAGES / "internal-relay.eml", "--dns-snapshot", snapshot, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["connection"]["ip_source"] == "from the Received chain"
+    assert data["change"] == "now-passes"
+    assert data["fix"] is None
+
+
+def test_ip_option(snapshot: Path) -> None:
+    code, out, _ = run(
+        MESSAGES / "ipv6-sender.eml", "--dns-snapshot", snapshot, "--ip", "192.0.2.7", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["connection"]["ip"] == "192.0.2.7"
+
+
+def test_full_trace_shows_dns_queries(snapshot: Path) -> None:
+    code, out, _ = run(MESSAGES / "internal-relay.eml", "--dns-snapshot", snapshot, "--trace")
+    assert code == 0
+    assert "example.net MX" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("missing.eml",), "missing.eml: cannot read"),
+        (("--ip", "not-an-ip"), "--ip needs an IP address"),
+    ],
+)
+def test_errors_exit_1_with_one_line(
+    snapshot: Path, tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
+    target = tmp_path / args[0] if args[0].endswith(".eml") else MESSAGES / "ipv6-sender.eml"
+    extra = args[1:] if args[0].endswith(".eml") else args
+    code, out, err = run(target, "--dns-snapshot", snapshot, *extra)
+    assert code == 1
+    assert needle in err
+    assert "Traceback" not in out + err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_headers_to_work_with(snapshot: Path, tmp_path: Path) -> None:
+    path = tmp_path / "note.eml"
+    path.write_text("Subject: just a note\n\nNo trace headers here.\n", encoding="utf-8")
+    code, _, err = run(path, "--dns-snapshot", snapshot)
+    assert code == 1
+    assert "note.eml" in err
+    assert "--ip" in err
+
+
+def test_unreadable_snapshot(tmp_path: Path) -> None:
+    code, _, err = run(MESSAGES / "ipv6-sender.eml", "--dns-snapshot", tmp_path / "none.yaml")
+    assert code == 1
+    assert "cannot read snapshot" in err

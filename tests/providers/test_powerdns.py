@@ -1,0 +1,103 @@
+"""PowerDNSProvider against a real PowerDNS Authoritative server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+
+from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
+from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update
+from spfmanager.providers.powerdns import PowerDNSProvider
+from tests.integration.pdns import PowerDNSServer, available, free_port
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not available(), reason="PowerDNS with the sqlite3 backend not installed"),
+]
+LONG = "v=spf1 " + " ".join(f"ip4:198.51.100.{i}" for i in range(30)) + " -all"
+_zones = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def pdns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDNSServer]:
+    with PowerDNSServer(tmp_path_factory.mktemp("pdns")) as server:
+        yield server
+
+
+@pytest.fixture
+def zone(pdns: PowerDNSServer) -> str:
+    name = f"z{next(_zones)}.example.com"
+    pdns.create_zone(name)
+    return name
+
+
+def provider(pdns: PowerDNSServer, zone: str) -> PowerDNSProvider:
+    return PowerDNSProvider(zone, pdns.api_url, pdns.api_key)
+
+
+def dns_txt(pdns: PowerDNSServer, name: str) -> list[list[bytes]]:
+    query = dns.message.make_query(name + ".", dns.rdatatype.TXT)
+    response = dns.query.tcp(query, "127.0.0.1", port=pdns.dns_port, timeout=5)
+    return sorted(list(rd.strings) for rrset in response.answer for rd in rrset)
+
+
+def test_apply_then_read_back_via_api_and_dns(pdns: PowerDNSServer, zone: str) -> None:
+    adapter = provider(pdns, zone)
+    assert adapter.list_records() == {}
+    spf = TxtRecordSet(zone, tuple(sorted((LONG, 'quote="x"'))), 120)
+    sub = TxtRecordSet(f"_spf.{zone}", ("v=spf1 ip4:203.0.113.0/24 -all",))
+    adapter.apply([Create(spf), Create(sub)])
+
+    assert adapter.list_records() == {spf.name: spf, sub.name: sub}
+    strings = dns_txt(pdns, zone)
+    assert sorted(b"".join(s).decode() for s in strings) == sorted(spf.values)
+    assert max(len(s) for parts in strings for s in parts) <= 255  # split under 255 bytes
+    # Records created outside the adapter survive.
+    ns = pdns.api("GET", f"/servers/localhost/zones/{zone}.")["rrsets"]
+    assert any(r["type"] == "NS" for r in ns)
+
+
+def test_update_delete_and_idempotence(pdns: PowerDNSServer, zone: str) -> None:
+    adapter = provider(pdns, zone)
+    old = TxtRecordSet(zone, ("v=spf1 -all",))
+    new = TxtRecordSet(zone, ("v=spf1 mx -all",), 600)
+    adapter.apply([Create(old)])
+    adapter.apply([Update(old, new), Update(old, new)])  # same name twice in one PATCH
+    assert adapter.list_records() == {zone: new}
+    assert dns_txt(pdns, zone) == [[b"v=spf1 mx -all"]]
+    adapter.apply([Delete(new)])
+    adapter.apply([Delete(new)])  # already gone: no-op
+    assert adapter.list_records() == {}
+    assert dns_txt(pdns, zone) == []
+
+
+def test_wrong_api_key_is_an_auth_error_without_the_key(pdns: PowerDNSServer, zone: str) -> None:
+    adapter = PowerDNSProvider(zone, pdns.api_url + "/api/v1/", "not-the-key-s3cr3t")
+    with pytest.raises(ProviderAuthError) as info:
+        adapter.apply([Create(TxtRecordSet(zone, ("v=spf1 -all",)))])
+    assert "401" in str(info.value)
+    assert zone in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+    assert "s3cr3t" not in repr(adapter)
+    assert provider(pdns, zone).list_records() == {}
+
+
+def test_unknown_zone_is_a_provider_error(pdns: PowerDNSServer) -> None:
+    adapter = provider(pdns, "missing.example.net")
+    with pytest.raises(ProviderError, match=r"missing\.example\.net") as info:
+        adapter.list_records()
+    assert not isinstance(info.value, ProviderAuthError | ProviderServerError)
+
+
+def test_connection_refused_is_retried_then_a_server_error() -> None:
+    adapter = PowerDNSProvider("example.com", f"http://127.0.0.1:{free_port()}", "key")
+    sleeps: list[float] = []
+    adapter.sleep = sleeps.append
+    with pytest.raises(ProviderServerError, match="connection failed"):
+        adapter.list_records()
+    assert len(sleeps) == adapter.retries

@@ -1,0 +1,162 @@
+"""Config -> Intent: the unflattened record, its order, deduplication and sources."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from spfmanager import parse_record
+from spfmanager.catalog import load_catalog
+from spfmanager.compile import Intent, Source, compile_config, compile_domain
+from spfmanager.config import Defaults, DomainConfig, Policy, parse_config
+from spfmanager.errors import ConfigError
+from spfmanager.spf.parser import parse_term
+
+
+def compile_text(text: str) -> dict[str, Intent]:
+    intents = compile_config(parse_config(textwrap.dedent(text)))
+    return {intent.domain: intent for intent in intents}
+
+
+@pytest.mark.parametrize(
+    ("domain", "record"),
+    [
+        ("{}", "v=spf1 -all"),
+        ("{services: [google-workspace]}", "v=spf1 include:_spf.google.com -all"),
+        (
+            "{services: [microsoft365, {hubspot: {account_id: '99'}}], policy: '~all'}",
+            "v=spf1 include:spf.protection.outlook.com include:99.spf01.hubspotemail.net ~all",
+        ),
+        (
+            "{ip4: [192.0.2.0/24, 192.0.2.7], ip6: ['2001:db8::/32', '2001:db8::1']}",
+            "v=spf1 ip4:192.0.2.0/24 ip4:192.0.2.7 ip6:2001:db8::/32 ip6:2001:db8::1 -all",
+        ),
+        ("{a: true, mx: true}", "v=spf1 a mx -all"),
+        ("{a: ['@', mail.example.com], mx: false}", "v=spf1 a a:mail.example.com -all"),
+        (
+            "{include: [spf.partner.example], services: [{proofpoint: {region: eu}}], "
+            "mx: [mx.example.net]}",
+            "v=spf1 a:dispatch-eu.ppe-hosted.com mx:mx.example.net include:spf.partner.example "
+            "-all",
+        ),
+        (
+            "{include: ['%{i}._spf.example.net']}",
+            "v=spf1 include:%{i}._spf.example.net -all",
+        ),
+    ],
+)
+def test_records(domain: str, record: str) -> None:
+    intent = compile_text(f"domains:\n  example.com: {domain}\n")["example.com"]
+    assert intent.record.render() == record
+    assert parse_record(intent.record.render()) == intent.record
+
+
+def test_order_services_then_fields_then_policy() -> None:
+    intent = compile_text(
+        """\
+        services:
+          crm: {name: CRM, ip4: [198.51.100.0/28], include: [crm.example.net]}
+        domains:
+          example.com:
+            include: [z.example]
+            mx: true
+            a: true
+            ip6: ['2001:db8::/48']
+            ip4: [192.0.2.0/24]
+            services: [sendgrid, crm, mailjet]
+        """
+    )["example.com"]
+    assert intent.record.render() == (
+        "v=spf1 include:sendgrid.net include:crm.example.net ip4:198.51.100.0/28 "
+        "include:spf.mailjet.com ip4:192.0.2.0/24 ip6:2001:db8::/48 a mx include:z.example -all"
+    )
+
+
+def test_identical_terms_appear_once_with_every_source() -> None:
+    intent = compile_text(
+        """\
+        domains:
+          example.com:
+            services: [microsoft365, microsoft365, {mailgun: {region: eu}}]
+            include: [spf.protection.outlook.com, _spf.eu.mailgun.org]
+            ip4: [192.0.2.1, 192.0.2.1/32]
+        """
+    )["example.com"]
+    assert intent.record.render() == (
+        "v=spf1 include:spf.protection.outlook.com include:_spf.eu.mailgun.org ip4:192.0.2.1 -all"
+    )
+    outlook = parse_term("include:spf.protection.outlook.com")
+    assert [str(s) for s in intent.sources_of(outlook)] == [
+        "services.microsoft365",
+        "services.microsoft365",
+        "include",
+    ]
+    assert intent.sources_of(parse_term("ip4:192.0.2.1")) == (Source("ip4"), Source("ip4"))
+    assert intent.sources_of(parse_term("-all")) == (Source("policy"),)
+    assert intent.sources_of(parse_term("include:absent.example")) == ()
+    assert len(intent.sources) == len(intent.record.terms)
+
+
+def test_defaults_and_overrides() -> None:
+    intents = compile_text(
+        """\
+        defaults: {policy: '~all', ttl: 600, lookup_budget: 7, provider: dns}
+        providers:
+          dns: {kind: zonefile, directory: zones}
+          other: {kind: zonefile, directory: other}
+        domains:
+          example.com: {}
+          mail.example.org: {policy: '-all', ttl: 60, lookup_budget: 9, provider: other,
+                             zone: example.org, keep: [mx], mx: true}
+        """
+    )
+    plain, custom = intents["example.com"], intents["mail.example.org"]
+    assert (plain.zone, plain.provider, plain.ttl, plain.lookup_budget, plain.policy) == (
+        "example.com", "dns", 600, 7, Policy.SOFTFAIL,
+    )  # fmt: skip
+    assert (custom.zone, custom.provider, custom.ttl, custom.lookup_budget, custom.policy) == (
+        "example.org", "other", 60, 9, Policy.FAIL,
+    )  # fmt: skip
+    assert custom.keep == frozenset({"mx"})
+    assert custom.record.render() == "v=spf1 mx -all"
+
+
+def test_keep_is_normalised_to_the_rendered_term() -> None:
+    intent = compile_text(
+        "domains:\n  example.com:\n"
+        "    {include: [Spf.Partner.example], keep: ['+include:Spf.Partner.example']}\n"
+    )["example.com"]
+    assert intent.keep == frozenset({"include:Spf.Partner.example"})
+    assert intent.keep <= {t.render() for t in intent.record.terms}
+
+
+def test_intent_is_immutable() -> None:
+    intent = compile_text("domains:\n  example.com: {}\n")["example.com"]
+    with pytest.raises(AttributeError):
+        intent.ttl = 1  # type: ignore[misc]
+
+
+def test_compile_domain_reports_problems_without_a_file() -> None:
+    domain = DomainConfig.model_validate(
+        {"services": [{"hubspot": {}}], "zone": "example.net"}
+    )  # validated outside a Config: no cross-reference checks yet
+    with pytest.raises(ConfigError) as caught:
+        compile_domain("example.com", domain, load_catalog(), Defaults())
+    assert caught.value.problems == [
+        "domains.example.com.services[0]: missing required parameter 'account_id' "
+        "(Your HubSpot account id (Hub ID); e.g. '1234567')",
+        "domains.example.com.zone: example.com is not inside zone example.net",
+    ]
+
+
+def test_every_catalog_service_compiles_into_a_parseable_record() -> None:
+    catalog = load_catalog()
+    uses = [
+        {s.id: {n: p.example for n, p in s.parameters.items()}} if s.parameters else s.id
+        for s in catalog
+    ]
+    domain = DomainConfig.model_validate({"services": uses})
+    intent = compile_domain("example.com", domain, catalog, Defaults())
+    assert parse_record(intent.record.render()) == intent.record
+    assert len(intent.record.terms) == len(catalog) + 1
