@@ -1,0 +1,333 @@
+"""Amazon Route 53 adapter (boto3).
+
+A TXT record set maps to one Route 53 resource record set; every change list is sent as
+ONE ``ChangeResourceRecordSets`` batch, which Route 53 applies atomically, then the adapter
+polls ``GetChange`` until the batch is ``INSYNC`` (bounded by ``wait_timeout``).
+
+Route 53 stores TXT values in presentation form (``"abc" "def"``, octal ``\\ooo`` escapes)
+and enforces limits that local emulators do not, so every batch is checked here first
+(:func:`check_change_batch`); the limits come from the Route 53 API reference and quotas.
+botocore's own retries are switched off: :meth:`Provider.apply` owns retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import boto3  # type: ignore[import-untyped]
+from botocore import exceptions as boto_errors  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+
+from spfmanager.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderServerError,
+)
+from spfmanager.providers.base import (
+    MAX_TXT_STRING,
+    Change,
+    Delete,
+    Provider,
+    TxtRecordSet,
+    quote_txt,
+    unquote_txt,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_VALUE_CHARS = 4000  # API reference, ResourceRecord.Value: at most 4,000 characters
+MAX_BATCH_RECORDS = 1000  # quotas: ResourceRecord elements per request (UPSERT counts twice)
+MAX_BATCH_CHARS = 32000  # quotas: characters in all Value elements (UPSERT counts twice)
+# The longest logical value whose quoted 255-character strings fit in MAX_VALUE_CHARS.
+MAX_LOGICAL_VALUE = 3953
+
+AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "ExpiredToken",
+        "IncompleteSignature",
+        "InvalidClientTokenId",
+        "MissingAuthenticationToken",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+    }
+)
+THROTTLE_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded"}
+)
+SERVER_CODES = frozenset({"ServiceUnavailable", "InternalFailure", "InternalError"})
+
+
+def render_value(value: str) -> str:
+    """A logical TXT value as Route 53 wants it: quoted strings of at most 255 characters,
+    control characters as octal ``\\ooo`` escapes (Route 53 developer guide, TXT format)."""
+    quoted = quote_txt(value, MAX_TXT_STRING)
+    return "".join(f"\\{ord(c):03o}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in quoted)
+
+
+def parse_value(value: str) -> str:
+    """The logical TXT text of a Route 53 value (presentation form, strings joined)."""
+    return "".join(unquote_txt(value, octal=True))
+
+
+def decode_name(name: str) -> str:
+    """A Route 53 record name as a lower-case FQDN without trailing dot (``\\052`` is ``*``)."""
+    return "".join(unquote_txt(name.rstrip("."), octal=True)).lower()
+
+
+def check_change_batch(zone: str, changes: Sequence[dict[str, Any]]) -> None:
+    """Refuse a ``Changes`` list Route 53 would reject, naming the zone and record."""
+    records = chars = 0
+    for change in changes:
+        rrset = change["ResourceRecordSet"]
+        name = rrset["Name"].rstrip(".")
+        weight = 2 if change["Action"] == "UPSERT" else 1
+        for rr in rrset.get("ResourceRecords", []):
+            value: str = rr["Value"]
+            where = f"route53: zone {zone}: record {name}"
+            if len(value) > MAX_VALUE_CHARS:
+                raise ProviderError(
+                    f"{where}: TXT value of {len(value)} characters in presentation form "
+                    f"exceeds Route 53's limit of {MAX_VALUE_CHARS}"
+                )
+            try:
+                strings = unquote_txt(value, octal=True)
+            except ValueError as exc:
+                raise ProviderError(f"{where}: malformed TXT value: {exc}") from None
+            for string in strings:
+                if len(string.encode("latin-1")) > MAX_TXT_STRING:
+                    raise ProviderError(
+                        f"{where}: TXT character-string of {len(string)} characters exceeds "
+                        f"{MAX_TXT_STRING}"
+                    )
+            records += weight
+            chars += weight * len(value)
+    if records > MAX_BATCH_RECORDS:
+        raise ProviderError(
+            f"route53: zone {zone}: change batch has {records} resource records "
+            f"(UPSERT counted twice); Route 53 accepts at most {MAX_BATCH_RECORDS}"
+        )
+    if chars > MAX_BATCH_CHARS:
+        raise ProviderError(
+            f"route53: zone {zone}: change batch has {chars} characters of values "
+            f"(UPSERT counted twice); Route 53 accepts at most {MAX_BATCH_CHARS}"
+        )
+
+
+class Route53Provider(Provider):
+    """TXT record sets in one Route 53 hosted zone, found by name unless its id is given."""
+
+    name: ClassVar[str] = "route53"
+    max_value_length: ClassVar[int | None] = MAX_LOGICAL_VALUE
+    atomic_batches: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        zone: str,
+        hosted_zone_id: str | None = None,
+        *,
+        client: Any = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        region_name: str = "us-east-1",
+        endpoint_url: str | None = None,
+        wait: bool = True,
+        wait_timeout: float = 300.0,
+        poll_interval: float = 5.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(zone, **options)
+        self._secrets = tuple(s for s in (aws_access_key_id, aws_secret_access_key) if s)
+        self._hosted_zone_id = hosted_zone_id.split("/")[-1] if hosted_zone_id else None
+        self.wait = wait
+        self.wait_timeout = wait_timeout
+        self.poll_interval = poll_interval
+        if client is None:
+            session = boto3.session.Session(
+                aws_access_key_id=aws_access_key_id,
+                aws_secret_access_key=aws_secret_access_key,
+                region_name=region_name,
+            )
+            client = session.client(
+                "route53",
+                endpoint_url=endpoint_url,
+                config=Config(
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                    connect_timeout=10,
+                    read_timeout=60,
+                ),
+            )
+        self.client = client
+
+    # -- hooks ---------------------------------------------------------------------------
+
+    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+        zone_id = self.hosted_zone_id()
+        found: list[TxtRecordSet] = []
+
+        def pages() -> list[dict[str, Any]]:
+            paginator = self.client.get_paginator("list_resource_record_sets")
+            return list(paginator.paginate(HostedZoneId=zone_id))
+
+        for page in self._call("list records", pages):
+            for rrset in page["ResourceRecordSets"]:
+                record = self._record_set(rrset)
+                if record is not None and (names is None or record.name in names):
+                    found.append(record)
+        return found
+
+    def _apply(self, changes: Sequence[Change]) -> None:
+        final: dict[str, Change] = {}
+        for change in changes:  # applying in order == applying each name's last change
+            final[change.name] = change
+        upserts = {
+            name: {"Action": "UPSERT", "ResourceRecordSet": self._rrset(change.new)}
+            for name, change in final.items()
+            if not isinstance(change, Delete) and change.new.values
+        }
+        check_change_batch(self.zone, list(upserts.values()))  # before any request
+        zone_id = self.hosted_zone_id()
+        batch: list[dict[str, Any]] = []
+        for name in sorted(final):
+            if name in upserts:
+                batch.append(upserts[name])
+                continue
+            current = self._current_rrset(name)  # DELETE must carry the exact current rrset
+            if current is None:
+                log.info("route53: %s has no TXT record set; nothing to delete", name)
+            else:
+                batch.append({"Action": "DELETE", "ResourceRecordSet": current})
+        if not batch:
+            return
+        check_change_batch(self.zone, batch)
+        what = "change " + ", ".join(sorted(final))
+        response = self._call(
+            what,
+            lambda: self.client.change_resource_record_sets(
+                HostedZoneId=zone_id,
+                ChangeBatch={"Comment": "spfmanager", "Changes": batch},
+            ),
+        )
+        change_id: str = response["ChangeInfo"]["Id"]
+        log.info("route53: zone %s: submitted %d changes as %s", self.zone, len(batch), change_id)
+        if self.wait:
+            self._wait_insync(change_id)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def hosted_zone_id(self) -> str:
+        """The hosted zone's id, looked up by name on first use."""
+        if self._hosted_zone_id is None:
+            response = self._call(
+                "find hosted zone",
+                lambda: self.client.list_hosted_zones_by_name(DNSName=self.zone + "."),
+            )
+            matches = [
+                z["Id"].split("/")[-1]
+                for z in response.get("HostedZones", [])
+                if z["Name"].rstrip(".").lower() == self.zone
+            ]
+            if not matches:
+                raise ProviderError(f"route53: no hosted zone named {self.zone}")
+            if len(matches) > 1:
+                raise ProviderError(
+                    f"route53: {len(matches)} hosted zones are named {self.zone} "
+                    f"({', '.join(matches)}); set hosted_zone_id"
+                )
+            self._hosted_zone_id = matches[0]
+        return self._hosted_zone_id
+
+    def _record_set(self, rrset: dict[str, Any]) -> TxtRecordSet | None:
+        if rrset["Type"] != "TXT" or "ResourceRecords" not in rrset:
+            return None
+        name = decode_name(rrset["Name"])
+        if "SetIdentifier" in rrset:
+            log.warning("route53: skipping routing-policy TXT record set at %s", name)
+            return None
+        try:
+            values = tuple(parse_value(rr["Value"]) for rr in rrset["ResourceRecords"])
+        except ValueError as exc:
+            raise ProviderError(f"route53: zone {self.zone}: record {name}: {exc}") from None
+        return TxtRecordSet(name, values, int(rrset.get("TTL", 300)))
+
+    def _rrset(self, record: TxtRecordSet) -> dict[str, Any]:
+        return {
+            "Name": record.name + ".",
+            "Type": "TXT",
+            "TTL": record.ttl,
+            "ResourceRecords": [{"Value": render_value(v)} for v in record.values],
+        }
+
+    def _current_rrset(self, name: str) -> dict[str, Any] | None:
+        """The exact TXT rrset at ``name`` as Route 53 has it (DELETE must match it)."""
+        response = self._call(
+            f"read {name}",
+            lambda: self.client.list_resource_record_sets(
+                HostedZoneId=self.hosted_zone_id(),
+                StartRecordName=name + ".",
+                StartRecordType="TXT",
+                MaxItems="1",
+            ),
+        )
+        for rrset in response.get("ResourceRecordSets", []):
+            if (
+                rrset["Type"] == "TXT"
+                and decode_name(rrset["Name"]) == name
+                and "SetIdentifier" not in rrset
+            ):
+                return dict(rrset)
+        return None
+
+    def _wait_insync(self, change_id: str) -> None:
+        polls = max(1, math.ceil(self.wait_timeout / self.poll_interval))
+        for poll in range(polls + 1):
+            response = self._call(
+                f"wait for {change_id}", lambda: self.client.get_change(Id=change_id)
+            )
+            if response["ChangeInfo"]["Status"] == "INSYNC":
+                return
+            if poll < polls:
+                self.sleep(self.poll_interval)
+        raise ProviderError(
+            f"route53: zone {self.zone}: change {change_id} was accepted but not INSYNC "
+            f"after {self.wait_timeout:.0f}s"
+        )
+
+    def _call(self, what: str, call: Any) -> Any:
+        try:
+            return call()
+        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
+            raise self.map_error(exc, what) from None
+
+    def map_error(self, exc: Exception, what: str) -> ProviderError:
+        """Translate a botocore failure into the provider error tree, without credentials."""
+        prefix = f"route53: zone {self.zone}: {what} failed"
+        if isinstance(exc, boto_errors.ClientError):
+            error = exc.response.get("Error") or {}
+            if not error.get("Code"):  # query-protocol shape: <Errors><Error>…</Error></Errors>
+                error = (exc.response.get("Errors") or {}).get("Error") or {}
+            code = str(error.get("Code") or "Unknown")
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            message = f"{prefix}: {code}: {self._scrub(str(error.get('Message', '')))}"
+            if code in AUTH_CODES or (code == "Unknown" and status in {401, 403}):
+                return ProviderAuthError(message)
+            if code in THROTTLE_CODES or status == 429:
+                return ProviderRateLimitError(message)
+            if code in SERVER_CODES or status >= 500:
+                return ProviderServerError(message)
+            return ProviderError(message)
+        if isinstance(exc, boto_errors.NoCredentialsError | boto_errors.PartialCredentialsError):
+            return ProviderAuthError(f"{prefix}: AWS credentials are missing or incomplete")
+        if isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError):
+            return ProviderServerError(f"{prefix}: {self._scrub(str(exc))}")
+        return ProviderError(f"{prefix}: {self._scrub(str(exc))}")
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text

@@ -1,0 +1,257 @@
+"""CloudflareProvider: the official SDK against a Cloudflare-contract server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from spfmanager.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderServerError,
+)
+from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update
+from spfmanager.providers.cloudflare import CloudflareProvider, parse_content, render_content
+from tests.fakes.cloudflare_api import FakeCloudflare, Fault, FaultKind
+
+pytestmark = pytest.mark.integration
+
+ZONE = "example.com"
+TOKEN = "cf-secret-token-123456"
+SPF = "v=spf1 include:_spf.google.com include:mailgun.org -all"
+LONG = "v=spf1 " + " ".join(f"ip4:192.0.2.{i}" for i in range(40)) + " -all"  # > 255
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCloudflare]:
+    with FakeCloudflare(TOKEN, readonly_tokens=("read-only-token",)) as server:
+        server.add_zone(ZONE)
+        server.add_zone("other.org")
+        yield server
+
+
+class NoRetries(CloudflareProvider):
+    retries = 0
+
+
+class OneRetry(CloudflareProvider):
+    retries = 1
+
+
+def provider(
+    fake: FakeCloudflare,
+    token: str = TOKEN,
+    cls: type[CloudflareProvider] = CloudflareProvider,
+    **kw: Any,
+) -> CloudflareProvider:
+    p = cls(ZONE, token, base_url=fake.base_url, **kw)
+    p.sleep = lambda _seconds: None
+    return p
+
+
+def zone_id(fake: FakeCloudflare) -> str:
+    return next(i for i, n in fake.zones.items() if n == ZONE)
+
+
+def test_content_round_trip() -> None:
+    assert render_content("ab") == '"ab"'
+    assert parse_content(render_content(LONG)) == LONG
+    assert render_content(LONG).count('" "') == (len(LONG) - 1) // 255
+    assert parse_content("v=spf1 -all") == "v=spf1 -all"  # legacy unquoted content
+    assert parse_content('"a\\"b" "c"') == 'a"bc'
+
+
+def test_zone_found_by_name(fake: FakeCloudflare) -> None:
+    assert provider(fake).zone_id() == zone_id(fake)
+
+
+def test_unknown_zone(fake: FakeCloudflare) -> None:
+    p = CloudflareProvider("nope.test", TOKEN, base_url=fake.base_url)
+    with pytest.raises(ProviderError, match=r"no zone named nope\.test"):
+        p.list_records()
+
+
+def test_create_update_delete(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    zid = zone_id(fake)
+    fake.add_record(zid, ZONE, '"google-site-verification=abc"')  # unrelated TXT at the apex
+    p.apply([Create(TxtRecordSet("spf.example.com", (LONG,), 300))])
+    assert p.list_records(["spf.example.com"]) == {
+        "spf.example.com": TxtRecordSet("spf.example.com", (LONG,), 300)
+    }
+    assert fake.contents(zid, "spf.example.com") == [render_content(LONG)]
+
+    old = TxtRecordSet(ZONE, ("google-site-verification=abc",), 1)
+    new = TxtRecordSet(ZONE, ("google-site-verification=abc", SPF), 1)
+    p.apply([Update(old, new)])
+    assert set(p.list_records()[ZONE].values) == set(new.values)
+
+    p.apply([Delete(TxtRecordSet("spf.example.com", (LONG,), 300))])
+    assert "spf.example.com" not in p.list_records()
+    assert fake.contents(zid, "spf.example.com") == []
+
+
+def test_update_patches_in_place(fake: FakeCloudflare) -> None:
+    """Replacing the SPF value edits the record: the name is never empty or doubled."""
+    zid = zone_id(fake)
+    rid = fake.add_record(zid, ZONE, '"v=spf1 -all"', ttl=300)
+    p = provider(fake)
+    old = TxtRecordSet(ZONE, ("v=spf1 -all",), 300)
+    p.apply([Update(old, TxtRecordSet(ZONE, (SPF,), 300))])
+    assert list(fake.records[zid]) == [rid]
+    assert fake.contents(zid, ZONE) == [render_content(SPF)]
+
+
+def test_reapply_is_idempotent(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    change = Create(TxtRecordSet(ZONE, (SPF, "other"), 300))
+    p.apply([change])
+    before = len(fake.writes())
+    p.apply([change])
+    assert len(fake.writes()) == before  # nothing to do: no write request at all
+    assert len(fake.contents(zone_id(fake), ZONE)) == 2
+
+
+def test_pagination(fake: FakeCloudflare) -> None:
+    zid = zone_id(fake)
+    for i in range(23):
+        fake.add_record(zid, f"n{i}.example.com", f'"value {i}"')
+    p = provider(fake, per_page=5)
+    found = p.list_records()
+    assert len(found) == 23
+    assert found["n17.example.com"].values == ("value 17",)
+    pages = [path for method, path in fake.requests if path.endswith("/dns_records")]
+    assert len(pages) == 6  # 5 full pages, then the empty page that stops the SDK
+
+
+def test_batch_is_one_request(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    p.apply(
+        [
+            Create(TxtRecordSet("a.example.com", ("one",), 300)),
+            Create(TxtRecordSet("b.example.com", ("two", "three"), 300)),
+        ]
+    )
+    assert fake.writes() == [("POST", f"/client/v4/zones/{zone_id(fake)}/dns_records/batch")]
+
+
+def test_rate_limit_then_success(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    slept: list[float] = []
+    p.sleep = slept.append
+    fake.fail(Fault(status=429, retry_after=1, method="POST"))
+    p.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+    assert slept == [p.backoff_seconds]
+    assert fake.contents(zone_id(fake), ZONE) == [render_content(SPF)]
+
+
+def test_rate_limit_exhausted(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    fake.fail(*[Fault(status=429, retry_after=1)] * (p.retries + 1))
+    with pytest.raises(ProviderRateLimitError, match="HTTP 429"):
+        p.list_records()
+
+
+def test_server_error_in_batch_leaves_old_record(fake: FakeCloudflare) -> None:
+    zid = zone_id(fake)
+    fake.add_record(zid, ZONE, '"v=spf1 -all"', ttl=300)
+    p = provider(fake, cls=NoRetries)
+    fake.fail(Fault(status=500, path_contains="/batch"))
+    old = TxtRecordSet(ZONE, ("v=spf1 -all",), 300)
+    with pytest.raises(ProviderServerError):
+        p.apply([Update(old, TxtRecordSet(ZONE, (SPF, "x"), 300))])
+    assert fake.contents(zid, ZONE) == ['"v=spf1 -all"']
+
+
+def test_failed_batch_operation_rolls_back(fake: FakeCloudflare) -> None:
+    """A record vanishing between list and batch makes Cloudflare refuse the whole batch."""
+    zid = zone_id(fake)
+    keep = fake.add_record(zid, ZONE, '"v=spf1 -all"', ttl=300)
+    gone = fake.add_record(zid, "x.example.com", '"old"', ttl=300)
+    p = provider(fake, cls=NoRetries)
+    records = p.client.dns.records
+    original = records.batch
+
+    def racing_batch(**kwargs: object) -> object:
+        del fake.records[zid][gone]  # another client deletes it first
+        return original(**kwargs)  # type: ignore[arg-type]
+
+    records.batch = racing_batch  # type: ignore[method-assign,assignment]
+    with pytest.raises(ProviderError, match="81044"):
+        p.apply(
+            [
+                Update(TxtRecordSet(ZONE, ("v=spf1 -all",), 300), TxtRecordSet(ZONE, (SPF,), 300)),
+                Delete(TxtRecordSet("x.example.com", ("old",), 300)),
+            ]
+        )
+    assert fake.records[zid][keep]["content"] == '"v=spf1 -all"'
+
+
+def test_sequential_fallback_never_empties_a_name(fake: FakeCloudflare) -> None:
+    zid = zone_id(fake)
+    fake.add_record(zid, ZONE, '"v=spf1 -all"', ttl=300)
+    fake.add_record(zid, ZONE, '"stale"', ttl=300)
+    p = provider(fake, cls=NoRetries, use_batch=False)
+    fake.fail(Fault(status=500, method="DELETE"))  # the patch succeeds, the delete fails
+    old = TxtRecordSet(ZONE, ("v=spf1 -all", "stale"), 300)
+    new = TxtRecordSet(ZONE, (SPF,), 300)
+    with pytest.raises(ProviderServerError):
+        p.apply([Update(old, new)])
+    assert render_content(SPF) in fake.contents(zid, ZONE)
+    p.apply([Update(old, new)])  # the retry finishes the job
+    assert fake.contents(zid, ZONE) == [render_content(SPF)]
+    methods = [m for m, _ in fake.writes()]
+    assert methods == ["PATCH", "DELETE", "DELETE"]
+
+
+def test_timeout_is_a_server_error(fake: FakeCloudflare) -> None:
+    p = provider(fake, cls=OneRetry, timeout=0.3)
+    fake.fail(Fault(kind=FaultKind.HANG, seconds=1.0))
+    assert p.list_records() == {}  # the hang timed out, the retry succeeded
+    p = provider(fake, cls=NoRetries, timeout=0.3)
+    fake.fail(Fault(kind=FaultKind.HANG, seconds=1.0))
+    with pytest.raises(ProviderServerError, match="timed out"):
+        p.list_records()
+
+
+def test_bad_token(fake: FakeCloudflare) -> None:
+    secret = "wrong-token-" + "s3cr3t" * 4
+    p = provider(fake, token=secret)
+    with pytest.raises(ProviderAuthError) as info:
+        p.list_records()
+    assert "10000" in str(info.value)
+    assert secret not in str(info.value)
+    assert len(fake.requests) == 1  # auth errors are not retried
+
+
+def test_read_only_token_cannot_write(fake: FakeCloudflare) -> None:
+    p = provider(fake, token="read-only-token")
+    assert p.list_records() == {}
+    with pytest.raises(ProviderAuthError, match="9109") as info:
+        p.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+    assert "read-only-token" not in str(info.value)
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    p = NoRetries(ZONE, TOKEN, base_url=f"http://127.0.0.1:{port}/client/v4", zone_id="z")
+    with pytest.raises(ProviderServerError, match="cannot connect"):
+        p.list_records()
+
+
+def test_value_too_long_is_refused_before_sending(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    with pytest.raises(ProviderError, match="limit of 2025"):
+        p.apply([Create(TxtRecordSet(ZONE, ("x" * 2026,), 300))])
+    assert fake.requests == []
+    p.apply([Create(TxtRecordSet(ZONE, ("x" * 2025,), 300))])  # the longest that fits
+    assert p.list_records()[ZONE].values == ("x" * 2025,)
+    quotes = '"' * 1020  # each escaped: fits max_value_length, not the content limit
+    with pytest.raises(ProviderError, match=r"record example\.com: TXT content of \d+ characters"):
+        p.apply([Create(TxtRecordSet(ZONE, (quotes,), 300))])
