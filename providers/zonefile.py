@@ -191,7 +191,10 @@ class ZoneFileProvider(Provider):
 
     def _default_text(self) -> str:
         serial = int(datetime.date.today().strftime("%Y%m%d")) * 100
-        return _DEFAULT_ZONE.format(ns=f"ns1.{self.zone}.", zone=self.zone, serial=serial)
+        # An out-of-zone placeholder name server keeps the new zone loadable (an in-zone
+        # NS would need glue); replace it with the real servers when serving the file.
+        ns = str(self.options.get("nameserver", "localhost."))
+        return _DEFAULT_ZONE.format(ns=ns, zone=self.zone, serial=serial)
 
     def _load(self, text: str) -> dns.zone.Zone:
         try:

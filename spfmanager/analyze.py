@@ -25,7 +25,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name
 from spfmanager.errors import DNSTemporaryError, FlattenError, SPFSyntaxError
-from spfmanager.ranges import Segment, first_match_segments, network_range
+from spfmanager.ranges import Segment, first_match_segments
 from spfmanager.spf.evaluate import is_valid_domain, truncate_domain
 from spfmanager.spf.limits import MAX_MX_NAMES
 from spfmanager.spf.macros import Literal, MacroString, bind_letter, expand
@@ -227,8 +227,8 @@ class Analyzer:
         self, mechanism: Mechanism, domain: str, stack: tuple[str, ...]
     ) -> list[Interval] | Opaque:
         if isinstance(mechanism, IP4 | IP6):
-            first, last = network_range(mechanism.network)
-            tag = _tag(mechanism.network.version)
+            first, last = mechanism.span()
+            tag = _tag(4 if isinstance(mechanism, IP4) else 6)
             return [(tag + first, tag + last, mechanism.qualifier.result)]
         if isinstance(mechanism, Exists | Ptr):
             kind = "exists" if isinstance(mechanism, Exists) else "ptr"

@@ -210,9 +210,17 @@ class Flattener:
         published = {p.name: p.strings for p in packed}
         done = self._proven.get(key)
         if done is not None:
-            verify(intent, domain, published, self.resolver, keep=keep, points=False)
+            verify(
+                intent,
+                domain,
+                published,
+                self.resolver,
+                keep=keep,
+                points=False,
+                intent_form=form,
+            )
             return done
-        proof = verify(intent, domain, published, self.resolver, keep=keep)
+        proof = verify(intent, domain, published, self.resolver, keep=keep, intent_form=form)
         if not _depends_on_domain(form):
             self._proven[key] = proof
         return proof

@@ -52,13 +52,16 @@ def verify(
     keep: Iterable[str] = (),
     max_lookups: int = 10,
     points: bool = True,
+    intent_form: list[NormalPart] | None = None,
 ) -> Proof:
     """Raise VerificationError unless ``published`` (name -> TXT strings) equals ``intent``.
 
-    ``points=False`` skips the evaluator at boundaries (for an encoding already proven).
+    ``points=False`` skips the evaluator at boundaries (for an encoding already proven);
+    ``intent_form`` passes the intent's normal form when the caller has it already.
     """
     keep = frozenset(keep)
-    intent_form = normal_form(Analyzer(resolver, keep=keep).analyze(intent, domain))
+    if intent_form is None:
+        intent_form = normal_form(Analyzer(resolver, keep=keep).analyze(intent, domain))
     live = OverlayResolver(resolver, {name: [list(strings)] for name, strings in published.items()})
     published_form = normal_form(Analyzer(live, keep=keep).analyze_domain(domain))
     _compare_forms(intent_form, published_form)

@@ -2,8 +2,11 @@
 
 # One import per command module; keep sorted.
 from spfmanager.cli import (
+    build,  # noqa: F401
     check,  # noqa: F401
     explain,  # noqa: F401
     flatten,  # noqa: F401
+    plan,  # noqa: F401
     schema,  # noqa: F401
+    snapshot,  # noqa: F401
 )

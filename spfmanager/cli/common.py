@@ -16,7 +16,7 @@ from rich.text import Text
 
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.snapshot import SnapshotResolver
-from spfmanager.errors import SPFManagerError
+from spfmanager.errors import ConfigError, SPFManagerError
 
 
 class ExitCode(IntEnum):
@@ -44,6 +44,14 @@ NameserverOption = Annotated[
     ),
 ]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of --nameserver.")]
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", metavar="FILE", help="The spfmanager.yaml to use."),
+]
+StateOption = Annotated[
+    str | None,
+    typer.Option("--state", metavar="URL", help="State store URL (default: from the config)."),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
 ]
@@ -68,9 +76,14 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
 
 @contextmanager
 def clean_errors() -> Iterator[None]:
-    """Turn spfmanager's own errors into a one-line message and exit status 1."""
+    """Turn spfmanager's own errors into a clean message and exit status 1.
+
+    A ConfigError prints every problem, one per line (each names file, line and field).
+    """
     try:
         yield
+    except ConfigError as exc:
+        fail("\n".join(exc.problems) or "invalid configuration")
     except SPFManagerError as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from spfmanager.ranges import FirstMatchMap, network_range
+from spfmanager.ranges import FirstMatchMap
 from spfmanager.spf.parser import parse_record
 from spfmanager.spf.terms import IP4, IP6, Mechanism, Record
 
@@ -55,6 +55,6 @@ def compile_record(text: str) -> CompiledRecord:
 def _address_run(run: list[IP4 | IP6]) -> Step:
     if len(run) == 1:
         return run[0]
-    v4 = [(*network_range(m.network), i) for i, m in enumerate(run) if isinstance(m, IP4)]
-    v6 = [(*network_range(m.network), i) for i, m in enumerate(run) if isinstance(m, IP6)]
+    v4 = [(*m.span(), i) for i, m in enumerate(run) if isinstance(m, IP4)]
+    v6 = [(*m.span(), i) for i, m in enumerate(run) if isinstance(m, IP6)]
     return AddressRun(tuple(run), FirstMatchMap(v4), FirstMatchMap(v6))

@@ -16,6 +16,12 @@ def _qualifier_prefix(qualifier: Qualifier) -> str:
     return "" if qualifier is Qualifier.PASS else qualifier.value
 
 
+def _span(address: int, bits: int, prefix: int | None) -> tuple[int, int]:
+    size = 1 << (bits - (bits if prefix is None else prefix))
+    first = address & ~(size - 1)
+    return first, first + size - 1
+
+
 def _dual_cidr(cidr4: int | None, cidr6: int | None) -> str:
     text = "" if cidr4 is None else f"/{cidr4}"
     return text + ("" if cidr6 is None else f"//{cidr6}")
@@ -102,6 +108,10 @@ class IP4:
     def network(self) -> IPv4Network:
         return IPv4Network((self.address, 32 if self.prefix is None else self.prefix), False)
 
+    def span(self) -> tuple[int, int]:
+        """The inclusive integer range covered (no network object: this is a hot path)."""
+        return _span(int(self.address), 32, self.prefix)
+
     def render(self) -> str:
         cidr = "" if self.prefix is None else f"/{self.prefix}"
         return f"{_qualifier_prefix(self.qualifier)}ip4:{self.address}{cidr}"
@@ -119,6 +129,10 @@ class IP6:
     @property
     def network(self) -> IPv6Network:
         return IPv6Network((self.address, 128 if self.prefix is None else self.prefix), False)
+
+    def span(self) -> tuple[int, int]:
+        """The inclusive integer range covered."""
+        return _span(int(self.address), 128, self.prefix)
 
     def render(self) -> str:
         cidr = "" if self.prefix is None else f"/{self.prefix}"

@@ -1,0 +1,1 @@
+"""Benchmarks of spfmanager (run from the repository root, see README.md)."""

@@ -1,0 +1,71 @@
+"""Compile and flatten every domain of a config (the "build" stage), sharing one run's DNS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spfmanager.compile import Intent
+from spfmanager.dns.base import Resolver
+from spfmanager.errors import FlattenError, VerificationError
+from spfmanager.flatten import Flattener, FlattenResult
+
+
+@dataclass(frozen=True)
+class DomainBuild:
+    """One domain's outcome: flattened records, or why there are none."""
+
+    intent: Intent
+    result: FlattenResult | None
+    error: str | None = None
+    transient: bool = False  # the error may pass by itself: keep the last good record
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "domain": self.intent.domain,
+            "zone": self.intent.zone,
+            "provider": self.intent.provider,
+            "intent": self.intent.record.render(),
+        }
+        if self.result is not None:
+            data.update(self.result.data)
+        if self.error is not None:
+            data["error"] = self.error
+            data["transient"] = self.transient
+        return data
+
+
+Progress = Callable[[str], None]
+
+
+def build(
+    intents: Sequence[Intent],
+    resolver: Resolver,
+    *,
+    other_root_txt: Callable[[Intent], Sequence[Sequence[str]]] | None = None,
+    progress: Progress | None = None,
+    flattener: Flattener | None = None,
+) -> list[DomainBuild]:
+    """Flatten each intent; errors are per domain, never abort the others."""
+    flattener = flattener or Flattener(resolver)
+    builds: list[DomainBuild] = []
+    for intent in intents:
+        extra = other_root_txt(intent) if other_root_txt else ()
+        try:
+            result = flattener.flatten(
+                intent.record,
+                intent.domain,
+                keep=intent.keep,
+                lookup_budget=intent.lookup_budget,
+                other_root_txt=extra,
+            )
+            builds.append(DomainBuild(intent, result))
+        except FlattenError as exc:
+            builds.append(DomainBuild(intent, None, str(exc), exc.transient))
+        except VerificationError as exc:
+            builds.append(DomainBuild(intent, None, f"verification failed: {exc}"))
+        if progress is not None:
+            progress(intent.domain)
+    return builds

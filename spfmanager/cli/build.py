@@ -1,0 +1,109 @@
+"""``spfmanager build``: flatten every domain of a config and show what changes in DNS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from spfmanager.build import DomainBuild
+from spfmanager.cli.app import app
+from spfmanager.cli.common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    NameserverOption,
+    PortOption,
+    SnapshotOption,
+    clean_errors,
+    console,
+    print_json,
+)
+from spfmanager.cli.flatten import show_result
+from spfmanager.cli.workspace import open_workspace, progress_bar
+from spfmanager.dns.base import Resolver, RRType
+from spfmanager.errors import DNSTemporaryError
+from spfmanager.export import ExportFormat, export
+from spfmanager.spf.parser import is_spf_record
+
+
+@app.command("build")
+def build_command(
+    config: ConfigOption = Path("spfmanager.yaml"),
+    output: Annotated[
+        ExportFormat | None,
+        typer.Option("--format", "-f", help="Print the records in this format instead."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every record.")] = False,
+    snapshot: SnapshotOption = None,
+    nameserver: NameserverOption = None,
+    port: PortOption = 53,
+    as_json: JsonOption = False,
+) -> None:
+    """Compile and flatten every domain of the config; each result is proven equivalent.
+
+    Shows the records, DNS lookups, bytes, and whether they differ from what DNS serves now.
+    Exit status: 0 all domains built; 1 bad config; 2 some domain could not be built.
+    """
+    with clean_errors():
+        workspace = open_workspace(config, snapshot, nameserver, port)
+        with progress_bar(len(workspace.intents), not as_json) as advance:
+            builds = workspace.build(progress=advance)
+    failed = any(b.result is None for b in builds)
+    if as_json:
+        print_json([{**b.data, "dns_change": _dns_change(b, workspace.resolver)} for b in builds])
+    elif output is not None:
+        results = [b.result for b in builds if b.result is not None]
+        ttl = workspace.config.defaults.ttl
+        typer.echo(export(results, output, ttl=ttl), nl=False)
+    else:
+        _show(builds, workspace.resolver, verbose)
+    raise typer.Exit(int(ExitCode.PROBLEMS if failed else ExitCode.OK))
+
+
+def _current_root(domain: str, resolver: Resolver) -> str | None:
+    try:
+        answer = resolver.query(domain, RRType.TXT)
+    except DNSTemporaryError:
+        return None
+    texts = [t.data.decode("latin-1") for t in answer.texts()]
+    spf = [t for t in texts if is_spf_record(t)]
+    return spf[0] if len(spf) == 1 else None
+
+
+def _dns_change(build: DomainBuild, resolver: Resolver) -> str:
+    """'new', 'changed' or 'unchanged' versus the root record DNS serves now."""
+    if build.result is None:
+        return "none"
+    current = _current_root(build.intent.domain, resolver)
+    if current is None:
+        return "new"
+    return "unchanged" if current == build.result.texts[build.intent.domain] else "changed"
+
+
+def _show(builds: list[DomainBuild], resolver: Resolver, verbose: bool) -> None:
+    out = console()
+    table = Table(title="spfmanager build")
+    for column in ("domain", "records", "lookups", "bytes", "vs DNS now", "proof / error"):
+        table.add_column(column)
+    for build in builds:
+        result = build.result
+        if result is None:
+            style = "yellow" if build.transient else "red"
+            table.add_row(build.intent.domain, "-", "-", "-", "-", Text(build.error or "", style))
+            continue
+        table.add_row(
+            build.intent.domain,
+            str(len(result.packed)),
+            f"{result.lookups} (was {result.intent_lookups})",
+            str(result.total_bytes),
+            _dns_change(build, resolver),
+            Text(f"proven: {result.proof.points_evaluated} boundary addresses", "green"),
+        )
+    out.print(table)
+    for build in builds:
+        if build.result is not None and (verbose or len(builds) == 1):
+            show_result(build.result)

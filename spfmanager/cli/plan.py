@@ -1,0 +1,129 @@
+"""``spfmanager plan`` and ``spfmanager apply``: publish like Terraform — plan, then apply it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spfmanager.apply import ApplyItem
+from spfmanager.cli.app import app
+from spfmanager.cli.common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    NameserverOption,
+    PortOption,
+    SnapshotOption,
+    StateOption,
+    clean_errors,
+    console,
+    fail,
+    print_json,
+)
+from spfmanager.cli.workspace import open_workspace, progress_bar
+from spfmanager.render import plan_markdown, plan_table
+
+PlanFileOption = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", metavar="FILE", help="Also save the plan (JSON) for 'apply'."),
+]
+
+
+@app.command("plan")
+def plan_command(
+    config: ConfigOption = Path("spfmanager.yaml"),
+    out: PlanFileOption = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown for a pull-request comment.")
+    ] = False,
+    snapshot: SnapshotOption = None,
+    nameserver: NameserverOption = None,
+    port: PortOption = 53,
+    state: StateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the DNS changes that would publish the config's records.
+
+    Exit status: 0 in sync; 2 changes pending; 1 error (bad config, a domain that cannot be
+    built, a provider failure).
+    """
+    with clean_errors():
+        workspace = open_workspace(config, snapshot, nameserver, port, state)
+        with progress_bar(len(workspace.intents), not (as_json or markdown)) as advance:
+            plan = workspace.plan(progress=advance)
+    if out is not None:
+        try:
+            out.write_text(json.dumps(plan.data, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{out}: cannot write the plan: {exc.strerror}")
+    if as_json:
+        print_json(plan.data)
+    elif markdown:
+        typer.echo(plan_markdown(plan), nl=False)
+    else:
+        console().print(plan_table(plan))
+    if plan.errors:
+        raise typer.Exit(int(ExitCode.USAGE))
+    raise typer.Exit(int(ExitCode.PROBLEMS if plan.has_changes else ExitCode.OK))
+
+
+@app.command("apply")
+def apply_command(
+    config: ConfigOption = Path("spfmanager.yaml"),
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", metavar="FILE", help="Apply exactly this saved plan."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply even when safety checks refuse the plan.")
+    ] = False,
+    snapshot: SnapshotOption = None,
+    nameserver: NameserverOption = None,
+    port: PortOption = 53,
+    state: StateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply the plan (made now, or saved with 'plan --out'), phase by phase.
+
+    New chained records first, then the roots, then retired records that are due. Applying
+    twice changes nothing. Exit status: 0 applied (or nothing to do); 1 error or refused.
+    """
+    with clean_errors():
+        workspace = open_workspace(config, snapshot, nameserver, port, state)
+        if plan_file is not None:
+            items = _saved_plan(plan_file, force)
+            report = workspace.apply(items, force=force)
+            errors: list[str] = []
+        else:
+            plan = workspace.plan()
+            report = workspace.apply(plan, force=force)
+            errors = plan.errors
+    if as_json:
+        print_json({**report.data, "errors": errors})
+    else:
+        out = console()
+        for change in report.applied:
+            out.print(f"[green]{type(change).__name__.lower()}[/] {change.name}")
+        for pending in report.scheduled:
+            out.print(f"[dim]scheduled deletion of {pending.name} after {pending.not_before}[/]")
+        if not report.applied:
+            out.print("nothing to apply: DNS is in sync")
+        for error in errors:
+            out.print(f"[red]not published[/] {error}")
+    raise typer.Exit(int(ExitCode.USAGE if errors else ExitCode.OK))
+
+
+def _saved_plan(path: Path, force: bool) -> list[ApplyItem]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        items = ApplyItem.from_data(data)
+    except OSError as exc:
+        fail(f"{path}: cannot read the plan: {exc.strerror}")
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{path}: not a plan written by 'spfmanager plan --out': {exc}")
+    if data.get("unsafe") and not force:
+        fail(f"{path}: refusing an unsafe plan (use --force): " + "; ".join(data["unsafe"]))
+    return items

@@ -1,0 +1,65 @@
+"""``spfmanager snapshot``: record the upstream DNS a config needs, for offline builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from spfmanager.cli.app import app
+from spfmanager.cli.common import (
+    ConfigOption,
+    NameserverOption,
+    PortOption,
+    SnapshotOption,
+    build_resolver,
+    clean_errors,
+    console,
+    fail,
+)
+from spfmanager.compile import compile_config
+from spfmanager.config import load_config
+from spfmanager.dns.recording import RecordingResolver
+from spfmanager.flatten import Flattener
+
+
+@app.command("snapshot")
+def snapshot_command(
+    config: ConfigOption = Path("spfmanager.yaml"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the snapshot.")
+    ] = Path("dns-snapshot.yaml"),
+    snapshot: SnapshotOption = None,
+    nameserver: NameserverOption = None,
+    port: PortOption = 53,
+) -> None:
+    """Write every DNS answer the config's build needs as a --dns-snapshot file."""
+    with clean_errors():
+        recorder = RecordingResolver(build_resolver(snapshot, nameserver, port))
+        intents = compile_config(load_config(config))
+        flattener = Flattener(recorder)
+        problems = []
+        for intent in intents:
+            try:
+                flattener.flatten(
+                    intent.record,
+                    intent.domain,
+                    keep=intent.keep,
+                    lookup_budget=intent.lookup_budget,
+                )
+            except Exception as exc:
+                problems.append(f"{intent.domain}: {exc}")
+    data = recorder.zonedata()
+    header = (
+        f"# DNS snapshot for {config}, written by 'spfmanager snapshot'.\n"
+        "# zonedata form: name -> list of {TYPE: value}; absent names are NXDOMAIN.\n"
+    )
+    try:
+        output.write_text(header + yaml.safe_dump(data, sort_keys=True, width=1000), "utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror}")
+    console().print(f"wrote {len(data)} names to {output}")
+    for problem in problems:
+        console().print(f"[yellow]warning[/] {problem}")

@@ -1,0 +1,41 @@
+"""Open a config's :class:`~spfmanager.workflow.Workspace` for a command, with a progress bar."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.progress import Progress
+
+from spfmanager.build import Progress as ProgressCallback
+from spfmanager.cli.common import build_resolver, error_console
+from spfmanager.workflow import Workspace
+
+
+def open_workspace(
+    config: Path,
+    snapshot: Path | None,
+    nameservers: list[str] | None,
+    port: int,
+    state: str | None = None,
+) -> Workspace:
+    """Load ``config`` (ConfigError lists every problem) with the chosen DNS."""
+    resolver = build_resolver(snapshot, nameservers, port)
+    return Workspace.load(config, resolver, state_url=state)
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A progress bar on stderr for humans with several domains; nothing otherwise."""
+    if not enabled or total < 2 or not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(console=error_console(), transient=True) as progress:
+        task = progress.add_task("flattening", total=total)
+
+        def advance(domain: str) -> None:
+            progress.update(task, advance=1, description=domain)
+
+        yield advance

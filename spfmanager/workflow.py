@@ -1,0 +1,138 @@
+"""The whole job for a config file: load -> compile -> build -> plan -> apply.
+
+:class:`Workspace` ties a config to its DNS resolver, state store and provider adapters,
+and is what the CLI commands and the daemon drive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from spfmanager.apply import ApplyItem, ApplyReport, apply_plan
+from spfmanager.build import DomainBuild, Progress, build
+from spfmanager.compile import Intent, compile_config
+from spfmanager.config import Config, load_config
+from spfmanager.connect import open_provider, provider_settings
+from spfmanager.dns.base import Resolver
+from spfmanager.flatten import Flattener
+from spfmanager.pack import split_strings
+from spfmanager.plan import Plan, foreign_values, plan_domain
+from spfmanager.providers.base import Provider, TxtRecordSet
+from spfmanager.state import State, utcnow
+
+
+class Workspace:
+    """A loaded config with its resolver, state and (lazily opened) providers."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        resolver: Resolver,
+        *,
+        state: State | None = None,
+    ) -> None:
+        self.config = config
+        self.base_dir = config_path.parent
+        self.resolver = resolver
+        self.intents: list[Intent] = compile_config(config)
+        self._state = state
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._current: dict[tuple[str, str], dict[str, TxtRecordSet]] = {}
+
+    @classmethod
+    def load(
+        cls, path: str | Path, resolver: Resolver, *, state_url: str | None = None
+    ) -> Workspace:
+        path = Path(path)
+        config = load_config(path)
+        workspace = cls(config, path, resolver)
+        if state_url is not None:
+            workspace._state = State(state_url)
+        return workspace
+
+    @property
+    def state(self) -> State:
+        """The state store (SQLite beside the config unless the config says otherwise)."""
+        if self._state is None:
+            url = self.config.state.url
+            prefix = "sqlite:///"
+            if url.startswith(prefix) and not url.startswith(prefix + "/"):
+                url = prefix + str(self.base_dir / url[len(prefix) :])
+            self._state = State(url)
+        return self._state
+
+    def provider_name(self, intent: Intent) -> str:
+        return provider_settings(self.config, intent.provider)[0]
+
+    def provider(self, name: str, zone: str) -> Provider:
+        key = (name, zone)
+        if key not in self._providers:
+            _, settings = provider_settings(self.config, None if name == "default" else name)
+            self._providers[key] = open_provider(settings, zone, self.base_dir)
+        return self._providers[key]
+
+    def current(self, intent: Intent) -> dict[str, TxtRecordSet]:
+        """The zone's TXT record sets as the provider has them now (listed once per run)."""
+        key = (self.provider_name(intent), intent.zone)
+        if key not in self._current:
+            self._current[key] = self.provider(*key).list_records()
+        return self._current[key]
+
+    def build(
+        self, *, progress: Progress | None = None, flattener: Flattener | None = None
+    ) -> list[DomainBuild]:
+        """Flatten every domain; the root's other TXT values count against its answer size."""
+
+        def others(intent: Intent) -> list[tuple[str, ...]]:
+            root = self.current(intent).get(intent.domain)
+            return [split_strings(v) for v in foreign_values(root)]
+
+        return build(
+            self.intents,
+            self.resolver,
+            other_root_txt=others,
+            progress=progress,
+            flattener=flattener,
+        )
+
+    def plan(
+        self,
+        *,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+        flattener: Flattener | None = None,
+    ) -> Plan:
+        now = now or utcnow()
+        plans = []
+        for domain_build in self.build(progress=progress, flattener=flattener):
+            intent = domain_build.intent
+            provider = self.provider_name(intent)
+            plans.append(
+                plan_domain(
+                    domain_build,
+                    provider,
+                    self.current(intent),
+                    self.state.pending(provider, intent.zone),
+                    now,
+                    self.resolver,
+                )
+            )
+        return Plan(tuple(plans), now)
+
+    def apply(
+        self,
+        plan: Plan | list[ApplyItem],
+        *,
+        force: bool = False,
+        now: datetime | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> ApplyReport:
+        report = apply_plan(
+            plan, self.provider, self.state, force=force, now=now, sleep=sleep or time.sleep
+        )
+        self._current.clear()  # the zones changed: list them again next time
+        return report
