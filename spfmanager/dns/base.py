@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
 from typing import Protocol, runtime_checkable
@@ -30,11 +30,10 @@ class TXTRecord:
     """One TXT record: its character-strings as received (each at most 255 bytes on the wire)."""
 
     strings: tuple[bytes, ...]
+    data: bytes = field(init=False, compare=False, repr=False)  # joined (RFC 7208 3.3)
 
-    @property
-    def data(self) -> bytes:
-        """The strings joined without separator (RFC 7208 3.3)."""
-        return b"".join(self.strings)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", b"".join(self.strings))
 
 
 RData = IPv4Address | IPv6Address | MXRecord | TXTRecord | str

@@ -28,6 +28,7 @@ class SnapshotResolver:
         self._records: dict[tuple[str, RRType], list[RData]] = {}
         self._names: set[str] = set()
         self._timeouts: set[str] = set()
+        self._answers: dict[tuple[str, RRType], Answer] = {}  # answers are immutable
         self.queries = 0
         for name, entries in (zonedata or {}).items():
             self._load_name(str(name), entries)
@@ -94,6 +95,14 @@ class SnapshotResolver:
     def query(self, name: str, rrtype: RRType) -> Answer:
         """Answer from the snapshot, following CNAMEs like a recursive resolver."""
         self.queries += 1
+        known = self._answers.get((name, rrtype))
+        if known is not None:
+            return known
+        answer = self._resolve(name, rrtype)
+        self._answers[(name, rrtype)] = answer
+        return answer
+
+    def _resolve(self, name: str, rrtype: RRType) -> Answer:
         key = normalize_name(name)
         for _ in range(MAX_CNAME_CHAIN):
             records = self._records.get((key, rrtype))

@@ -31,6 +31,7 @@ Step = AddressRun | Mechanism
 class CompiledRecord:
     record: Record
     steps: tuple[Step, ...]
+    texts: dict[int, str]  # id(mechanism) -> its rendered text, rendered once
 
 
 @lru_cache(maxsize=8192)
@@ -49,7 +50,8 @@ def compile_record(text: str) -> CompiledRecord:
         steps.append(mechanism)
     if run:
         steps.append(_address_run(run))
-    return CompiledRecord(record, tuple(steps))
+    texts = {id(m): m.render() for m in record.mechanisms}
+    return CompiledRecord(record, tuple(steps), texts)
 
 
 def _address_run(run: list[IP4 | IP6]) -> Step:

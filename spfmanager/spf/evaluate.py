@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name
+from spfmanager.dns.base import Answer, RData, Resolver, RRType, TXTRecord, normalize_name
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError
 from spfmanager.spf.compiled import AddressRun, CompiledRecord, compile_record
 from spfmanager.spf.limits import (
@@ -94,7 +97,7 @@ def evaluate(
     An empty ``mailfrom`` checks ``postmaster@helo`` (RFC 7208 2.4). ``default_explanation``
     is a macro-string used for ``fail`` when the record has no usable ``exp=``.
     """
-    address = ip if isinstance(ip, IPv4Address | IPv6Address) else ip_address(ip)
+    address = ip if isinstance(ip, IPv4Address | IPv6Address) else parse_ip(ip)
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # RFC 7208 5: IPv4-mapped addresses are IPv4
     sender = mailfrom or f"postmaster@{helo}"
@@ -123,6 +126,17 @@ def evaluate(
     )
 
 
+def parse_ip(text: str) -> IPAddress:
+    """An address from text; inet_pton first (strict and fast), ipaddress for the error."""
+    try:
+        if ":" in text:
+            return IPv6Address(int.from_bytes(socket.inet_pton(socket.AF_INET6, text)))
+        return IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, text)))
+    except OSError:
+        return ip_address(text)  # raises ValueError with ipaddress's message
+
+
+@lru_cache(maxsize=4096)
 def is_valid_domain(domain: str) -> bool:
     """RFC 7208 4.3: a multi-label name, no empty label but a final dot, labels <= 63."""
     labels = domain[:-1].split(".") if domain.endswith(".") else domain.split(".")
@@ -171,7 +185,7 @@ class _Check:
 
     # -- tracing and counting -------------------------------------------------------------
 
-    def note(self, depth: int, kind: StepKind, message: str) -> None:
+    def note(self, depth: int, kind: StepKind, message: str | Callable[[], str]) -> None:
         self.trace.append(TraceStep(depth, kind, message, self.lookups, self.void))
 
     def count_lookup(self, depth: int, term: str) -> None:
@@ -199,7 +213,7 @@ class _Check:
         except DNSTemporaryError as exc:
             self.note(depth, StepKind.QUERY, f"{name} {rrtype.value}: {exc}")
             raise
-        self.note(depth, StepKind.QUERY, _describe_answer(answer))
+        self.note(depth, StepKind.QUERY, lambda: _describe_answer(answer))
         return answer
 
     def query_or_abort(self, name: str, rrtype: RRType, depth: int) -> Answer:
@@ -211,7 +225,7 @@ class _Check:
     # -- check_host -----------------------------------------------------------------------
 
     def check_host(self, domain: str, depth: int, *, want_explanation: bool) -> _Level:
-        self.note(depth, StepKind.CHECK, f"check_host({self.ip}, {domain}, {self.sender})")
+        self.note(depth, StepKind.CHECK, lambda: f"check_host({self.ip}, {domain}, {self.sender})")
         try:
             level = self._check_host(domain, depth, want_explanation)
         except _Abort as abort:
@@ -219,7 +233,7 @@ class _Check:
             level = _Level(abort.result, abort.reason)
             if depth:
                 raise
-        self.note(depth, StepKind.RESULT, f"{level.result.value}: {level.reason}")
+        self.note(depth, StepKind.RESULT, lambda: f"{level.result.value}: {level.reason}")
         return level
 
     def _check_host(self, domain: str, depth: int, want_explanation: bool) -> _Level:
@@ -247,22 +261,12 @@ class _Check:
             return _Level(Result.TEMPERROR, f"DNS error fetching the SPF record of {domain}: {exc}")
         if answer.nxdomain:
             return _Level(Result.NONE, f"{domain} does not exist (NXDOMAIN)")
-        candidates = [t.data for t in answer.texts() if _looks_like_spf(t.data)]
-        if not candidates:
-            return _Level(Result.NONE, f"{domain} has no SPF record")
-        if len(candidates) > 1:
-            return _Level(
-                Result.PERMERROR, f"{domain} has {len(candidates)} SPF records (RFC 7208 4.5)"
-            )
-        try:
-            text = candidates[0].decode("ascii")
-            compiled = compile_record(text)
-        except UnicodeDecodeError:
-            return _Level(Result.PERMERROR, f"the SPF record of {domain} is not ASCII")
-        except SPFSyntaxError as exc:
-            return _Level(Result.PERMERROR, f"syntax error in the SPF record of {domain}: {exc}")
-        self.note(depth, StepKind.RECORD, text)
-        return compiled
+        selected = _select_record(answer.records)
+        if isinstance(selected, str):
+            result = Result.NONE if selected == _NO_RECORD else Result.PERMERROR
+            return _Level(result, selected.format(domain=domain))
+        self.note(depth, StepKind.RECORD, selected.record.source)
+        return selected
 
     def _run(self, compiled: CompiledRecord, depth: int) -> _Level | None:
         for step in compiled.steps:
@@ -276,9 +280,9 @@ class _Check:
             else:
                 mechanism = step
                 if not self._matches(mechanism, depth):
-                    self.note(depth, StepKind.TERM, f"{mechanism.render()}: no match")
+                    self.note(depth, StepKind.TERM, f"{compiled.texts[id(mechanism)]}: no match")
                     continue
-            text = mechanism.render()
+            text = compiled.texts[id(mechanism)]
             self.note(depth, StepKind.MATCH, f"{text}: match")
             result = mechanism.qualifier.result
             return _Level(result, f"matched '{text}'", text)
@@ -466,13 +470,44 @@ class _Check:
 
     def _expand_explanation(self, text: str) -> str | None:
         try:
-            return expand(parse_macro_string(text, explanation=True), self)
+            return expand(_parse_explanation(text), self)
         except SPFSyntaxError:
             return None
 
 
-def _looks_like_spf(data: bytes) -> bool:
-    return is_spf_record(data[:7].decode("latin-1"))
+@lru_cache(maxsize=1024)
+def _parse_explanation(text: str) -> MacroString:
+    """Explanation strings parsed once per process (the default one is used on every fail)."""
+    return parse_macro_string(text, explanation=True)
+
+
+@lru_cache(maxsize=8192)
+def _select_record(records: tuple[RData, ...]) -> CompiledRecord | str:
+    """The compiled SPF record among a TXT answer's records, or why there is none usable
+    (a message with a ``{domain}`` placeholder).
+
+    Cached on the answer's records: a record seen again costs one dictionary lookup.
+    """
+    candidates = [
+        r.data
+        for r in records
+        if isinstance(r, TXTRecord) and is_spf_record(r.data[:7].decode("latin-1"))
+    ]
+    if not candidates:
+        return _NO_RECORD
+    if len(candidates) > 1:
+        return "{domain} has %d SPF records (RFC 7208 4.5)" % len(candidates)  # noqa: UP031
+    try:
+        return compile_record(candidates[0].decode("ascii"))
+    except UnicodeDecodeError:
+        return "the SPF record of {domain} is not ASCII"
+    except SPFSyntaxError as exc:
+        return "syntax error in the SPF record of {domain}: " + str(exc).replace("{", "{{").replace(
+            "}", "}}"
+        )
+
+
+_NO_RECORD = "{domain} has no SPF record"
 
 
 def _same_network(ip: IPAddress, address: IPAddress, prefix: int) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -19,13 +19,30 @@ class StepKind(StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True, slots=True)
 class TraceStep:
-    depth: int
-    kind: StepKind
-    message: str
-    lookups: int
-    void_lookups: int
+    """One step. The message is formatted only when read: evaluation stays fast."""
+
+    __slots__ = ("_message", "depth", "kind", "lookups", "void_lookups")
+
+    def __init__(
+        self,
+        depth: int,
+        kind: StepKind,
+        message: str | Callable[[], str],
+        lookups: int,
+        void_lookups: int,
+    ) -> None:
+        self.depth = depth
+        self.kind = kind
+        self._message = message
+        self.lookups = lookups
+        self.void_lookups = void_lookups
+
+    @property
+    def message(self) -> str:
+        if not isinstance(self._message, str):
+            self._message = self._message()
+        return self._message
 
     @property
     def data(self) -> dict[str, Any]:
@@ -36,6 +53,15 @@ class TraceStep:
             "lookups": self.lookups,
             "void_lookups": self.void_lookups,
         }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TraceStep) and self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash((self.depth, self.kind, self.message))
+
+    def __repr__(self) -> str:
+        return f"TraceStep({self.depth}, {self.kind.value}, {self.message!r})"
 
     def __str__(self) -> str:
         return f"{'  ' * self.depth}[{self.kind.value}] {self.message}"
