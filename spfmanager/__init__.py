@@ -10,6 +10,7 @@ from spfmanager.errors import (
     SPFSyntaxError,
     VerificationError,
 )
+from spfmanager.flatten import Flattener, FlattenResult, flatten
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.parser import parse_record
 from spfmanager.spf.results import Qualifier, Result
@@ -22,6 +23,8 @@ __all__ = [
     "Answer",
     "DNSTemporaryError",
     "FlattenError",
+    "FlattenResult",
+    "Flattener",
     "Qualifier",
     "RRType",
     "Resolver",
@@ -32,5 +35,6 @@ __all__ = [
     "SnapshotResolver",
     "VerificationError",
     "evaluate",
+    "flatten",
     "parse_record",
 ]
