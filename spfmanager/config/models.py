@@ -26,6 +26,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -142,7 +143,7 @@ MXHosts = Annotated[
     tuple[Annotated[str, _domain_spec("mx")], ...], BeforeValidator(_hosts), _HOSTS_SCHEMA
 ]
 OptionValue = Annotated[
-    Secret | StrictBool | StrictInt | StrictStr, Field(union_mode="left_to_right")
+    Secret | StrictBool | StrictInt | StrictFloat | StrictStr, Field(union_mode="left_to_right")
 ]
 
 
@@ -316,7 +317,7 @@ class ProviderConfig(BaseModel):
         return self
 
     @property
-    def options(self) -> dict[str, Secret | bool | int | str]:
+    def options(self) -> dict[str, Secret | bool | int | float | str]:
         """Adapter options (everything but ``kind``); secrets stay unresolved."""
         return dict(self.__pydantic_extra__ or {})
 
