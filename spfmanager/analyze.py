@@ -25,7 +25,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name
 from spfmanager.errors import DNSTemporaryError, FlattenError, SPFSyntaxError
-from spfmanager.ranges import Segment, first_match_segments
+from spfmanager.ranges import Segment, first_match_segments, merge_adjacent
 from spfmanager.spf.evaluate import is_valid_domain, truncate_domain
 from spfmanager.spf.limits import MAX_MX_NAMES
 from spfmanager.spf.macros import Literal, MacroString, bind_letter, expand
@@ -442,18 +442,7 @@ def _block(intervals: list[Interval], *, total: bool = False) -> Block:
             v4.append(Segment(segment.first - _V4_TAG, segment.last - _V4_TAG, segment.value))
         else:
             v6.append(segment)
-    return Block(tuple(_merge(v4)), tuple(_merge(v6)), total)
-
-
-def _merge(segments: list[Segment[Value]]) -> list[Segment[Value]]:
-    merged: list[Segment[Value]] = []
-    for segment in segments:
-        previous = merged[-1] if merged else None
-        if previous and previous.last + 1 == segment.first and previous.value == segment.value:
-            merged[-1] = Segment(previous.first, segment.last, segment.value)
-        else:
-            merged.append(segment)
-    return merged
+    return Block(tuple(merge_adjacent(v4)), tuple(merge_adjacent(v6)), total)
 
 
 def _failure_program(reason: str, result: Result = Result.PERMERROR) -> Program:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spfmanager.analyze import Failure, Opaque, Program, Value
-from spfmanager.ranges import Segment, merge_ranges
+from spfmanager.ranges import Segment, merge_adjacent, merge_ranges
 
 BITS = {4: 32, 6: 128}
 
@@ -100,7 +100,7 @@ def _undecided(
                 stop = decided[probe][0] - 1
             out.append(Segment(first, stop, segment.value))
             first = stop + 1
-    return _merge(out)
+    return merge_adjacent(out)
 
 
 def _combine(
@@ -108,15 +108,4 @@ def _combine(
 ) -> list[Segment[Decided]]:
     """Merge consecutive address-only parts: earlier decisions win, later fill its gaps."""
     kept = [s for s in earlier if s.value is not None]
-    return _merge(sorted([*kept, *later], key=lambda s: s.first))
-
-
-def _merge(segments: list[Segment[Decided]]) -> list[Segment[Decided]]:
-    merged: list[Segment[Decided]] = []
-    for segment in segments:
-        previous = merged[-1] if merged else None
-        if previous and previous.last + 1 == segment.first and previous.value == segment.value:
-            merged[-1] = Segment(previous.first, segment.last, segment.value)
-        else:
-            merged.append(segment)
-    return merged
+    return merge_adjacent(sorted([*kept, *later], key=lambda s: s.first))

@@ -86,6 +86,18 @@ def first_match_segments(intervals: Iterable[tuple[int, int, V]]) -> Iterator[Se
             current_start, current_index = position, winner
 
 
+def merge_adjacent(segments: Iterable[Segment[V]]) -> list[Segment[V]]:
+    """Join sorted segments that touch and carry the same value."""
+    merged: list[Segment[V]] = []
+    for segment in segments:
+        previous = merged[-1] if merged else None
+        if previous and previous.last + 1 == segment.first and previous.value == segment.value:
+            merged[-1] = Segment(previous.first, segment.last, segment.value)
+        else:
+            merged.append(segment)
+    return merged
+
+
 def network_range(network: IPv4Network | IPv6Network) -> tuple[int, int]:
     """The inclusive integer range of a network."""
     first = int(network.network_address)

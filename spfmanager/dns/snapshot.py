@@ -127,10 +127,11 @@ def _rrtype(text: str, source: str, name: str) -> RRType:
 
 def _txt(value: Any) -> TXTRecord:
     strings = value if isinstance(value, list) else [value]
-    return TXTRecord(tuple(_bytes(s) for s in strings))
+    return TXTRecord(tuple(zonedata_bytes(s) for s in strings))
 
 
-def _bytes(value: Any) -> bytes:
+def zonedata_bytes(value: Any) -> bytes:
+    """Zonedata text as octets: Latin-1 where it fits (as the suite means), else UTF-8."""
     if isinstance(value, bytes):
         return value
     text = str(value)

@@ -17,6 +17,7 @@ import dns.name
 
 from spfmanager.dns.base import RRType
 from spfmanager.dns.resolver import dns_name
+from spfmanager.dns.snapshot import zonedata_bytes
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def _txt(value: Any) -> str:
         return '""'  # a TXT record holds at least one string; empty is the nearest
     chunks: list[str] = []
     for string in strings:
-        data = _bytes(string)
+        data = zonedata_bytes(string)
         parts = [data[i : i + MAX_STRING] for i in range(0, len(data), MAX_STRING)] or [b""]
         chunks.extend(quote(part) for part in parts)
     return " ".join(chunks)
@@ -149,14 +150,3 @@ def quote(data: bytes) -> str:
         else:
             out.append(f"\\{byte:03d}")
     return '"' + "".join(out) + '"'
-
-
-def _bytes(value: Any) -> bytes:
-    """Zonedata text as octets: Latin-1 where it fits (as the suite means), else UTF-8."""
-    if isinstance(value, bytes):
-        return value
-    text = str(value)
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")

@@ -22,9 +22,17 @@ def _span(address: int, bits: int, prefix: int | None) -> tuple[int, int]:
     return first, first + size - 1
 
 
-def _dual_cidr(cidr4: int | None, cidr6: int | None) -> str:
-    text = "" if cidr4 is None else f"/{cidr4}"
-    return text + ("" if cidr6 is None else f"//{cidr6}")
+def _render_host(
+    name: str,
+    qualifier: Qualifier,
+    domain: MacroString | None,
+    cidr4: int | None,
+    cidr6: int | None,
+) -> str:
+    """``a`` and ``mx``: ``[q]name[:domain][/cidr4][//cidr6]``."""
+    target = "" if domain is None else f":{domain.render()}"
+    cidr = ("" if cidr4 is None else f"/{cidr4}") + ("" if cidr6 is None else f"//{cidr6}")
+    return f"{_qualifier_prefix(qualifier)}{name}{target}{cidr}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +69,7 @@ class A:
     lookups = 1
 
     def render(self) -> str:
-        target = "" if self.domain is None else f":{self.domain.render()}"
-        cidr = _dual_cidr(self.cidr4, self.cidr6)
-        return f"{_qualifier_prefix(self.qualifier)}a{target}{cidr}"
+        return _render_host("a", self.qualifier, self.domain, self.cidr4, self.cidr6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +83,7 @@ class MX:
     lookups = 1
 
     def render(self) -> str:
-        target = "" if self.domain is None else f":{self.domain.render()}"
-        cidr = _dual_cidr(self.cidr4, self.cidr6)
-        return f"{_qualifier_prefix(self.qualifier)}mx{target}{cidr}"
+        return _render_host("mx", self.qualifier, self.domain, self.cidr4, self.cidr6)
 
 
 @dataclass(frozen=True, slots=True)
