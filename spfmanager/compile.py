@@ -46,6 +46,8 @@ class Intent:
     record: Record
     keep: frozenset[str]
     sources: tuple[tuple[Source, ...], ...]  # parallel to record.terms
+    max_ipv4_addresses: int = 1 << 24  # safety limit: more passing addresses need --force
+    max_ipv6_addresses: int = 1 << 112
 
     def sources_of(self, term: Term) -> tuple[Source, ...]:
         """Every config origin of ``term`` (empty when it is not in the record)."""
@@ -113,8 +115,16 @@ def _build(
         record=Record(tuple(origins)),
         keep=frozenset(domain.keep),
         sources=tuple(tuple(s) for s in origins.values()),
+        max_ipv4_addresses=1
+        << (32 - _first(domain.max_authorized_ipv4, defaults.max_authorized_ipv4)),
+        max_ipv6_addresses=1
+        << (128 - _first(domain.max_authorized_ipv6, defaults.max_authorized_ipv6)),
     )
     return intent, problems
+
+
+def _first(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def compile_domain(name: str, domain: DomainConfig, catalog: Catalog, defaults: Defaults) -> Intent:

@@ -33,8 +33,6 @@ from spfmanager.spf.results import Result
 from spfmanager.state import PendingDeletion
 
 CHAIN_NAME = re.compile(r"^_spf\d+-[0-9a-f]{8}\.(?P<domain>.+)$")
-DEFAULT_MAX_IPV4 = 1 << 24  # more passing addresses than a /8 needs --force
-DEFAULT_MAX_IPV6 = 1 << 112  # more than a /16 (providers publish /29s)
 
 
 class UnsafePlanError(SPFManagerError):
@@ -186,9 +184,6 @@ def plan_domain(
     pending: Sequence[PendingDeletion],
     now: datetime,
     resolver: Resolver,
-    *,
-    max_ipv4: int = DEFAULT_MAX_IPV4,
-    max_ipv6: int = DEFAULT_MAX_IPV6,
 ) -> DomainPlan:
     """Changes that take ``current`` (the zone's TXT sets by name) to ``build``'s records."""
     intent = build.intent
@@ -223,7 +218,7 @@ def plan_domain(
         changes.append(PlannedChange(Phase.ROOT, domain, change))
     scheduled = {p.name for p in pending}
     retire = tuple(n for n in owned if n not in wanted and n not in due and n not in scheduled)
-    unsafe = _safety(build, current, resolver, max_ipv4, max_ipv6)
+    unsafe = _safety(build, current, resolver, intent.max_ipv4_addresses, intent.max_ipv6_addresses)
     notes = [f"retire {n} after the old root's TTL" for n in retire]
     return DomainPlan(
         build,

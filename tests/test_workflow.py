@@ -197,3 +197,13 @@ def test_middle_failure_leaves_old_records_valid(tmp_path: Path) -> None:
     retry = workspace(path)
     retry.apply(retry.plan())
     assert receiver_result(tmp_path, "205.201.128.1") is spfmanager.Result.PASS
+
+
+def test_configured_maximum_authorized_space_is_enforced(tmp_path: Path) -> None:
+    # SendGrid's 60 /16s exceed one /12's worth of addresses.
+    path = write_config(tmp_path, ["sendgrid"], max_authorized_ipv4=12)
+    plan = workspace(path).plan()
+    (domain_plan,) = plan.domains
+    assert domain_plan.unsafe and "IPv4 addresses" in domain_plan.unsafe[0]
+    roomy = write_config(tmp_path, ["sendgrid"], max_authorized_ipv4=8)
+    assert not workspace(roomy).plan().unsafe

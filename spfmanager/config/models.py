@@ -133,6 +133,22 @@ LookupBudget = Annotated[
     int,
     Field(ge=1, le=MAX_DNS_LOOKUPS, description="DNS lookups the published record may cost"),
 ]
+MaxIPv4 = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=32,
+        description="Safety: plans authorizing more IPv4 addresses than one /N holds need --force",
+    ),
+]
+MaxIPv6 = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=128,
+        description="Safety: plans authorizing more IPv6 addresses than one /N holds need --force",
+    ),
+]
 _HOSTS_SCHEMA = WithJsonSchema(
     {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]}
 )
@@ -276,6 +292,8 @@ class Defaults(_Model):
     ttl: TTL = 3600
     lookup_budget: LookupBudget = 8
     provider: ProviderName = None
+    max_authorized_ipv4: MaxIPv4 = 8
+    max_authorized_ipv6: MaxIPv6 = 16
 
 
 class ProviderConfig(BaseModel):
@@ -346,6 +364,8 @@ class DomainConfig(_Model):
     policy: PolicyField | None = None
     ttl: TTL | None = None
     lookup_budget: LookupBudget | None = None
+    max_authorized_ipv4: MaxIPv4 | None = None
+    max_authorized_ipv6: MaxIPv6 | None = None
     provider: ProviderName = None
     zone: DomainName | None = Field(
         default=None, description="The DNS zone; defaults to the domain"
