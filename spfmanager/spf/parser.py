@@ -181,7 +181,9 @@ def _parse_ip4(qualifier: Qualifier, rest: str, record: str, at: int) -> Term:
     if "/" not in rest:
         return IP4(qualifier, parsed)
     if not re.fullmatch(_CIDR4, prefix) or int(prefix) > 32:
-        raise SPFSyntaxError(f"invalid IPv4 prefix length {prefix!r}", record, at)
+        raise SPFSyntaxError(
+            f"invalid IPv4 prefix length {prefix!r}", record, at + 2 + len(address)
+        )
     return IP4(qualifier, parsed, int(prefix))
 
 
@@ -198,7 +200,9 @@ def _parse_ip6(qualifier: Qualifier, rest: str, record: str, at: int) -> Term:
     if "/" not in rest:
         return IP6(qualifier, parsed)
     if not re.fullmatch(_CIDR6, prefix) or int(prefix) > 128:
-        raise SPFSyntaxError(f"invalid IPv6 prefix length {prefix!r}", record, at)
+        raise SPFSyntaxError(
+            f"invalid IPv6 prefix length {prefix!r}", record, at + 2 + len(address)
+        )
     return IP6(qualifier, parsed, int(prefix))
 
 
