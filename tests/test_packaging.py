@@ -51,3 +51,41 @@ def test_data_files_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
     services = [n for n in names if n.startswith("spfmanager/catalog/services/")]
     assert len(services) == len(list((ROOT / "spfmanager/catalog/services").glob("*.yaml")))
     assert not any(n.startswith("providers/") for n in names)  # never a top-level package
+
+
+def test_installed_wheel_runs_outside_the_checkout(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """What the Docker image does: install the wheel, run the CLI, import every adapter."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    assert wheel.filename is not None
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--force-reinstall",
+            wheel.filename,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import spfmanager, spfmanager.providers.route53, spfmanager.providers.cloudflare, "
+        "spfmanager.providers.zonefile, spfmanager.catalog as c; "
+        "assert 'site-packages' in spfmanager.__file__, spfmanager.__file__; "
+        "assert len(c.load_catalog()) > 20"
+    )
+    subprocess.run([str(python), "-c", code], check=True, cwd=tmp_path)
+    help_text = subprocess.run(
+        [str(venv / "bin" / "spfmanager"), "--help"],
+        check=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for command in ("check", "flatten", "build", "plan", "apply", "explain", "snapshot"):
+        assert command in help_text
