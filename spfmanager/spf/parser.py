@@ -170,40 +170,39 @@ def _parse_ptr(qualifier: Qualifier, rest: str, record: str, at: int) -> Term:
     return Ptr(qualifier, _optional_domain(rest, "ptr", record, at))
 
 
-def _parse_ip4(qualifier: Qualifier, rest: str, record: str, at: int) -> Term:
+def _ip_parts(
+    name: str, rest: str, record: str, at: int, cidr: str, bits: int
+) -> tuple[str, int | None]:
+    """Split ``:address[/prefix]``; check the prefix (RFC 7208 12: no leading zeros)."""
     if not rest.startswith(":"):
-        raise SPFSyntaxError("'ip4' needs ':address'", record, at)
-    address, _, prefix = rest[1:].partition("/")
+        raise SPFSyntaxError(f"'{name}' needs ':address'", record, at)
+    address, slash, prefix = rest[1:].partition("/")
+    if not slash:
+        return address, None
+    if not re.fullmatch(cidr, prefix) or int(prefix) > bits:
+        version = name[-1]
+        raise SPFSyntaxError(
+            f"invalid IPv{version} prefix length {prefix!r}", record, at + 2 + len(address)
+        )
+    return address, int(prefix)
+
+
+def _parse_ip4(qualifier: Qualifier, rest: str, record: str, at: int) -> Term:
+    address, prefix = _ip_parts("ip4", rest, record, at, _CIDR4, 32)
     try:
-        parsed = IPv4Address(address)
+        return IP4(qualifier, IPv4Address(address), prefix)
     except AddressValueError:
         raise SPFSyntaxError(f"invalid IPv4 address {address!r}", record, at + 1) from None
-    if "/" not in rest:
-        return IP4(qualifier, parsed)
-    if not re.fullmatch(_CIDR4, prefix) or int(prefix) > 32:
-        raise SPFSyntaxError(
-            f"invalid IPv4 prefix length {prefix!r}", record, at + 2 + len(address)
-        )
-    return IP4(qualifier, parsed, int(prefix))
 
 
 def _parse_ip6(qualifier: Qualifier, rest: str, record: str, at: int) -> Term:
-    if not rest.startswith(":"):
-        raise SPFSyntaxError("'ip6' needs ':address'", record, at)
-    address, _, prefix = rest[1:].partition("/")
+    address, prefix = _ip_parts("ip6", rest, record, at, _CIDR6, 128)
     try:
         if "%" in address:
             raise AddressValueError("scope not allowed")
-        parsed = IPv6Address(address)
+        return IP6(qualifier, IPv6Address(address), prefix)
     except AddressValueError:
         raise SPFSyntaxError(f"invalid IPv6 address {address!r}", record, at + 1) from None
-    if "/" not in rest:
-        return IP6(qualifier, parsed)
-    if not re.fullmatch(_CIDR6, prefix) or int(prefix) > 128:
-        raise SPFSyntaxError(
-            f"invalid IPv6 prefix length {prefix!r}", record, at + 2 + len(address)
-        )
-    return IP6(qualifier, parsed, int(prefix))
 
 
 _MECHANISMS = {
