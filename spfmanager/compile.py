@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from spfmanager.catalog import Catalog, load_catalog, network_term
 from spfmanager.config.models import SELF, Policy
-from spfmanager.config.yamlnodes import Loc, format_loc
+from spfmanager.yamlnodes import Loc, format_loc
 from spfmanager.errors import ConfigError
 from spfmanager.spf.parser import parse_term
 from spfmanager.spf.terms import MX, A, All, Record, Term

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from spfmanager.catalog import Catalog, load_catalog
 from spfmanager.config.models import Config
 from spfmanager.config.problems import validation_problems
-from spfmanager.config.yamlnodes import format_loc, parse_yaml
+from spfmanager.yamlnodes import format_loc, parse_yaml
 from spfmanager.errors import ConfigError
 
 

@@ -12,12 +12,19 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spfmanager.dns.base import Answer, MXRecord, RData, RRType, TXTRecord, normalize_name
-from spfmanager.errors import DNSTemporaryError, SnapshotError
+from spfmanager.errors import ConfigError, DNSTemporaryError, SnapshotError
+from spfmanager.yamlnodes import parse_yaml
 
 MAX_CNAME_CHAIN = 8
+
+
+class _EntryError(SnapshotError):
+    """A bad entry, located by (name, index) so that from_file can name its line."""
+
+    def __init__(self, source: str, name: str, index: int, detail: str) -> None:
+        self.name, self.index, self.detail = name, index, detail
+        super().__init__(f"{source}: {name}: {detail}")
 
 
 class SnapshotResolver:
@@ -38,16 +45,20 @@ class SnapshotResolver:
         """Read a zonedata YAML file (a mapping of name to entries)."""
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            document = parse_yaml(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise SnapshotError(f"{path}: not valid YAML: {exc}") from None
-        if data is None:
-            data = {}
+        except ConfigError as exc:
+            raise SnapshotError("\n".join(exc.problems)) from None
+        data = {} if document.data is None else document.data
         if not isinstance(data, Mapping):
-            raise SnapshotError(f"{path}: a snapshot is a mapping of DNS names to records")
-        return cls(data, source=str(path))
+            raise SnapshotError(f"{path}:1: a snapshot is a mapping of DNS names to records")
+        try:
+            return cls(data, source=str(path))
+        except _EntryError as exc:
+            raise SnapshotError(
+                f"{document.where((exc.name, exc.index))}: {exc.name}: {exc.detail}"
+            ) from None
 
     @classmethod
     def from_documents(cls, zonedata: Iterable[Mapping[str, Any]]) -> SnapshotResolver:
@@ -66,12 +77,13 @@ class SnapshotResolver:
         has_txt = False
         if isinstance(entries, str | Mapping):
             entries = [entries]
-        for entry in entries or []:
+        for index, entry in enumerate(entries or []):
             if entry == "TIMEOUT":
                 self._timeouts.add(key)
                 continue
             if not isinstance(entry, Mapping) or len(entry) != 1:
-                raise SnapshotError(f"{self.source}: {name}: bad entry {entry!r}")
+                detail = f"bad entry {entry!r}: write {{TYPE: value}} or TIMEOUT"
+                raise _EntryError(self.source, name, index, detail)
             ((rrtype, value),) = entry.items()
             rrtype = str(rrtype).upper()
             if rrtype == "TXT" and value == "NONE":
@@ -82,9 +94,11 @@ class SnapshotResolver:
                 continue
             if rrtype == "TXT":
                 has_txt = True
-            self._records.setdefault((key, _rrtype(rrtype, self.source, name)), []).append(
-                _rdata(rrtype, value, self.source, name)
-            )
+            try:
+                rdata = _rdata(rrtype, value)
+            except ValueError as exc:
+                raise _EntryError(self.source, name, index, str(exc)) from None
+            self._records.setdefault((key, RRType(rrtype)), []).append(rdata)
         if spf and not has_txt and not txt_none:
             self._records.setdefault((key, RRType.TXT), []).extend(spf)
 
@@ -118,13 +132,6 @@ class SnapshotResolver:
         raise DNSTemporaryError(f"CNAME chain too long at {name} {rrtype}")
 
 
-def _rrtype(text: str, source: str, name: str) -> RRType:
-    try:
-        return RRType(text)
-    except ValueError:
-        raise SnapshotError(f"{source}: {name}: unsupported record type {text!r}") from None
-
-
 def _txt(value: Any) -> TXTRecord:
     strings = value if isinstance(value, list) else [value]
     return TXTRecord(tuple(zonedata_bytes(s) for s in strings))
@@ -141,7 +148,8 @@ def zonedata_bytes(value: Any) -> bytes:
         return text.encode("utf-8")
 
 
-def _rdata(rrtype: str, value: Any, source: str, name: str) -> RData:
+def _rdata(rrtype: str, value: Any) -> RData:
+    """One record's data; ValueError says what is wrong."""
     try:
         if rrtype == "A":
             return IPv4Address(str(value))
@@ -155,5 +163,6 @@ def _rdata(rrtype: str, value: Any, source: str, name: str) -> RData:
         if rrtype in ("PTR", "CNAME"):
             return normalize_name(str(value))
     except (ValueError, TypeError) as exc:
-        raise SnapshotError(f"{source}: {name}: bad {rrtype} value {value!r}: {exc}") from None
-    raise SnapshotError(f"{source}: {name}: unsupported record type {rrtype!r}")
+        raise ValueError(f"bad {rrtype} value {value!r}: {exc}") from None
+    supported = ", ".join(t.value for t in RRType)
+    raise ValueError(f"unsupported record type {rrtype!r} (supported: {supported}, SPF)")
