@@ -13,7 +13,7 @@ from spfmanager.errors import (
 from spfmanager.flatten import Flattener, FlattenResult, flatten
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.parser import parse_record
-from spfmanager.spf.results import Qualifier, Result
+from spfmanager.spf.results import Cause, Qualifier, Result
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ mount_source_providers()
 
 __all__ = [
     "Answer",
+    "Cause",
     "DNSTemporaryError",
     "FlattenError",
     "FlattenResult",

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from spfmanager.catalog import Catalog, load_catalog, network_term
 from spfmanager.config.models import SELF, Policy
-from spfmanager.yamlnodes import Loc, format_loc
 from spfmanager.errors import ConfigError
 from spfmanager.spf.parser import parse_term
 from spfmanager.spf.terms import MX, A, All, Record, Term
+from spfmanager.yamlnodes import Loc, format_loc
 
 if TYPE_CHECKING:
     from spfmanager.config.models import Config, Defaults, DomainConfig

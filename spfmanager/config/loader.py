@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from spfmanager.catalog import Catalog, load_catalog
 from spfmanager.config.models import Config
 from spfmanager.config.problems import validation_problems
-from spfmanager.yamlnodes import format_loc, parse_yaml
 from spfmanager.errors import ConfigError
+from spfmanager.yamlnodes import format_loc, parse_yaml
 
 
 def load_config(path: str | Path, catalog: Catalog | None = None) -> Config:

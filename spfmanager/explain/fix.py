@@ -8,7 +8,6 @@ connection against the current DNS with just that name's TXT record replaced (an
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
@@ -22,6 +21,7 @@ from spfmanager.explain.message import Connection
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_TXT_STRING
 from spfmanager.spf.parser import is_spf_record, parse_record
+from spfmanager.spf.results import Cause as SPFCause
 from spfmanager.spf.results import Qualifier, Result
 from spfmanager.spf.terms import IP4, IP6, MECHANISM_TYPES, All, Include, Record, Term
 
@@ -45,15 +45,15 @@ class Cause(StrEnum):
     OTHER_PERMERROR = "other-permerror"
 
 
-# evaluate() states the cause only in its reason text; these patterns are its wording.
-_CAUSE_PATTERNS: tuple[tuple[Cause, re.Pattern[str]], ...] = (
-    (Cause.TOO_MANY_LOOKUPS, re.compile(r"more than \d+ DNS lookups")),
-    (Cause.TOO_MANY_VOID_LOOKUPS, re.compile(r"more than \d+ void lookups")),
-    (Cause.MULTIPLE_RECORDS, re.compile(r"has \d+ SPF records")),
-    (Cause.MISSING_INCLUDE, re.compile(r"include:(\S+): \S+ (?:does not exist|has no SPF record)")),
-    (Cause.MISSING_REDIRECT, re.compile(r"redirect target (\S+) has no SPF record")),
-    (Cause.SYNTAX, re.compile(r"syntax error|not ASCII")),
-)
+# evaluate()'s own cause, as the diagnosis explain gives for it.
+_FROM_EVALUATE: dict[SPFCause, Cause] = {
+    SPFCause.LOOKUP_LIMIT: Cause.TOO_MANY_LOOKUPS,
+    SPFCause.VOID_LIMIT: Cause.TOO_MANY_VOID_LOOKUPS,
+    SPFCause.MULTIPLE_RECORDS: Cause.MULTIPLE_RECORDS,
+    SPFCause.INCLUDE_WITHOUT_RECORD: Cause.MISSING_INCLUDE,
+    SPFCause.REDIRECT_WITHOUT_RECORD: Cause.MISSING_REDIRECT,
+    SPFCause.SYNTAX_ERROR: Cause.SYNTAX,
+}
 
 _ADVICE: dict[Cause, str] = {
     Cause.NOT_AUTHORISED: "authorise the sending IP in the record",
@@ -130,12 +130,13 @@ def diagnose(result: SPFResult) -> Diagnosis | None:
     if result.result is Result.NONE:
         return Diagnosis(Cause.NO_RECORD, _ADVICE[Cause.NO_RECORD])
     if result.result is Result.PERMERROR:
-        for cause, pattern in _CAUSE_PATTERNS:
-            match = pattern.search(result.reason)
-            if match:
-                target = match.group(1) if match.groups() else None
-                return Diagnosis(cause, _ADVICE[cause], target)
-        return Diagnosis(Cause.OTHER_PERMERROR, _ADVICE[Cause.OTHER_PERMERROR])
+        cause = _FROM_EVALUATE.get(result.cause, Cause.OTHER_PERMERROR)
+        target = (
+            result.cause_target
+            if cause in (Cause.MISSING_INCLUDE, Cause.MISSING_REDIRECT)
+            else None
+        )
+        return Diagnosis(cause, _ADVICE[cause], target)
     return Diagnosis(Cause.NOT_AUTHORISED, _ADVICE[Cause.NOT_AUTHORISED])
 
 

@@ -23,7 +23,7 @@ from spfmanager.spf.limits import (
 )
 from spfmanager.spf.macros import MacroString, expand, parse_macro_string
 from spfmanager.spf.parser import is_spf_record
-from spfmanager.spf.results import Result
+from spfmanager.spf.results import Cause, Result
 from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr
 from spfmanager.spf.trace import StepKind, TraceStep
 
@@ -40,7 +40,9 @@ class SPFResult:
     ip: IPAddress
     sender: str
     explanation: str | None = None
-    reason: str = ""  # why: the matching term, or the error
+    reason: str = ""  # why, for people: the matching term, or the error
+    cause: Cause = Cause.NO_MATCH  # why, for programs
+    cause_target: str | None = None  # the include/redirect target the cause is about
     mechanism: str | None = None  # the term that decided the result, as written
     lookups: int = 0
     void_lookups: int = 0
@@ -55,6 +57,8 @@ class SPFResult:
             "sender": self.sender,
             "explanation": self.explanation,
             "reason": self.reason,
+            "cause": self.cause.value,
+            "cause_target": self.cause_target,
             "mechanism": self.mechanism,
             "lookups": self.lookups,
             "void_lookups": self.void_lookups,
@@ -65,10 +69,14 @@ class SPFResult:
 class _Abort(Exception):
     """Ends check_host() with an error result at any depth."""
 
-    def __init__(self, result: Result, reason: str) -> None:
+    def __init__(
+        self, result: Result, reason: str, cause: Cause, target: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.result = result
         self.reason = reason
+        self.cause = cause
+        self.target = target
 
 
 @dataclass(slots=True)
@@ -77,8 +85,10 @@ class _Level:
 
     result: Result
     reason: str
+    cause: Cause
     mechanism: str | None = None
     explanation: str | None = None
+    target: str | None = None  # the include/redirect target a cause is about
 
 
 def evaluate(
@@ -119,6 +129,8 @@ def evaluate(
         sender=sender,
         explanation=level.explanation,
         reason=level.reason,
+        cause=level.cause,
+        cause_target=level.target,
         mechanism=level.mechanism,
         lookups=check.lookups,
         void_lookups=check.void,
@@ -193,7 +205,7 @@ class _Check:
         if self.lookups > self.max_lookups:
             message = f"more than {self.max_lookups} DNS lookups at '{term}' (RFC 7208 4.6.4)"
             self.note(depth, StepKind.LIMIT, message)
-            raise _Abort(Result.PERMERROR, message)
+            raise _Abort(Result.PERMERROR, message, Cause.LOOKUP_LIMIT)
 
     def count_void(self, depth: int, answer: Answer) -> None:
         if not answer.is_void:
@@ -205,7 +217,7 @@ class _Check:
                 f"{answer.rrtype.value} (RFC 7208 4.6.4)"
             )
             self.note(0, StepKind.LIMIT, message)
-            raise _Abort(Result.PERMERROR, message)
+            raise _Abort(Result.PERMERROR, message, Cause.VOID_LIMIT)
 
     def query(self, name: str, rrtype: RRType, depth: int) -> Answer:
         try:
@@ -220,7 +232,9 @@ class _Check:
         try:
             return self.query(name, rrtype, depth)
         except DNSTemporaryError as exc:
-            raise _Abort(Result.TEMPERROR, f"DNS error for {name} {rrtype.value}: {exc}") from None
+            raise _Abort(
+                Result.TEMPERROR, f"DNS error for {name} {rrtype.value}: {exc}", Cause.DNS_ERROR
+            ) from None
 
     # -- check_host -----------------------------------------------------------------------
 
@@ -230,7 +244,7 @@ class _Check:
             level = self._check_host(domain, depth, want_explanation)
         except _Abort as abort:
             self.note(depth, StepKind.ERROR, abort.reason)
-            level = _Level(abort.result, abort.reason)
+            level = _Level(abort.result, abort.reason, abort.cause, target=abort.target)
             if depth:
                 raise
         self.note(depth, StepKind.RESULT, lambda: f"{level.result.value}: {level.reason}")
@@ -238,7 +252,11 @@ class _Check:
 
     def _check_host(self, domain: str, depth: int, want_explanation: bool) -> _Level:
         if not is_valid_domain(domain):
-            return _Level(Result.NONE, f"'{domain}' is not a valid domain name (RFC 7208 4.3)")
+            return _Level(
+                Result.NONE,
+                f"'{domain}' is not a valid domain name (RFC 7208 4.3)",
+                Cause.INVALID_DOMAIN,
+            )
         found = self._fetch_record(domain, depth)
         if isinstance(found, _Level):
             return found
@@ -258,13 +276,18 @@ class _Check:
         try:
             answer = self.query(domain, RRType.TXT, depth)
         except DNSTemporaryError as exc:
-            return _Level(Result.TEMPERROR, f"DNS error fetching the SPF record of {domain}: {exc}")
+            return _Level(
+                Result.TEMPERROR,
+                f"DNS error fetching the SPF record of {domain}: {exc}",
+                Cause.DNS_ERROR,
+            )
         if answer.nxdomain:
-            return _Level(Result.NONE, f"{domain} does not exist (NXDOMAIN)")
+            return _Level(Result.NONE, f"{domain} does not exist (NXDOMAIN)", Cause.NO_RECORD)
         selected = _select_record(answer.records)
-        if isinstance(selected, str):
-            result = Result.NONE if selected == _NO_RECORD else Result.PERMERROR
-            return _Level(result, selected.format(domain=domain))
+        if isinstance(selected, tuple):
+            cause, message = selected
+            result = Result.NONE if cause is Cause.NO_RECORD else Result.PERMERROR
+            return _Level(result, message.format(domain=domain), cause)
         self.note(depth, StepKind.RECORD, selected.record.source)
         return selected
 
@@ -285,7 +308,7 @@ class _Check:
             text = compiled.texts[id(mechanism)]
             self.note(depth, StepKind.MATCH, f"{text}: match")
             result = mechanism.qualifier.result
-            return _Level(result, f"matched '{text}'", text)
+            return _Level(result, f"matched '{text}'", Cause.MATCHED, text)
         return None
 
     def _redirect_or_neutral(
@@ -293,14 +316,21 @@ class _Check:
     ) -> _Level:
         redirect = compiled.record.redirect
         if redirect is None:
-            return _Level(Result.NEUTRAL, "no term matched and there is no redirect (RFC 7208 4.7)")
+            return _Level(
+                Result.NEUTRAL,
+                "no term matched and there is no redirect (RFC 7208 4.7)",
+                Cause.NO_MATCH,
+            )
         self.count_lookup(depth, redirect.render())
         target = self.expand_domain(redirect.domain)
         self.note(depth, StepKind.NOTE, f"redirect to {target}")
         level = self.check_host(target, depth + 1, want_explanation=want_explanation)
         if level.result is Result.NONE:
             raise _Abort(
-                Result.PERMERROR, f"redirect target {target} has no SPF record ({level.reason})"
+                Result.PERMERROR,
+                f"redirect target {target} has no SPF record ({level.reason})",
+                Cause.REDIRECT_WITHOUT_RECORD,
+                target,
             )
         return level
 
@@ -330,10 +360,16 @@ class _Check:
         level = self.check_host(target, depth + 1, want_explanation=False)
         if level.result is Result.PASS:
             return True
-        if level.result is Result.TEMPERROR:
-            raise _Abort(Result.TEMPERROR, f"include:{target}: {level.reason}")
-        if level.result in (Result.PERMERROR, Result.NONE):
-            raise _Abort(Result.PERMERROR, f"include:{target}: {level.reason}")
+        if level.result is Result.NONE:
+            raise _Abort(
+                Result.PERMERROR,
+                f"include:{target}: {level.reason}",
+                Cause.INCLUDE_WITHOUT_RECORD,
+                target,
+            )
+        if level.result.is_error:
+            reason = f"include:{target}: {level.reason}"
+            raise _Abort(level.result, reason, level.cause, level.target or target)
         return False
 
     def _address_match(
@@ -357,6 +393,7 @@ class _Check:
             raise _Abort(
                 Result.PERMERROR,
                 f"{target} has {len(exchanges)} MX records, over {MAX_MX_NAMES} (RFC 7208 4.6.4)",
+                Cause.MX_LIMIT,
             )
         for exchange in sorted(exchanges, key=lambda mx: mx.preference):
             if exchange.exchange in ("", "."):
@@ -482,9 +519,9 @@ def _parse_explanation(text: str) -> MacroString:
 
 
 @lru_cache(maxsize=8192)
-def _select_record(records: tuple[RData, ...]) -> CompiledRecord | str:
+def _select_record(records: tuple[RData, ...]) -> CompiledRecord | tuple[Cause, str]:
     """The compiled SPF record among a TXT answer's records, or why there is none usable
-    (a message with a ``{domain}`` placeholder).
+    (a cause and a message with a ``{domain}`` placeholder).
 
     Cached on the answer's records: a record seen again costs one dictionary lookup.
     """
@@ -494,20 +531,17 @@ def _select_record(records: tuple[RData, ...]) -> CompiledRecord | str:
         if isinstance(r, TXTRecord) and is_spf_record(r.data[:7].decode("latin-1"))
     ]
     if not candidates:
-        return _NO_RECORD
+        return Cause.NO_RECORD, "{domain} has no SPF record"
     if len(candidates) > 1:
-        return "{domain} has %d SPF records (RFC 7208 4.5)" % len(candidates)  # noqa: UP031
+        count = len(candidates)
+        return Cause.MULTIPLE_RECORDS, f"{{domain}} has {count} SPF records (RFC 7208 4.5)"
     try:
         return compile_record(candidates[0].decode("ascii"))
     except UnicodeDecodeError:
-        return "the SPF record of {domain} is not ASCII"
+        return Cause.SYNTAX_ERROR, "the SPF record of {domain} is not ASCII"
     except SPFSyntaxError as exc:
-        return "syntax error in the SPF record of {domain}: " + str(exc).replace("{", "{{").replace(
-            "}", "}}"
-        )
-
-
-_NO_RECORD = "{domain} has no SPF record"
+        detail = str(exc).replace("{", "{{").replace("}", "}}")
+        return Cause.SYNTAX_ERROR, "syntax error in the SPF record of {domain}: " + detail
 
 
 def _same_network(ip: IPAddress, address: IPAddress, prefix: int) -> bool:

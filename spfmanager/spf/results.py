@@ -48,3 +48,20 @@ _QUALIFIER_RESULT = {
     Qualifier.NEUTRAL: Result.NEUTRAL,
 }
 _RESULT_QUALIFIER = {result: qualifier for qualifier, result in _QUALIFIER_RESULT.items()}
+
+
+class Cause(StrEnum):
+    """Why check_host() gave its result: for programs, where ``reason`` is for people."""
+
+    MATCHED = "matched"  # a mechanism matched (its qualifier gave the result)
+    NO_MATCH = "no-match"  # nothing matched, no redirect: neutral (4.7)
+    INVALID_DOMAIN = "invalid-domain"  # 4.3: not a multi-label name -> none
+    NO_RECORD = "no-record"  # 4.5: no SPF record (or NXDOMAIN) -> none
+    MULTIPLE_RECORDS = "multiple-records"  # 4.5 -> permerror
+    SYNTAX_ERROR = "syntax-error"  # 4.6 (or not ASCII) -> permerror
+    LOOKUP_LIMIT = "lookup-limit"  # 4.6.4: more than 10 DNS-querying terms
+    VOID_LIMIT = "void-limit"  # 4.6.4: more than 2 void lookups
+    MX_LIMIT = "mx-limit"  # 4.6.4: more than 10 MX names
+    INCLUDE_WITHOUT_RECORD = "include-without-record"  # 5.2: include target has none
+    REDIRECT_WITHOUT_RECORD = "redirect-without-record"  # 6.1
+    DNS_ERROR = "dns-error"  # 4.4 / 5: a query failed -> temperror
