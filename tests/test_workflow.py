@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import spfmanager
-from spfmanager.apply import StalePlanError, apply_plan
+from spfmanager.apply import StalePlanError, VisibilityTimeoutError, apply_plan
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.plan import Phase, UnsafePlanError
 from spfmanager.providers.base import Create, TxtRecordSet
@@ -207,3 +207,50 @@ def test_configured_maximum_authorized_space_is_enforced(tmp_path: Path) -> None
     assert domain_plan.unsafe and "IPv4 addresses" in domain_plan.unsafe[0]
     roomy = write_config(tmp_path, ["sendgrid"], max_authorized_ipv4=8)
     assert not workspace(roomy).plan().unsafe
+
+
+def test_root_is_switched_only_once_the_chain_is_visible(tmp_path: Path) -> None:
+    path = write_config(tmp_path, ["microsoft365", "sendgrid"])
+    ws = workspace(path)
+    provider = ws.provider("local", "example.com")
+    real_list = provider._list
+    polls: list[int] = []
+
+    root_switched_early: list[bool] = []
+
+    def lagging_list(names: Any) -> Any:
+        found = real_list(names)
+        if names and any(n.startswith("_spf") for n in names) and len(polls) < 3:
+            polls.append(1)  # the provider has not propagated the new names yet
+            zone = tmp_path / "zones" / "example.com.zone"
+            root_switched_early.append(zone.exists() and "example.com" in served(tmp_path))
+            return [rrset for rrset in found if not rrset.name.startswith("_spf")]
+        return found
+
+    provider._list = lagging_list  # type: ignore[method-assign]
+    waits: list[float] = []
+    ws.apply(ws.plan(), sleep=waits.append)
+    # one lagging answer went to the freshness check before apply, two to the wait
+    assert len(polls) == 3 and len(waits) == 2
+    assert not any(root_switched_early)
+    assert receiver_result(tmp_path, "40.92.1.1") is spfmanager.Result.PASS
+
+
+def test_chain_never_visible_leaves_the_root_untouched(tmp_path: Path) -> None:
+    path = write_config(tmp_path, ["microsoft365"])
+    ws = workspace(path)
+    ws.apply(ws.plan())
+    before = served(tmp_path)["example.com"]
+    path = write_config(tmp_path, ["microsoft365", "sendgrid"])
+    ws = workspace(path)
+    provider = ws.provider("local", "example.com")
+    real_list = provider._list
+
+    def never_visible(names: Any) -> Any:
+        return [r for r in real_list(names) if not r.name.startswith("_spf") or names is None]
+
+    provider._list = never_visible  # type: ignore[method-assign]
+    plan = ws.plan()
+    with pytest.raises(VisibilityTimeoutError, match="not switched"):
+        apply_plan(plan, ws.provider, ws.state, visibility_timeout=0.0, sleep=lambda _: None)
+    assert served(tmp_path)["example.com"] == before
