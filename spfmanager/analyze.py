@@ -94,6 +94,7 @@ Part = Block | Opaque
 @dataclass(frozen=True)
 class Program:
     parts: tuple[Part, ...]
+    notes: tuple[str, ...] = field(default=(), compare=False)  # e.g. void lookups inside
 
     @property
     def is_static(self) -> bool:
@@ -102,18 +103,6 @@ class Program:
 
     def failures(self) -> list[Failure]:
         return [f for p in self.parts if isinstance(p, Block) for f in p.failures()]
-
-
-@dataclass
-class AnalysisNotes:
-    """Observations made while analysing, for warnings and reports."""
-
-    warnings: list[str] = field(default_factory=list)
-    void_lookups: list[str] = field(default_factory=list)
-
-    def warn(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
 
 
 def pin_domain(macro: MacroString | None, domain: str) -> MacroString:
@@ -129,7 +118,7 @@ class Analyzer:
     def __init__(self, resolver: Resolver, *, keep: Iterable[str] = ()) -> None:
         self.resolver = resolver
         self.keep = frozenset(keep)
-        self.notes = AnalysisNotes()
+        self._notes: list[list[str]] = []  # one list per record being analysed
         self._programs: dict[str, Program] = {}
         self._lookups: dict[str, int] = {}
 
@@ -185,14 +174,34 @@ class Analyzer:
         except SPFSyntaxError as exc:
             return Failure(Result.PERMERROR, f"syntax error in the SPF record of {domain}: {exc}")
 
+    def _note(self, message: str) -> None:
+        if self._notes:
+            self._notes[-1].append(message)
+
     def _analyze_record(self, record: Record, domain: str, stack: tuple[str, ...]) -> Program:
+        self._notes.append([])
+        try:
+            parts = self._analyze_parts(record, domain, stack)
+        finally:
+            notes = self._notes.pop()
+        return Program(parts, tuple(dict.fromkeys(notes)))
+
+    def _uses(self, program: Program) -> Program:
+        """Record that the current record reaches ``program`` (its notes become ours)."""
+        if self._notes:
+            self._notes[-1].extend(program.notes)
+        return program
+
+    def _analyze_parts(
+        self, record: Record, domain: str, stack: tuple[str, ...]
+    ) -> tuple[Part, ...]:
         parts: list[Part] = []
         run: list[Interval] = []
         for mechanism in record.mechanisms:
             if isinstance(mechanism, All):
                 run.extend(_everything(mechanism.qualifier.result))
                 parts.append(_block(run, total=True))
-                return Program(tuple(parts))
+                return tuple(parts)
             intervals = self._static_intervals(mechanism, domain, stack)
             if isinstance(intervals, Opaque):
                 if run:
@@ -205,21 +214,21 @@ class Analyzer:
         if redirect is None:
             run.extend(_everything(Result.NEUTRAL))
             parts.append(_block(run, total=True))
-            return Program(tuple(parts))
+            return tuple(parts)
         target = self._static_target(redirect.domain, domain)
         reason = self._keep_reason(redirect.render(), target) or self._keep_reason(
             Redirect(pin_domain(redirect.domain, domain)).render(), target
         )
         if not reason:
             # A redirect is a tail call: when nothing matched, the target's terms decide.
-            inner = self.analyze_domain(target or "", stack)
-            return Program(_splice(parts, run, inner.parts, target or ""))
+            inner = self._uses(self.analyze_domain(target or "", stack))
+            return _splice(parts, run, inner.parts, target or "")
         if run:
             parts.append(_block(run))
         pinned = Redirect(pin_domain(redirect.domain, domain))
         lookups = 1 + self._target_lookups(redirect.domain, domain, stack)
         parts.append(Opaque(pinned, reason, lookups))
-        return Program(tuple(parts))
+        return tuple(parts)
 
     # -- mechanisms -----------------------------------------------------------------------
 
@@ -249,7 +258,7 @@ class Analyzer:
         if isinstance(mechanism, MX):
             return self._mx_intervals(mechanism, target)
         assert isinstance(mechanism, Include)
-        inner = self.analyze_domain(target, stack)
+        inner = self._uses(self.analyze_domain(target, stack))
         if not inner.is_static:
             return self._opaque(mechanism, domain, stack, f"include:{target} is not static")
         block = inner.parts[0]
@@ -278,7 +287,7 @@ class Analyzer:
         for rrtype, cidr in ((RRType.A, mechanism.cidr4), (RRType.AAAA, mechanism.cidr6)):
             answer = self._query(target, rrtype)
             if rrtype is RRType.A and answer.is_void:
-                self.notes.void_lookups.append(f"{mechanism.render()}: {target} has no A record")
+                self._note(f"void lookup: {mechanism.render()}: {target} has no A record")
             intervals.extend(_host_intervals(answer.addresses(), cidr, result))
         return intervals
 
@@ -286,7 +295,7 @@ class Analyzer:
         answer = self._query(target, RRType.MX)
         exchanges = answer.exchanges()
         if answer.is_void:
-            self.notes.void_lookups.append(f"{mechanism.render()}: {target} has no MX record")
+            self._note(f"void lookup: {mechanism.render()}: {target} has no MX record")
         if len(exchanges) > MAX_MX_NAMES:
             reason = f"{target} has {len(exchanges)} MX records (limit {MAX_MX_NAMES})"
             return _everything(Failure(Result.PERMERROR, reason))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
-from spfmanager.analyze import Analyzer, Opaque, pin_domain
+from spfmanager.analyze import Analyzer, Opaque, Program, pin_domain
 from spfmanager.cover import EMITTABLE, Cidr, Coverer
 from spfmanager.decisions import BITS, Decisions, normal_form
 from spfmanager.dns.base import Resolver, normalize_name
@@ -21,19 +21,23 @@ from spfmanager.dns.memo import MemoResolver
 from spfmanager.errors import FlattenError
 from spfmanager.pack import PackedRecord, pack
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
+from spfmanager.spf.macros import MacroString
 from spfmanager.spf.parser import parse_record
 from spfmanager.spf.results import Qualifier, Result
 from spfmanager.spf.terms import (
     IP4,
     IP6,
+    MX,
+    A,
     All,
     Explanation,
     Mechanism,
+    Ptr,
     Record,
     Redirect,
     UnknownModifier,
 )
-from spfmanager.verify import Proof, verify
+from spfmanager.verify import Proof, verify, verify_chain
 
 DEFAULT_LOOKUP_BUDGET = 8  # leaves headroom under RFC 7208's 10 for upstream growth
 
@@ -129,6 +133,9 @@ class Flattener:
         self._analyzers: dict[frozenset[str], Analyzer] = {}
         self._covers: dict[Decisions, list[Mechanism]] = {}
         self._proven: dict[tuple[object, ...], Proof] = {}
+        self._analyses: dict[
+            tuple[str, frozenset[str]], tuple[Program, list[Decisions | Opaque], int]
+        ] = {}
 
     def analyzer(self, keep: Iterable[str] = ()) -> Analyzer:
         key = frozenset(keep)
@@ -155,7 +162,7 @@ class Flattener:
             )
         analyzer = self.analyzer(keep)
         queries_before = self.resolver.queries
-        form = normal_form(analyzer.analyze(intent, domain))
+        program, form, intent_lookups = self._analyze(analyzer, intent, domain, keep)
         failures = [f for part in form if isinstance(part, Decisions) for f in part.failures()]
         if failures:
             reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
@@ -184,9 +191,9 @@ class Flattener:
             intent=intent,
             packed=tuple(packed),
             lookups=lookups,
-            intent_lookups=analyzer.worst_case_lookups(intent, domain),
+            intent_lookups=intent_lookups,
             kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
-            warnings=tuple(_warnings(analyzer, form)),
+            warnings=tuple(_warnings(program, form)),
             proof=proof,
             dns_queries=self.resolver.queries - queries_before,
             passing=_passing(form),
@@ -202,28 +209,36 @@ class Flattener:
         terms: list[Mechanism],
         final_redirect: Redirect | None,
     ) -> Proof:
-        """Verify; the point-by-point evaluation runs once per distinct encoding.
+        """Verify; the full proof runs once per distinct encoding.
 
-        The structural comparison always runs for this domain's own records.
+        Another domain with the same encoding gets a structural proof of its own records:
+        following its redirect chain must give exactly the proven terms, in order.
         """
         key = (tuple(form), tuple(terms), final_redirect, intent.explanation is None)
         published = {p.name: p.strings for p in packed}
         done = self._proven.get(key)
         if done is not None:
-            verify(
-                intent,
-                domain,
-                published,
-                self.resolver,
-                keep=keep,
-                points=False,
-                intent_form=form,
-            )
+            # Same proven terms: only this domain's chaining of them needs checking.
+            verify_chain(domain, {p.name: p.text for p in packed}, terms, final_redirect)
             return done
         proof = verify(intent, domain, published, self.resolver, keep=keep, intent_form=form)
         if not _depends_on_domain(form):
             self._proven[key] = proof
         return proof
+
+    def _analyze(
+        self, analyzer: Analyzer, intent: Record, domain: str, keep: Iterable[str]
+    ) -> tuple[Program, list[Decisions | Opaque], int]:
+        """The intent's program, normal form and lookups; shared by identical intents
+        that do not depend on the domain they are published at."""
+        key = (intent.render(), frozenset(keep)) if _domain_independent(intent) else None
+        cached = self._analyses.get(key) if key is not None else None
+        if cached is None:
+            program = analyzer.analyze(intent, domain)
+            cached = (program, normal_form(program), analyzer.worst_case_lookups(intent, domain))
+            if key is not None:
+                self._analyses[key] = cached
+        return cached
 
     def _encode(
         self, form: list[Decisions | Opaque]
@@ -243,6 +258,17 @@ class Flattener:
                 self._covers[part] = _cover_part(part)
             terms.extend(self._covers[part])
         return terms, final_redirect, kept
+
+
+def _domain_independent(record: Record) -> bool:
+    """True when no term refers to the domain the record is published at."""
+    for term in record.terms:
+        if isinstance(term, A | MX | Ptr) and term.domain is None:
+            return False
+        macro = getattr(term, "domain", None) or getattr(term, "value", None)
+        if isinstance(macro, MacroString) and "d" in macro.letters:
+            return False
+    return True
 
 
 def _depends_on_domain(form: list[Decisions | Opaque]) -> bool:
@@ -296,9 +322,8 @@ def _passing(form: list[Decisions | Opaque]) -> dict[int, int]:
     return counts
 
 
-def _warnings(analyzer: Analyzer, form: list[Decisions | Opaque]) -> list[str]:
-    warnings = list(analyzer.notes.warnings)
-    warnings += [f"void lookup: {v}" for v in dict.fromkeys(analyzer.notes.void_lookups)]
+def _warnings(program: Program, form: list[Decisions | Opaque]) -> list[str]:
+    warnings = list(program.notes)
     passing = _passing(form)
     if passing[4] >= 1 << 24 or passing[6] >= 1 << 96:
         widest = IPv4Network("0.0.0.0/8") if passing[4] >= 1 << 24 else IPv6Network("::/32")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from spfmanager.errors import FlattenError
 from spfmanager.spf.limits import DNS_HEADER_BYTES, MAX_TXT_STRING, MAX_UDP_ANSWER
@@ -82,17 +83,45 @@ def pack(
 ) -> list[PackedRecord]:
     """As few records as possible, root first, each within the size limits."""
     exp = [explanation.render()] if explanation else []
-    groups: list[list[str]] = []
-    remaining = [t.render() for t in terms]
+    texts = tuple(t.render() for t in terms)
     tail = [final_redirect.render()] if final_redirect else []
+    root_extra = tuple(m.render() for m in root_modifiers)
+    extra = tuple(tuple(strings) for strings in other_root_txt)
+    sizes = _group_sizes(texts, tuple(tail), tuple(exp), root_extra, extra, max_answer, len(domain))
+    groups: list[list[str]] = []
+    start = 0
+    for size in sizes:
+        groups.append(list(texts[start : start + size]))
+        start += size
+    return _finalize(groups, domain, tail, exp, root_modifiers, other_root_txt)
+
+
+@lru_cache(maxsize=4096)
+def _group_sizes(
+    texts: tuple[str, ...],
+    tail: tuple[str, ...],
+    exp: tuple[str, ...],
+    root_extra: tuple[str, ...],
+    other_root_txt: tuple[tuple[str, ...], ...],
+    max_answer: int,
+    domain_length: int,
+) -> tuple[int, ...]:
+    """How many terms go in each record, greedily (optimal for a fixed order).
+
+    Sizes depend on the domain only through its length (a name's wire length is its text
+    length + 2), so domains sharing services share this computation.
+    """
+    domain = "x" * domain_length
+    sizes: list[int] = []
+    remaining = list(texts)
     index = 0
     while True:
         name = domain if index == 0 else chain_name(domain, index, "0" * HASH_LENGTH)
         extra = other_root_txt if index == 0 else ()
-        modifiers = [*exp, *(m.render() for m in root_modifiers)] if index == 0 else exp
+        modifiers = [*exp, *root_extra] if index == 0 else list(exp)
         if _fits(name, [*remaining, *tail, *modifiers], extra, max_answer):
-            groups.append(remaining)
-            break
+            sizes.append(len(remaining))
+            return tuple(sizes)
         link = "redirect=" + chain_name(domain, index + 1, "0" * HASH_LENGTH)
         count = 0
         while count < len(remaining) and _fits(
@@ -101,12 +130,11 @@ def pack(
             count += 1
         if count == 0:
             raise FlattenError(
-                f"cannot fit even one term into the record at {name} within {max_answer} bytes"
+                f"cannot fit even one term into record {index + 1} within {max_answer} bytes"
             )
-        groups.append(remaining[:count])
+        sizes.append(count)
         remaining = remaining[count:]
         index += 1
-    return _finalize(groups, domain, tail, exp, root_modifiers, other_root_txt)
 
 
 def _fits(name: str, body: list[str], extra: Sequence[Sequence[str]], limit: int) -> bool:

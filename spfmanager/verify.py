@@ -21,7 +21,8 @@ from spfmanager.dns.base import Resolver
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import VerificationError
 from spfmanager.spf.evaluate import evaluate
-from spfmanager.spf.terms import Record
+from spfmanager.spf.parser import parse_record
+from spfmanager.spf.terms import Mechanism, Record, Redirect
 
 UNLIMITED = 1_000_000
 
@@ -137,3 +138,37 @@ def _boundaries(form: list[NormalPart]) -> Iterable[IPv4Address | IPv6Address]:
 
 def _key(address: IPv4Address | IPv6Address) -> tuple[int, int]:
     return address.version, int(address)
+
+
+def verify_chain(
+    domain: str,
+    published: Mapping[str, str],
+    terms: Sequence[Mechanism],
+    final_redirect: Redirect | None,
+) -> None:
+    """Structural proof: the root and its ``redirect=`` chain, read in order, hold exactly
+    ``terms`` and end with ``final_redirect`` (a redirect is a tail call, so a chain means
+    what its concatenated terms mean). Every published record must be on the chain.
+    """
+    expected = [t.render() for t in terms]
+    found: list[str] = []
+    name, visited, tail = domain, [domain], None
+    while True:
+        if name not in published:
+            raise VerificationError(f"{domain}: the chain names {name}, which is not published")
+        record = parse_record(published[name])
+        found += [m.render() for m in record.mechanisms]
+        redirect = record.redirect
+        target = None if redirect is None or record.has_all else redirect.domain.render()
+        if target is None or target not in published:
+            tail = None if redirect is None or record.has_all else redirect.render()
+            break
+        if target in visited:
+            raise VerificationError(f"{domain}: the chain loops at {target}")
+        visited.append(target)
+        name = target
+    if found != expected or tail != (None if final_redirect is None else final_redirect.render()):
+        raise VerificationError(f"{domain}: the published chain does not hold the proven terms")
+    if set(visited) != set(published):
+        stray = ", ".join(sorted(set(published) - set(visited)))
+        raise VerificationError(f"{domain}: records not on the chain: {stray}")
