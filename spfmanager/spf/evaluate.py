@@ -6,7 +6,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
@@ -28,6 +28,7 @@ from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanis
 from spfmanager.spf.trace import StepKind, TraceStep
 
 IPAddress = IPv4Address | IPv6Address
+RawStep = tuple[int, StepKind, "str | Callable[[], str]", int, int]  # TraceStep's arguments
 DEFAULT_EXPLANATION = "%{o} does not designate %{c} as a permitted sender"
 
 
@@ -46,7 +47,12 @@ class SPFResult:
     mechanism: str | None = None  # the term that decided the result, as written
     lookups: int = 0
     void_lookups: int = 0
-    trace: tuple[TraceStep, ...] = field(default=(), repr=False)
+    steps: tuple[RawStep, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def trace(self) -> tuple[TraceStep, ...]:
+        """Every step of the evaluation (built on first access: evaluation stays fast)."""
+        return tuple(TraceStep(*step) for step in self.steps)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -134,7 +140,7 @@ def evaluate(
         mechanism=level.mechanism,
         lookups=check.lookups,
         void_lookups=check.void,
-        trace=tuple(check.trace),
+        steps=tuple(check.trace),
     )
 
 
@@ -191,14 +197,14 @@ class _Check:
         self.default_explanation: str | None = None
         self.lookups = 0
         self.void = 0
-        self.trace: list[TraceStep] = []
+        self.trace: list[RawStep] = []
         self.current_domain = sender_domain
         self._validated_name: str | None = None
 
     # -- tracing and counting -------------------------------------------------------------
 
     def note(self, depth: int, kind: StepKind, message: str | Callable[[], str]) -> None:
-        self.trace.append(TraceStep(depth, kind, message, self.lookups, self.void))
+        self.trace.append((depth, kind, message, self.lookups, self.void))
 
     def count_lookup(self, depth: int, term: str) -> None:
         self.lookups += 1
