@@ -1,0 +1,5 @@
+"""``python -m spfmanager``: the same as the ``spfmanager`` command."""
+
+from spfmanager.cli import main
+
+main()
