@@ -24,6 +24,16 @@ def example(tmp_path: Path) -> Path:
     return target
 
 
+def config_args(example: Path) -> list[str]:
+    """-c and --dns-snapshot for an example directory."""
+    return [
+        "-c",
+        str(example / "spfmanager.yaml"),
+        "--dns-snapshot",
+        str(example / "dns-snapshot.yaml"),
+    ]
+
+
 def run(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args))
     assert "Traceback" not in result.output
@@ -31,12 +41,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_plan_exit_codes_follow_the_state_of_dns(example: Path) -> None:
-    common = [
-        "-c",
-        str(example / "spfmanager.yaml"),
-        "--dns-snapshot",
-        str(example / "dns-snapshot.yaml"),
-    ]
+    common = config_args(example)
     code, out = run("plan", *common, "--json")
     assert code == 2
     plan = json.loads(out)
@@ -50,12 +55,7 @@ def test_plan_exit_codes_follow_the_state_of_dns(example: Path) -> None:
 
 
 def test_saved_plan_is_applied_exactly(example: Path) -> None:
-    common = [
-        "-c",
-        str(example / "spfmanager.yaml"),
-        "--dns-snapshot",
-        str(example / "dns-snapshot.yaml"),
-    ]
+    common = config_args(example)
     plan_file = example / "plan.json"
     code, _ = run("plan", *common, "--out", str(plan_file))
     assert code == 2
@@ -99,12 +99,7 @@ def test_bad_config_names_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_build_json_and_exports(example: Path) -> None:
-    common = [
-        "-c",
-        str(example / "spfmanager.yaml"),
-        "--dns-snapshot",
-        str(example / "dns-snapshot.yaml"),
-    ]
+    common = config_args(example)
     code, out = run("build", *common, "--json")
     assert code == 0
     (domain,) = json.loads(out)
