@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from spfmanager.analyze import Analyzer, Opaque, Program, pin_domain
@@ -186,6 +186,7 @@ class Flattener:
                 f"{detail})"
             )
         proof = self._prove(intent, domain, packed, keep, form, terms, final_redirect)
+        passing = _passing(form)
         return FlattenResult(
             domain=domain,
             intent=intent,
@@ -193,10 +194,10 @@ class Flattener:
             lookups=lookups,
             intent_lookups=intent_lookups,
             kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
-            warnings=tuple(_warnings(program, form)),
+            warnings=tuple(_warnings(program, passing)),
             proof=proof,
             dns_queries=self.resolver.queries - queries_before,
-            passing=_passing(form),
+            passing=passing,
         )
 
     def _prove(
@@ -322,13 +323,11 @@ def _passing(form: list[Decisions | Opaque]) -> dict[int, int]:
     return counts
 
 
-def _warnings(program: Program, form: list[Decisions | Opaque]) -> list[str]:
+def _warnings(program: Program, passing: dict[int, int]) -> list[str]:
     warnings = list(program.notes)
-    passing = _passing(form)
-    if passing[4] >= 1 << 24 or passing[6] >= 1 << 96:
-        widest = IPv4Network("0.0.0.0/8") if passing[4] >= 1 << 24 else IPv6Network("::/32")
+    if passing[4] >= 1 << 24 or passing[6] >= 1 << 96:  # a /8 of IPv4, a /32 of IPv6
         warnings.append(
-            f"the record authorizes a very large address space (at least a {widest.prefixlen}-bit "
-            f"prefix's worth: {passing[4]} IPv4 addresses) — is '+all' or a huge range upstream?"
+            f"the record authorizes a very large address space ({passing[4]:,} IPv4 and "
+            f"{passing[6]:,} IPv6 addresses): is '+all' or a huge range coming from upstream?"
         )
     return warnings

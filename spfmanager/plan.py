@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -268,12 +268,3 @@ def _safety(
     elif probe.result is Result.NONE:
         problems.append("after the change the domain would have no SPF record")
     return problems
-
-
-def retirement_schedule(plan: DomainPlan, now: datetime) -> list[PendingDeletion]:
-    """Pending deletions to record once ``plan`` is applied."""
-    not_before = now + timedelta(seconds=plan.retire_after)
-    return [
-        PendingDeletion(plan.provider, plan.zone, name, plan.domain, not_before)
-        for name in plan.retire
-    ]

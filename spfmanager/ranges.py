@@ -11,7 +11,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -102,30 +102,6 @@ def network_range(network: IPv4Network | IPv6Network) -> tuple[int, int]:
     """The inclusive integer range of a network."""
     first = int(network.network_address)
     return first, first + network.num_addresses - 1
-
-
-def cidr_cover(first: int, last: int, bits: int) -> Iterator[tuple[int, int]]:
-    """The minimal list of (address, prefix) CIDR blocks covering exactly [first, last]."""
-    while first <= last:
-        size_bits = (first & -first).bit_length() - 1 if first else bits
-        while size_bits > 0 and first + (1 << size_bits) - 1 > last:
-            size_bits -= 1
-        yield first, bits - size_bits
-        first += 1 << size_bits
-
-
-def cover_networks(
-    ranges: Iterable[tuple[int, int]], version: int
-) -> list[IPv4Network | IPv6Network]:
-    """Minimal CIDR networks covering the union of ``ranges`` (merged first)."""
-    bits = IPV4_BITS if version == 4 else IPV6_BITS
-    networks: list[IPv4Network | IPv6Network] = []
-    for first, last in merge_ranges(ranges):
-        for address, prefix in cidr_cover(first, last, bits):
-            networks.append(
-                ip_network((address, prefix)) if version == 6 else IPv4Network((address, prefix))
-            )
-    return networks
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ from spfmanager.apply import ApplyItem, ApplyReport, apply_plan
 from spfmanager.build import DomainBuild, Progress, build
 from spfmanager.compile import Intent, compile_config
 from spfmanager.config import Config, load_config
-from spfmanager.connect import open_provider, provider_settings
+from spfmanager.connect import EMBEDDED_NAME, open_provider, provider_settings
 from spfmanager.dns.base import Resolver
 from spfmanager.flatten import Flattener
 from spfmanager.pack import split_strings
@@ -71,7 +71,7 @@ class Workspace:
     def provider(self, name: str, zone: str) -> Provider:
         key = (name, zone)
         if key not in self._providers:
-            _, settings = provider_settings(self.config, None if name == "default" else name)
+            _, settings = provider_settings(self.config, None if name == EMBEDDED_NAME else name)
             self._providers[key] = open_provider(settings, zone, self.base_dir)
         return self._providers[key]
 

@@ -60,15 +60,6 @@ class SnapshotResolver:
                 f"{document.where((exc.name, exc.index))}: {exc.name}: {exc.detail}"
             ) from None
 
-    @classmethod
-    def from_documents(cls, zonedata: Iterable[Mapping[str, Any]]) -> SnapshotResolver:
-        """Merge several zonedata mappings (e.g. of several files) into one resolver."""
-        merged: dict[str, list[Any]] = {}
-        for document in zonedata:
-            for name, entries in document.items():
-                merged.setdefault(str(name), []).extend(entries or [])
-        return cls(merged)
-
     def _load_name(self, name: str, entries: Iterable[Any]) -> None:
         key = normalize_name(name)
         self._names.add(key)

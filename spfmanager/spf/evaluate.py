@@ -425,7 +425,7 @@ class _Check:
     def validated_names(self, depth: int, *, count_void: bool) -> list[str]:
         """RFC 7208 5.5: PTR names of the client whose A/AAAA records include it."""
         try:
-            answer = self.query(_reverse_name(self.ip), RRType.PTR, depth)
+            answer = self.query(self.ip.reverse_pointer, RRType.PTR, depth)
         except DNSTemporaryError:
             return []
         if count_void:
@@ -560,10 +560,6 @@ def _same_network(ip: IPAddress, address: IPAddress, prefix: int) -> bool:
 def _is_same_or_subdomain(name: str, domain: str) -> bool:
     name, domain = normalize_name(name), normalize_name(domain)
     return name == domain or name.endswith("." + domain)
-
-
-def _reverse_name(ip: IPAddress) -> str:
-    return ip.reverse_pointer
 
 
 def _describe_answer(answer: Answer) -> str:
