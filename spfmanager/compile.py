@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from spfmanager.catalog import Catalog, load_catalog, network_term
 from spfmanager.config.models import SELF, Policy
@@ -48,6 +48,10 @@ class Intent:
     sources: tuple[tuple[Source, ...], ...]  # parallel to record.terms
     max_ipv4_addresses: int = 1 << 24  # safety limit: more passing addresses need --force
     max_ipv6_addresses: int = 1 << 112
+    max_service_shrink: float = 0.25  # share of a service's addresses lost: needs --force
+    max_service_growth: float = 4.0  # share of a service's addresses gained: needs --force
+    query_budget: int = 5000  # DNS queries flattening this domain may send
+    flatten_deadline: float = 60.0  # seconds flattening this domain may take
 
     def sources_of(self, term: Term) -> tuple[Source, ...]:
         """Every config origin of ``term`` (empty when it is not in the record)."""
@@ -119,11 +123,18 @@ def _build(
         << (32 - _first(domain.max_authorized_ipv4, defaults.max_authorized_ipv4)),
         max_ipv6_addresses=1
         << (128 - _first(domain.max_authorized_ipv6, defaults.max_authorized_ipv6)),
+        max_service_shrink=_first(domain.max_service_shrink, defaults.max_service_shrink) / 100,
+        max_service_growth=_first(domain.max_service_growth, defaults.max_service_growth) / 100,
+        query_budget=_first(domain.query_budget, defaults.query_budget),
+        flatten_deadline=_first(domain.flatten_deadline, defaults.flatten_deadline),
     )
     return intent, problems
 
 
-def _first(value: int | None, default: int) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _first(value: _N | None, default: _N) -> _N:
     return default if value is None else value
 
 

@@ -149,6 +149,31 @@ MaxIPv6 = Annotated[
         description="Safety: plans authorizing more IPv6 addresses than one /N holds need --force",
     ),
 ]
+ShrinkPercent = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=100,
+        description="Safety: plans under which one service loses more than this share (percent) "
+        "of the addresses it had at the last apply need --force",
+    ),
+]
+GrowthPercent = Annotated[
+    int,
+    Field(
+        ge=0,
+        description="Safety: plans under which one service grows by more than this share "
+        "(percent) of the addresses it had at the last apply need --force",
+    ),
+]
+QueryBudget = Annotated[
+    int,
+    Field(ge=1, le=1_000_000, description="DNS queries flattening one domain may send"),
+]
+Deadline = Annotated[
+    float,
+    Field(gt=0, le=86_400, description="Seconds flattening one domain may take"),
+]
 _HOSTS_SCHEMA = WithJsonSchema(
     {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]}
 )
@@ -294,6 +319,10 @@ class Defaults(_Model):
     provider: ProviderName = None
     max_authorized_ipv4: MaxIPv4 = 8
     max_authorized_ipv6: MaxIPv6 = 16
+    max_service_shrink: ShrinkPercent = 25
+    max_service_growth: GrowthPercent = 400
+    query_budget: QueryBudget = 5000
+    flatten_deadline: Deadline = 60.0
 
 
 class ProviderConfig(BaseModel):
@@ -366,6 +395,10 @@ class DomainConfig(_Model):
     lookup_budget: LookupBudget | None = None
     max_authorized_ipv4: MaxIPv4 | None = None
     max_authorized_ipv6: MaxIPv6 | None = None
+    max_service_shrink: ShrinkPercent | None = None
+    max_service_growth: GrowthPercent | None = None
+    query_budget: QueryBudget | None = None
+    flatten_deadline: Deadline | None = None
     provider: ProviderName = None
     zone: DomainName | None = Field(
         default=None, description="The DNS zone; defaults to the domain"
