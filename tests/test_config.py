@@ -148,7 +148,8 @@ def test_inline_credentials_are_rejected() -> None:
         ),
         (
             "domains:\n  example.com:\n    colour: red\n",
-            "cfg.yaml:3: domains.example.com.colour: unknown field 'colour' (allowed: a, include,",
+            "cfg.yaml:3: domains.example.com.colour: unknown field 'colour' (allowed: a, "
+            "flatten_deadline, include,",
         ),
         (
             "domains:\n  example.com:\n    ip4: []\n    ip4: [192.0.2.0/24]\n",
@@ -232,8 +233,13 @@ def test_unreadable_file_is_a_clean_error(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.yaml")
 
 
-def test_empty_file_is_an_empty_config() -> None:
-    assert parse_config("") == Config()
+def test_empty_file_is_an_error() -> None:
+    # an empty (e.g. truncated) config must not plan every domain away
+    for text in ("", "# nothing yet\n", "---\n"):
+        assert problems_of(text) == [
+            "cfg.yaml:1: (top level): the file is empty; a config needs 'domains:'"
+        ]
+    assert parse_config("domains: {}\n") == Config()
 
 
 def test_schema_validates_the_example() -> None:

@@ -11,11 +11,19 @@ import difflib
 import re
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from spfmanager.errors import ConfigError, SPFSyntaxError
 from spfmanager.spf.parser import parse_term
@@ -36,6 +44,30 @@ def network_term(network: IPv4Network | IPv6Network) -> IP4 | IP6:
         return IP4(Qualifier.PASS, network.network_address, prefix4)
     prefix6 = None if network.prefixlen == 128 else network.prefixlen
     return IP6(Qualifier.PASS, network.network_address, prefix6)
+
+
+def _network_text(family: str, network: type[IPv4Network | IPv6Network]) -> BeforeValidator:
+    """Networks are written as text: ``ipaddress`` would read the integer 3232235777 as
+    192.168.1.1 and ``true`` as 0.0.0.1, so anything else is refused before it gets there."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, (str, network)):
+            return value
+        raise PydanticCustomError(
+            "network_not_text",
+            "{value} is not an {family} network: write it as a string, e.g. {example}",
+            {
+                "value": repr(value),
+                "family": family,
+                "example": "'192.0.2.0/24'" if family == "IPv4" else "'2001:db8::/32'",
+            },
+        )
+
+    return BeforeValidator(check)
+
+
+IPv4Text = Annotated[IPv4Network, _network_text("IPv4", IPv4Network)]
+IPv6Text = Annotated[IPv6Network, _network_text("IPv6", IPv6Network)]
 
 
 class Parameter(BaseModel):
@@ -86,8 +118,8 @@ class ServiceDefinition(BaseModel):
     )
     include: tuple[str, ...] = Field(default=(), description="include: targets (Jinja2 templates)")
     a: tuple[str, ...] = Field(default=(), description="a: targets (Jinja2 templates)")
-    ip4: tuple[IPv4Network, ...] = ()
-    ip6: tuple[IPv6Network, ...] = ()
+    ip4: tuple[IPv4Text, ...] = ()
+    ip6: tuple[IPv6Text, ...] = ()
     parameters: dict[str, Parameter] = {}
     verified: bool = Field(
         default=False, description="Targets confirmed against the provider's docs"

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.snapshot import SnapshotResolver
-from spfmanager.errors import ConfigError, SPFManagerError, SPFSyntaxError
+from spfmanager.errors import ConfigError, SnapshotError, SPFManagerError, SPFSyntaxError
 
 
 class ExitCode(IntEnum):
@@ -84,6 +84,8 @@ def clean_errors() -> Iterator[None]:
         yield
     except ConfigError as exc:
         fail("\n".join(exc.problems) or "invalid configuration")
+    except SnapshotError as exc:
+        fail(str(exc) or "invalid DNS snapshot")
     except SPFSyntaxError as exc:
         fail(f"{exc}\n{exc.pointer()}" if exc.text else str(exc))
     except SPFManagerError as exc:

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -25,6 +24,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PlainSerializer,
     PlainValidator,
+    Strict,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from spfmanager.catalog import Catalog, ServiceDefinition, ServiceId, load_catalog
+from spfmanager.catalog.service import IPv4Text, IPv6Text
 from spfmanager.config.secret import Secret
 from spfmanager.errors import SPFSyntaxError
 from spfmanager.providers.registry import available
@@ -77,8 +78,13 @@ def _policy(value: Any) -> Any:
     return value
 
 
+def normalize_domain(name: str) -> str:
+    """A domain as the config stores it: lower case, without the final dot."""
+    return name.rstrip(".").lower()
+
+
 def _domain_name(value: str) -> str:
-    name = value.rstrip(".").lower()
+    name = normalize_domain(value)
     if not _DOMAIN.match(name):
         raise PydanticCustomError(
             "domain_name", "{value} is not a domain name", {"value": repr(value)}
@@ -128,13 +134,17 @@ DomainName = Annotated[
     WithJsonSchema({"type": "string", "pattern": _DOMAIN.pattern}),
 ]
 PolicyField = Annotated[Policy, BeforeValidator(_policy)]
-TTL = Annotated[int, Field(ge=1, le=MAX_TTL, description="Seconds")]
+# Numbers are Strict: YAML reads `true`/`yes` as booleans, which lax pydantic would take as
+# 1 (a TTL of one second), and a quoted "3600" is a string where the schema says integer.
+TTL = Annotated[int, Strict(), Field(ge=1, le=MAX_TTL, description="Seconds")]
 LookupBudget = Annotated[
     int,
+    Strict(),
     Field(ge=1, le=MAX_DNS_LOOKUPS, description="DNS lookups the published record may cost"),
 ]
 MaxIPv4 = Annotated[
     int,
+    Strict(),
     Field(
         ge=0,
         le=32,
@@ -143,6 +153,7 @@ MaxIPv4 = Annotated[
 ]
 MaxIPv6 = Annotated[
     int,
+    Strict(),
     Field(
         ge=0,
         le=128,
@@ -151,6 +162,7 @@ MaxIPv6 = Annotated[
 ]
 ShrinkPercent = Annotated[
     int,
+    Strict(),
     Field(
         ge=0,
         le=100,
@@ -160,6 +172,7 @@ ShrinkPercent = Annotated[
 ]
 GrowthPercent = Annotated[
     int,
+    Strict(),
     Field(
         ge=0,
         description="Safety: plans under which one service grows by more than this share "
@@ -168,12 +181,17 @@ GrowthPercent = Annotated[
 ]
 QueryBudget = Annotated[
     int,
+    Strict(),
     Field(ge=1, le=1_000_000, description="DNS queries flattening one domain may send"),
 ]
+# Strict floats take integers (60) but not booleans or strings.
 Deadline = Annotated[
     float,
+    Strict(),
     Field(gt=0, le=86_400, description="Seconds flattening one domain may take"),
 ]
+
+
 _HOSTS_SCHEMA = WithJsonSchema(
     {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]}
 )
@@ -381,8 +399,8 @@ class DomainConfig(_Model):
     """The senders of one domain and how its record is published."""
 
     services: tuple[ServiceUseField, ...] = ()
-    ip4: tuple[IPv4Network, ...] = ()
-    ip6: tuple[IPv6Network, ...] = ()
+    ip4: tuple[IPv4Text, ...] = ()
+    ip6: tuple[IPv6Text, ...] = ()
     a: AHosts = Field(default=(), description="a targets; true or '@' for the domain itself")
     mx: MXHosts = Field(default=(), description="mx targets; true or '@' for the domain itself")
     include: tuple[Annotated[str, _domain_spec("include")], ...] = ()

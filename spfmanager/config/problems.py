@@ -97,7 +97,9 @@ def describe(error: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     if kind == "enum":
         return f"{value!r} is not allowed (allowed: {ctx.get('expected')})"
     message = error["msg"].removeprefix("Value error, ")
-    if kind.startswith(("int_", "bool_", "string_", "greater", "less", "list_", "dict_")):
+    if kind in ("int_type", "float_type") and isinstance(value, bool):
+        return f"{message}, not a boolean (got {value!r})"
+    if kind.startswith(("int_", "float_", "bool_", "string_", "greater", "less", "list_", "dict_")):
         return f"{message} (got {value!r})" if _scalar(value) else message
     return message
 
@@ -106,6 +108,13 @@ def validation_problems(
     exc: ValidationError, document: Document, model: type[BaseModel]
 ) -> list[str]:
     """Every error of ``exc`` as ``FILE:LINE: field: message``, in file order."""
+    return [text for _, text in located_problems(exc, document, model)]
+
+
+def located_problems(
+    exc: ValidationError, document: Document, model: type[BaseModel]
+) -> list[tuple[int, str]]:
+    """:func:`validation_problems` with the line of each, to merge with other problems."""
     found: list[tuple[int, str]] = []
     for error in exc.errors(include_url=False):
         loc, bad_key = _clean_loc(error["loc"], document.data)
@@ -113,4 +122,4 @@ def validation_problems(
         field = format_loc(loc) + (" (key)" if bad_key else "")
         line = document.line(loc)
         found.append((line, f"{document.name}:{line}: {field}: {message}"))
-    return [text for _, text in sorted(dict.fromkeys(found), key=lambda item: item[0])]
+    return sorted(dict.fromkeys(found), key=lambda item: item[0])

@@ -14,7 +14,7 @@ from typing import Any
 
 from spfmanager.dns.base import Answer, MXRecord, RData, RRType, TXTRecord, normalize_name
 from spfmanager.errors import ConfigError, DNSTemporaryError, SnapshotError
-from spfmanager.yamlnodes import parse_yaml
+from spfmanager.yamlnodes import load_yaml
 
 MAX_CNAME_CHAIN = 8
 
@@ -45,9 +45,7 @@ class SnapshotResolver:
         """Read a zonedata YAML file (a mapping of name to entries)."""
         path = Path(path)
         try:
-            document = parse_yaml(path.read_text(encoding="utf-8"), str(path))
-        except OSError as exc:
-            raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from None
+            document = load_yaml(path, "snapshot")
         except ConfigError as exc:
             raise SnapshotError("\n".join(exc.problems)) from None
         data = {} if document.data is None else document.data
@@ -66,7 +64,9 @@ class SnapshotResolver:
         spf: list[RData] = []
         txt_none = False
         has_txt = False
-        if isinstance(entries, str | Mapping):
+        if isinstance(entries, str | Mapping) or (
+            entries is not None and not isinstance(entries, list | tuple)
+        ):
             entries = [entries]
         for index, entry in enumerate(entries or []):
             if entry == "TIMEOUT":
