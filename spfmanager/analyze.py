@@ -13,21 +13,26 @@ The last part of a complete program is a total :class:`Block` (every address dec
 ``all``, a static redirect, or the default ``neutral``) or an :class:`Opaque` redirect.
 
 Lookup limits are deliberately not applied: the analysis gives the *intent*, what the record
-means to authorize, which flattening must preserve while fixing its limits.
+means to authorize, which flattening must preserve while fixing its limits. The work is
+bounded all the same, as upstream DNS may be hostile: includes and redirects nest at most
+:data:`MAX_NESTING` deep, and a :class:`MeteredResolver` under the run's cache gives the
+domain being flattened a :class:`Budget` of DNS queries and seconds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address
 
-from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name
+from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name, query_within
 from spfmanager.errors import DNSTemporaryError, FlattenError, SPFSyntaxError
 from spfmanager.ranges import Segment, first_match_segments, merge_adjacent
 from spfmanager.spf.evaluate import is_valid_domain, truncate_domain
-from spfmanager.spf.limits import MAX_MX_NAMES
+from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_MX_NAMES
 from spfmanager.spf.macros import Literal, MacroString, bind_letter, expand
 from spfmanager.spf.parser import is_spf_record, parse_record
 from spfmanager.spf.results import Result
@@ -49,6 +54,88 @@ log = logging.getLogger(__name__)
 
 IPV4_MAX = (1 << 32) - 1
 IPV6_MAX = (1 << 128) - 1
+MAX_NESTING = 24  # include/redirect levels followed; receivers stop after 10 lookups anyway
+DEFAULT_QUERY_BUDGET = 5000  # DNS queries flattening one domain may send
+DEFAULT_DEADLINE = 60.0  # seconds flattening one domain may take
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What flattening one domain may spend: ``queries`` sent to DNS, ``seconds`` in all."""
+
+    domain: str
+    queries: int = DEFAULT_QUERY_BUDGET
+    seconds: float = DEFAULT_DEADLINE
+
+    def over_queries(self) -> FlattenError:
+        """The error for a domain that needs more queries (upstream is too large or hostile:
+        retrying will not help)."""
+        return FlattenError(
+            f"flattening {self.domain} needed more than {self.queries} DNS queries (query_budget)"
+        )
+
+    def over_time(self) -> FlattenError:
+        """The error for a domain that took too long (slow DNS may recover: transient)."""
+        return FlattenError(
+            f"flattening {self.domain} took longer than {self.seconds:g} s (flatten_deadline)",
+            transient=True,
+        )
+
+
+class MeteredResolver:
+    """Sends queries to ``resolver`` within the current :class:`Budget` (none: unbounded).
+
+    Place it *under* the run's cache (``MemoResolver(MeteredResolver(live))``): only the
+    queries that reach it, those not answered from memory, are charged. Before each one it
+    raises the budget's FlattenError when the queries or the time are spent; a query that
+    can be bounded (:func:`~spfmanager.dns.base.query_within`) gets only the time left, so
+    a domain ends within its deadline even when every server is silent. The FlattenError
+    is not a DNSTemporaryError: caches do not remember it against the name.
+    """
+
+    def __init__(self, resolver: Resolver, *, clock: Clock = time.monotonic) -> None:
+        self.resolver = resolver
+        self.clock = clock
+        self.queries = 0  # sent, in all budgets and outside them
+        self._budget: Budget | None = None
+        self._spent = 0
+        self._ends = 0.0
+
+    @contextmanager
+    def budget(self, budget: Budget) -> Iterator[None]:
+        """Charge the queries made inside the ``with`` block to ``budget``."""
+        previous = (self._budget, self._spent, self._ends)
+        self._budget, self._spent, self._ends = budget, 0, self.clock() + budget.seconds
+        try:
+            yield
+        finally:
+            self._budget, self._spent, self._ends = previous
+
+    @property
+    def spent(self) -> int:
+        """Queries charged to the current budget so far."""
+        return self._spent
+
+    def query(self, name: str, rrtype: RRType) -> Answer:
+        budget = self._budget
+        if budget is None:
+            self.queries += 1
+            return self.resolver.query(name, rrtype)
+        if self._spent >= budget.queries:
+            raise budget.over_queries()
+        left = self._ends - self.clock()
+        if left <= 0:
+            raise budget.over_time()
+        self._spent += 1
+        self.queries += 1
+        try:
+            return query_within(self.resolver, name, rrtype, left)
+        except DNSTemporaryError:
+            if self.clock() >= self._ends:
+                raise budget.over_time() from None  # cut short by the deadline, not upstream
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +221,7 @@ class Analyzer:
         if key in stack:
             chain = " -> ".join((*stack, key))
             return _failure_program(f"include/redirect loop: {chain}")
+        _check_nesting(stack, key)
         cached = self._programs.get(key)
         if cached is not None:
             return cached
@@ -327,6 +415,7 @@ class Analyzer:
         if target is None or not is_valid_domain(target) or target in stack:
             return 0
         key = target
+        _check_nesting(stack, key)
         if key not in self._lookups:
             fetched = self._fetch(target)
             self._lookups[key] = (
@@ -345,6 +434,15 @@ class Analyzer:
                 "keeping the last good record until upstream answers again",
                 transient=True,
             ) from None
+
+
+def _check_nesting(stack: tuple[str, ...], target: str) -> None:
+    """Refuse to follow includes and redirects deeper than :data:`MAX_NESTING`."""
+    if len(stack) > MAX_NESTING:
+        raise FlattenError(
+            f"includes and redirects nest more than {MAX_NESTING} levels deep below "
+            f"{stack[0]} (at {target}); receivers stop after {MAX_DNS_LOOKUPS} DNS lookups"
+        )
 
 
 class _NoMacros:

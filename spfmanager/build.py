@@ -48,7 +48,11 @@ def build(
     progress: Progress | None = None,
     flattener: Flattener | None = None,
 ) -> list[DomainBuild]:
-    """Flatten each intent; errors are per domain, never abort the others."""
+    """Flatten each intent; errors are per domain, never abort the others.
+
+    Each domain gets its intent's ``query_budget`` DNS queries and ``flatten_deadline``
+    seconds: a hostile or huge include tree fails that domain, not the run.
+    """
     flattener = flattener or Flattener(resolver)
     builds: list[DomainBuild] = []
     for intent in intents:
@@ -60,6 +64,8 @@ def build(
                 keep=intent.keep,
                 lookup_budget=intent.lookup_budget,
                 other_root_txt=extra,
+                query_budget=intent.query_budget,
+                deadline=intent.flatten_deadline,
             )
             builds.append(DomainBuild(intent, result))
         except FlattenError as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from spfmanager.analyze import Failure, Opaque, Program, Value
 from spfmanager.ranges import Segment, merge_adjacent, merge_ranges
+from spfmanager.spf.results import Result
 
 BITS = {4: 32, 6: 128}
 
@@ -109,3 +110,15 @@ def _combine(
     """Merge consecutive address-only parts: earlier decisions win, later fill its gaps."""
     kept = [s for s in earlier if s.value is not None]
     return merge_adjacent(sorted([*kept, *later], key=lambda s: s.first))
+
+
+def passing_addresses(form: Sequence[NormalPart]) -> dict[int, int]:
+    """Per address family, how many addresses the address-only parts give ``pass``."""
+    counts = {4: 0, 6: 0}
+    for part in form:
+        if isinstance(part, Decisions):
+            for version in (4, 6):
+                counts[version] += sum(
+                    s.last - s.first + 1 for s in part.segments(version) if s.value is Result.PASS
+                )
+    return counts

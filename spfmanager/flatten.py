@@ -8,14 +8,25 @@ that cannot be flattened faithfully stay verbatim, in place; nothing moves acros
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from spfmanager.analyze import Analyzer, Opaque, Program, pin_domain
+from spfmanager.analyze import (
+    DEFAULT_DEADLINE,
+    DEFAULT_QUERY_BUDGET,
+    Analyzer,
+    Budget,
+    Clock,
+    MeteredResolver,
+    Opaque,
+    Program,
+    pin_domain,
+)
 from spfmanager.cover import EMITTABLE, Cidr, Coverer
-from spfmanager.decisions import BITS, Decisions, normal_form
+from spfmanager.decisions import BITS, Decisions, normal_form, passing_addresses
 from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.dns.memo import MemoResolver
 from spfmanager.errors import FlattenError
@@ -105,11 +116,15 @@ def flatten(
     lookup_budget: int = DEFAULT_LOOKUP_BUDGET,
     other_root_txt: Sequence[Sequence[str]] = (),
     max_answer: int = MAX_UDP_ANSWER,
+    query_budget: int = DEFAULT_QUERY_BUDGET,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> FlattenResult:
     """Flatten ``record`` for publication at ``domain``; raise FlattenError when impossible.
 
     ``keep`` lists terms (as written) never to flatten. ``other_root_txt`` are the other TXT
     records at the domain (verification strings...), which share its 512-byte answer.
+    At most ``query_budget`` DNS queries are sent and ``deadline`` seconds spent, else
+    FlattenError (transient for the deadline).
     """
     return Flattener(resolver).flatten(
         record,
@@ -118,6 +133,8 @@ def flatten(
         lookup_budget=lookup_budget,
         other_root_txt=other_root_txt,
         max_answer=max_answer,
+        query_budget=query_budget,
+        deadline=deadline,
     )
 
 
@@ -126,10 +143,13 @@ class Flattener:
 
     Each (name, type) is queried once per Flattener; a service included by a thousand
     domains is analysed once, and identical intents are encoded and point-checked once.
+    Each :meth:`flatten` has its own query budget and deadline; answers already known to
+    the run cost it nothing. ``clock`` (seconds, monotonic) is injectable for tests.
     """
 
-    def __init__(self, resolver: Resolver) -> None:
-        self.resolver = MemoResolver(resolver)
+    def __init__(self, resolver: Resolver, *, clock: Clock = time.monotonic) -> None:
+        self.meter = MeteredResolver(resolver, clock=clock)
+        self.resolver = MemoResolver(self.meter)
         self._analyzers: dict[frozenset[str], Analyzer] = {}
         self._covers: dict[Decisions, list[Mechanism]] = {}
         self._proven: dict[tuple[object, ...], Proof] = {}
@@ -152,6 +172,8 @@ class Flattener:
         lookup_budget: int = DEFAULT_LOOKUP_BUDGET,
         other_root_txt: Sequence[Sequence[str]] = (),
         max_answer: int = MAX_UDP_ANSWER,
+        query_budget: int = DEFAULT_QUERY_BUDGET,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> FlattenResult:
         """See :func:`flatten`."""
         intent = parse_record(record) if isinstance(record, str) else record
@@ -160,6 +182,23 @@ class Flattener:
             raise FlattenError(
                 f"lookup budget {lookup_budget} exceeds RFC 7208's {MAX_DNS_LOOKUPS}"
             )
+        if query_budget < 1 or not deadline > 0:
+            raise FlattenError(
+                f"the query budget ({query_budget}) and the deadline ({deadline} s) must be "
+                "positive"
+            )
+        with self.meter.budget(Budget(domain, query_budget, deadline)):
+            return self._flatten(intent, domain, keep, lookup_budget, other_root_txt, max_answer)
+
+    def _flatten(
+        self,
+        intent: Record,
+        domain: str,
+        keep: Iterable[str],
+        lookup_budget: int,
+        other_root_txt: Sequence[Sequence[str]],
+        max_answer: int,
+    ) -> FlattenResult:
         analyzer = self.analyzer(keep)
         queries_before = self.resolver.queries
         program, form, intent_lookups = self._analyze(analyzer, intent, domain, keep)
@@ -186,7 +225,7 @@ class Flattener:
                 f"{detail})"
             )
         proof = self._prove(intent, domain, packed, keep, form, terms, final_redirect)
-        passing = _passing(form)
+        passing = passing_addresses(form)
         return FlattenResult(
             domain=domain,
             intent=intent,
@@ -310,17 +349,6 @@ def _pinned_explanation(intent: Record, domain: str) -> Explanation | None:
     if intent.explanation is None:
         return None
     return Explanation(pin_domain(intent.explanation.domain, domain))
-
-
-def _passing(form: list[Decisions | Opaque]) -> dict[int, int]:
-    counts = {4: 0, 6: 0}
-    for part in form:
-        if isinstance(part, Decisions):
-            for version in (4, 6):
-                counts[version] += sum(
-                    s.last - s.first + 1 for s in part.segments(version) if s.value is Result.PASS
-                )
-    return counts
 
 
 def _warnings(program: Program, passing: dict[int, int]) -> list[str]:

@@ -8,10 +8,20 @@ from typing import Any
 
 import pytest
 
-from spfmanager.audit import Audit, Code, Edge, NodeStatus, Severity, audit_domain
+from spfmanager.audit import (
+    Audit,
+    Code,
+    DeadlineReached,
+    DeadlineResolver,
+    Edge,
+    NodeStatus,
+    Severity,
+    audit_domain,
+    walk_tree,
+)
 from spfmanager.audit.tree import MAX_DEPTH
 from spfmanager.audit.wire import txt_answer_size
-from spfmanager.dns.base import TXTRecord
+from spfmanager.dns.base import RRType, TXTRecord
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.results import Result
@@ -407,3 +417,48 @@ def test_verdict_matches_a_real_evaluation(snapshot: SnapshotResolver) -> None:
     direct = evaluate("192.0.2.1", "postmaster@amazonses.com", "amazonses.com", resolver=snapshot)
     assert audit.verdict.evaluation.result is direct.result is Result.FAIL
     assert audit.verdict.fix == "nothing to fix"
+
+
+# -- the deadline ---------------------------------------------------------------------------
+
+
+class SteppingClock:
+    """A monotonic clock that moves one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+DEADLINE_ZONE = {
+    "example.com": [
+        {"TXT": "v=spf1 " + " ".join(f"include:v{i}.example.net" for i in range(5)) + " -all"}
+    ],
+    **{f"v{i}.example.net": [{"TXT": f"v=spf1 ip4:198.51.100.{i} -all"}] for i in range(5)},
+}
+
+
+def test_lookups_after_the_deadline_are_reported_not_done() -> None:
+    # Read at the start (deadline at 4.5), then once per query: queries 1-3 are in time.
+    resolver = DeadlineResolver(SnapshotResolver(DEADLINE_ZONE), 3.5, clock=SteppingClock())
+    walk = walk_tree("example.com", resolver)
+    assert resolver.reached
+    assert walk.not_done == ("v2.example.net TXT", "v3.example.net TXT", "v4.example.net TXT")
+    statuses = [child.status for child in walk.root.children]
+    assert statuses == [NodeStatus.OK] * 2 + [NodeStatus.NOT_DONE] * 3
+    (finding,) = [f for f in walk.findings if f.code is Code.DEADLINE]
+    assert finding.severity is Severity.ERROR and finding.domain == "example.com"
+    assert "3 lookup(s) were not done" in finding.message
+    with pytest.raises(DeadlineReached, match=r"the deadline of 3\.5 s passed"):
+        resolver.query("v0.example.net", RRType.TXT)
+
+
+def test_an_audit_within_its_deadline_is_complete() -> None:
+    audit = audit_domain("example.com", SnapshotResolver(DEADLINE_ZONE), deadline=60)
+    assert audit.complete and not audit.timed_out and audit.not_done == ()
+    assert Code.DEADLINE not in codes(audit)
+    assert audit.verdict.result is Result.FAIL
+    assert audit.data["not_done"] == []

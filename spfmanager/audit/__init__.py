@@ -1,18 +1,23 @@
 """Audit a domain's SPF record: the include tree, limits, problems and receivers' verdict.
 
 ``audit_domain(domain, resolver)`` walks the tree (:mod:`.tree`), estimates the TXT answer
-size (:mod:`.wire`), and evaluates a probe connection for the verdict (:mod:`.report`).
+size (:mod:`.wire`), and evaluates a probe connection for the verdict (:mod:`.report`),
+all within an optional deadline (:mod:`.deadline`).
 """
 
+from spfmanager.audit.deadline import DEFAULT_CHECK_DEADLINE, DeadlineReached, DeadlineResolver
 from spfmanager.audit.findings import Code, Finding, Severity
 from spfmanager.audit.report import PROBE_ADDRESS, Audit, Verdict, audit_domain
 from spfmanager.audit.tree import Edge, Node, NodeStatus, Walk, walk_tree
 from spfmanager.audit.wire import txt_answer_size
 
 __all__ = [
+    "DEFAULT_CHECK_DEADLINE",
     "PROBE_ADDRESS",
     "Audit",
     "Code",
+    "DeadlineReached",
+    "DeadlineResolver",
     "Edge",
     "Finding",
     "Node",

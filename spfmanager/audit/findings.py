@@ -48,6 +48,7 @@ class Code(StrEnum):
     DNS_ERROR = "dns-error"
     MACRO_TARGET = "macro-target"
     TREE_TRUNCATED = "tree-truncated"
+    DEADLINE = "deadline-exceeded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
+from spfmanager.audit.deadline import DeadlineResolver
 from spfmanager.audit.findings import Code, Finding, Severity
 from spfmanager.audit.tree import FLATTEN_FIX, Node, walk_tree
 from spfmanager.dns.base import Resolver, normalize_name
+from spfmanager.dns.memo import MemoResolver
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
 from spfmanager.spf.results import Result
@@ -48,8 +50,14 @@ class Audit:
     lookups: int
     void_lookups: int
     answer_size: int | None
-    complete: bool  # False when the tree was too large to walk entirely
+    complete: bool  # False when the tree was too large to walk entirely, or ran out of time
     verdict: Verdict
+    not_done: tuple[str, ...] = ()  # lookups the deadline left undone ("name TYPE")
+
+    @property
+    def timed_out(self) -> bool:
+        """True when the deadline passed before every lookup was done."""
+        return bool(self.not_done)
 
     @property
     def has_errors(self) -> bool:
@@ -67,6 +75,7 @@ class Audit:
             "void_lookups": {"count": self.void_lookups, "limit": MAX_VOID_LOOKUPS},
             "answer_size": {"bytes": self.answer_size, "limit": MAX_UDP_ANSWER},
             "complete": self.complete,
+            "not_done": list(self.not_done),
             "verdict": self.verdict.data,
             "findings": [f.data for f in self.findings],
             "tree": self.tree.data,
@@ -74,18 +83,28 @@ class Audit:
 
 
 def audit_domain(
-    domain: str, resolver: Resolver, *, probe: IPv4Address | IPv6Address | str = PROBE_ADDRESS
+    domain: str,
+    resolver: Resolver,
+    *,
+    probe: IPv4Address | IPv6Address | str = PROBE_ADDRESS,
+    deadline: float | None = None,
 ) -> Audit:
     """Audit the SPF record of ``domain`` and everything it includes or redirects to.
 
     The verdict comes from really evaluating a connection from ``probe`` (by default an
     RFC 5737 documentation address, which no record lists) with the bundled evaluator.
+    With ``deadline`` the whole audit (walk and verdict) takes at most that many seconds:
+    lookups left are reported as not done (``not_done``, a ``deadline-exceeded`` error
+    finding) and count as temperror for the verdict.
     """
     name = normalize_name(domain)
+    if deadline is not None:
+        resolver = DeadlineResolver(resolver, deadline)
+    resolver = MemoResolver(resolver)  # the walk and the verdict see the same answers
     walk = walk_tree(name, resolver)
     findings = list(walk.findings)
     root = walk.root
-    bound = "at least " if walk.truncated else ""
+    bound = "at least " if walk.truncated or walk.not_done else ""
     if root.total_lookups > MAX_DNS_LOOKUPS:
         findings.append(
             Finding(
@@ -120,8 +139,9 @@ def audit_domain(
         lookups=root.total_lookups,
         void_lookups=root.total_void_lookups,
         answer_size=walk.answer_size,
-        complete=not walk.truncated,
+        complete=not (walk.truncated or walk.not_done),
         verdict=_verdict(name, evaluation, ordered),
+        not_done=walk.not_done,
     )
 
 

@@ -10,7 +10,8 @@ void lookup per empty answer to an ``a``/``mx``/``exists`` target (as an IPv4 cl
 
 The walk is iterative (an explicit stack), never follows a name already on the path (loops),
 and stops at :data:`MAX_DEPTH` levels or :data:`MAX_NODES` records; a receiver gives up far
-earlier (10 lookups).
+earlier (10 lookups). With a ``deadline`` (seconds) no lookup starts after it and none runs
+past it: the names left are marked ``not-done`` and one error finding lists them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from spfmanager.audit.deadline import DeadlineReached, DeadlineResolver
 from spfmanager.audit.findings import Code, Finding, Severity
 from spfmanager.audit.wire import txt_answer_size
 from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, normalize_name
@@ -57,11 +59,12 @@ class NodeStatus(StrEnum):
     LOOP = "loop"
     DNS_ERROR = "dns-error"
     NOT_FOLLOWED = "not-followed"  # macro target, or the walk's size limits
+    NOT_DONE = "not-done"  # not looked up: the deadline had passed
 
     @property
     def is_error(self) -> bool:
         """True when a receiver reaching this name gets permerror or temperror."""
-        return self not in (NodeStatus.OK, NodeStatus.NOT_FOLLOWED)
+        return self not in (NodeStatus.OK, NodeStatus.NOT_FOLLOWED, NodeStatus.NOT_DONE)
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,16 @@ class Node:
 
 @dataclass(frozen=True)
 class Walk:
-    """The tree, what was found on the way, and the root's TXT answer size."""
+    """The tree, what was found on the way, and the root's TXT answer size.
+
+    ``not_done`` lists the lookups the deadline left undone (``"name TYPE"``).
+    """
 
     root: Node
     findings: tuple[Finding, ...]
     answer_size: int | None
     truncated: bool
+    not_done: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)
@@ -131,6 +138,7 @@ class _Walker:
         self.created = 1  # drafts created, the root included
         self.truncated = False
         self.answer_size: int | None = None
+        self.not_done: list[str] = []
 
     def walk(self, domain: str) -> Walk:
         name = normalize_name(domain)
@@ -157,7 +165,28 @@ class _Walker:
                 total_void_lookups=draft.void + sum(c.total_void_lookups for c in children),
                 children=children,
             )
-        return Walk(frozen[id(root)], tuple(self.findings), self.answer_size, self.truncated)
+        if self.not_done:
+            self.deadline_finding(name)
+        return Walk(
+            frozen[id(root)],
+            tuple(self.findings),
+            self.answer_size,
+            self.truncated,
+            tuple(dict.fromkeys(self.not_done)),
+        )
+
+    def deadline_finding(self, root: str) -> None:
+        undone = list(dict.fromkeys(self.not_done))
+        shown = ", ".join(undone[:5]) + (f" and {len(undone) - 5} more" if len(undone) > 5 else "")
+        self.add(
+            Severity.ERROR,
+            Code.DEADLINE,
+            root,
+            f"the check ran out of time: {len(undone)} lookup(s) were not done ({shown}); "
+            "the tree and the counts are incomplete",
+            "check that the name servers of the names marked not-done answer, then retry "
+            "(or allow more time with --deadline)",
+        )
 
     # -- DNS --------------------------------------------------------------------------------
 
@@ -191,6 +220,10 @@ class _Walker:
             return  # a loop or a name not followed, decided by the parent
         try:
             answer = self.query(draft.domain, RRType.TXT)
+        except DeadlineReached:
+            draft.status = NodeStatus.NOT_DONE
+            self.not_done.append(f"{draft.domain} TXT")
+            return
         except DNSTemporaryError as exc:
             draft.status = NodeStatus.DNS_ERROR
             self.add(
@@ -375,6 +408,9 @@ class _Walker:
         rrtype = RRType.MX if isinstance(mechanism, MX) else RRType.A
         try:
             answer = self.query(target, rrtype)
+        except DeadlineReached:
+            self.not_done.append(f"{target} {rrtype.value}")
+            return
         except DNSTemporaryError as exc:
             self.add(
                 Severity.ERROR,
@@ -459,7 +495,13 @@ def _is_spf(record: TXTRecord) -> bool:
     return is_spf_record(record.data[:7].decode("latin-1"))
 
 
-def walk_tree(domain: str, resolver: Resolver) -> Walk:
-    """Walk the SPF tree of ``domain``: the record, its includes and redirects, recursively."""
+def walk_tree(domain: str, resolver: Resolver, *, deadline: float | None = None) -> Walk:
+    """Walk the SPF tree of ``domain``: the record, its includes and redirects, recursively.
+
+    With ``deadline`` the walk takes at most that many seconds (``resolver`` may also be a
+    :class:`~spfmanager.audit.deadline.DeadlineResolver` shared with other work).
+    """
     logger.debug("walking the SPF tree of %s", domain)
+    if deadline is not None:
+        resolver = DeadlineResolver(resolver, deadline)
     return _Walker(resolver).walk(domain)

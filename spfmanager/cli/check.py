@@ -11,7 +11,16 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from spfmanager.audit import Audit, Edge, Node, NodeStatus, Severity, audit_domain
+from spfmanager.audit import (
+    DEFAULT_CHECK_DEADLINE,
+    Audit,
+    DeadlineResolver,
+    Edge,
+    Node,
+    NodeStatus,
+    Severity,
+    audit_domain,
+)
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ExitCode,
@@ -46,9 +55,11 @@ CHECK_HELP = (
     "Audit DOMAIN's SPF record and its include tree, or evaluate one connection (--ip).\n\n"
     "The audit shows the include tree with DNS lookups per branch, every problem and its "
     "fix, and the verdict: what receivers return for senders the record does not list.\n\n"
+    "The whole check takes at most --deadline seconds: lookups left then are reported as "
+    "not done (a deadline-exceeded finding), never waited for.\n\n"
     "Exit status: 0 no error-level findings (with --ip: the result is pass); "
-    "1 usage or file error, or DOMAIN's DNS unreachable; "
-    "2 error-level findings (with --ip: any other result)."
+    "1 usage or file error, DOMAIN's DNS unreachable, or the deadline passed before every "
+    "lookup was done; 2 error-level findings (with --ip: any other result)."
 )
 
 
@@ -68,6 +79,15 @@ def check(
     helo: Annotated[
         str | None, typer.Option("--helo", metavar="NAME", help="HELO name for --ip.")
     ] = None,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            "--deadline",
+            min=0.001,
+            metavar="SECONDS",
+            help="Most time the whole check may take; lookups left are reported not done.",
+        ),
+    ] = DEFAULT_CHECK_DEADLINE,
     dns_snapshot: SnapshotOption = None,
     nameserver: NameserverOption = None,
     port: PortOption = 53,
@@ -80,17 +100,19 @@ def check(
     with clean_errors():
         resolver = build_resolver(dns_snapshot, nameserver, port)
         if ip is not None:
-            _check_connection(name, ip, sender, helo, resolver, json_output)
+            bounded = DeadlineResolver(resolver, deadline)
+            _check_connection(name, ip, sender, helo, bounded, json_output)
             return
         if sender is not None or helo is not None:
             fail("--sender and --helo need --ip")
-        audit = audit_domain(name, resolver)
+        audit = audit_domain(name, resolver, deadline=deadline)
     if json_output:
         print_json(audit.data)
     else:
         _render_audit(audit, console())
-    if audit.tree.status is NodeStatus.DNS_ERROR:
-        raise typer.Exit(int(ExitCode.USAGE))  # DOMAIN itself could not be queried
+    if audit.tree.status is NodeStatus.DNS_ERROR or audit.timed_out:
+        # DOMAIN itself could not be queried, or not everything in time: not a verdict.
+        raise typer.Exit(int(ExitCode.USAGE))
     if audit.has_errors:
         raise typer.Exit(int(ExitCode.PROBLEMS))
 
@@ -184,7 +206,9 @@ def _limits(audit: Audit) -> Text:
     if audit.answer_size is not None:
         parts.append(part("TXT answer", audit.answer_size, MAX_UDP_ANSWER, " bytes"))
     text = Text("  ").join(parts)
-    if not audit.complete:
+    if audit.timed_out:
+        text.append("  (out of time: counts are lower bounds)", style="yellow")
+    elif not audit.complete:
         text.append("  (tree truncated: counts are lower bounds)", style="yellow")
     return text
 

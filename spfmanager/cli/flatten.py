@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from spfmanager.analyze import DEFAULT_DEADLINE, DEFAULT_QUERY_BUDGET
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     JsonOption,
@@ -35,6 +36,18 @@ def flatten_command(
     budget: Annotated[
         int, typer.Option("--lookup-budget", min=0, max=10, help="Most DNS lookups allowed.")
     ] = DEFAULT_LOOKUP_BUDGET,
+    query_budget: Annotated[
+        int,
+        typer.Option(
+            "--query-budget", min=1, help="Most DNS queries flattening may send (else fail)."
+        ),
+    ] = DEFAULT_QUERY_BUDGET,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            "--deadline", min=0.001, metavar="SECONDS", help="Most time flattening may take."
+        ),
+    ] = DEFAULT_DEADLINE,
     output: Annotated[
         ExportFormat | None,
         typer.Option("--format", "-f", help="Print the records in this format instead."),
@@ -47,12 +60,21 @@ def flatten_command(
 ) -> None:
     """Flatten RECORD for DOMAIN and prove the result equivalent with the bundled evaluator.
 
-    Exit status: 0 flattened and proven; 1 when no equivalent record fits or upstream is
-    broken (the reason is printed).
+    Exit status: 0 flattened and proven; 1 when no equivalent record fits, upstream is
+    broken, or flattening needs more than --query-budget queries or --deadline seconds
+    (the reason is printed).
     """
     with clean_errors():
         resolver = build_resolver(snapshot, nameserver, port)
-        result = flatten(record, domain, resolver=resolver, keep=keep or (), lookup_budget=budget)
+        result = flatten(
+            record,
+            domain,
+            resolver=resolver,
+            keep=keep or (),
+            lookup_budget=budget,
+            query_budget=query_budget,
+            deadline=deadline,
+        )
     if as_json:
         print_json(result.data)
     elif output is not None:

@@ -22,6 +22,7 @@ from spfmanager.cli.common import (
 from spfmanager.compile import compile_config
 from spfmanager.config import load_config
 from spfmanager.dns.recording import RecordingResolver
+from spfmanager.errors import SPFManagerError
 from spfmanager.flatten import Flattener
 
 
@@ -48,8 +49,10 @@ def snapshot_command(
                     intent.domain,
                     keep=intent.keep,
                     lookup_budget=intent.lookup_budget,
+                    query_budget=intent.query_budget,
+                    deadline=intent.flatten_deadline,
                 )
-            except Exception as exc:
+            except SPFManagerError as exc:
                 problems.append(f"{intent.domain}: {exc}")
     data = recorder.zonedata()
     header = (

@@ -74,6 +74,23 @@ class Resolver(Protocol):
     def query(self, name: str, rrtype: RRType) -> Answer: ...
 
 
+@runtime_checkable
+class TimedResolver(Resolver, Protocol):
+    """A resolver that can bound the time of one query (the live resolver can)."""
+
+    def query_within(self, name: str, rrtype: RRType, seconds: float) -> Answer:
+        """Like ``query``, raising DNSTemporaryError after at most ``seconds``."""
+        ...
+
+
+def query_within(resolver: Resolver, name: str, rrtype: RRType, seconds: float) -> Answer:
+    """``resolver.query(name, rrtype)``, given at most ``seconds`` when ``resolver`` can
+    bound its queries (others answer from memory, or bound themselves)."""
+    if isinstance(resolver, TimedResolver):
+        return resolver.query_within(name, rrtype, seconds)
+    return resolver.query(name, rrtype)
+
+
 def normalize_name(name: str) -> str:
     """Lower-case, without the trailing dot: the form names are compared in."""
     return name.rstrip(".").lower()

@@ -5,6 +5,22 @@ Answers are mapped onto :class:`~spfmanager.dns.base.Answer`: NXDOMAIN is
 cure (timeout, SERVFAIL, REFUSED, no usable nameserver, a malformed reply) raises
 :class:`~spfmanager.errors.DNSTemporaryError`. CNAME chains in the answer are followed
 by dnspython; the records returned are those of the type asked for.
+
+Only a clean answer is believed, because an empty answer read wrongly makes a vendor's
+addresses vanish from the published record:
+
+* records of the type asked for (at the end of any CNAME chain);
+* NODATA: an empty answer with an SOA in the authority section whose zone holds the name
+  the answer is about (the last name of the CNAME chain), or, for a name without CNAME,
+  an empty answer with AA set (the server speaks for the name);
+* NXDOMAIN (which, after a CNAME chain, is about its last name: RFC 6604).
+
+Anything else raises DNSTemporaryError: an answer with TC set (dnspython retries a
+truncated UDP answer over TCP, but takes a TCP answer with TC set as it is: possibly
+partial or empty), a CNAME chain that stops without the records or an SOA for its last
+name (a cut chain: a resolver that gave up, or an out-of-zone target an authoritative
+server does not chase), a CNAME loop, a referral or any other empty answer from a server
+that is not authoritative and gives no SOA.
 """
 
 from __future__ import annotations
@@ -18,9 +34,11 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv6Address
 
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 import dns.rrset
@@ -50,7 +68,9 @@ class LiveResolver:
 
     ``nameservers`` are IP addresses (else ConfigError) queried on ``port``; without them
     the system configuration (``/etc/resolv.conf``) is used. ``timeout`` bounds one
-    attempt and ``lifetime`` the whole query. Truncated UDP answers are retried over TCP.
+    attempt and ``lifetime`` the whole query (every attempt, every server, and dnspython's
+    short back-off between rounds); :meth:`query_within` bounds one query further, for
+    callers with a deadline. Truncated UDP answers are retried over TCP.
 
     With ``cache`` (the default) answers are kept for their TTL, negative ones for the
     zone's negative TTL (RFC 2308). ``queries`` counts queries sent to the network,
@@ -99,6 +119,13 @@ class LiveResolver:
 
     def query(self, name: str, rrtype: RRType) -> Answer:
         """Answer one query, from the cache when a fresh answer is there."""
+        return self._query(name, rrtype, self._resolver.lifetime)
+
+    def query_within(self, name: str, rrtype: RRType, seconds: float) -> Answer:
+        """Like :meth:`query`, giving up (DNSTemporaryError) after at most ``seconds``."""
+        return self._query(name, rrtype, min(self._resolver.lifetime, seconds))
+
+    def _query(self, name: str, rrtype: RRType, lifetime: float) -> Answer:
         key = (normalize_name(name), rrtype)
         if self._cache_enabled:
             with self._lock:
@@ -108,41 +135,48 @@ class LiveResolver:
                     self.cache_hits += 1
                     remaining = math.ceil(entry.expires - now)
                     return replace(entry.answer, name=name, ttl=remaining)
-        answer = self._resolve(name, rrtype)
+        answer = self._resolve(name, rrtype, lifetime)
         if self._cache_enabled and answer.ttl > 0:
             ttl = min(answer.ttl, MAX_CACHE_TTL)
             with self._lock:
                 self._cache[key] = _Entry(answer, self._clock() + ttl)
         return answer
 
-    def _resolve(self, name: str, rrtype: RRType) -> Answer:
+    def _resolve(self, name: str, rrtype: RRType, lifetime: float) -> Answer:
         qname = dns_name(name)
         if qname is None:
             # A name DNS cannot carry (empty or over-long label) cannot exist.
             log.debug("not querying %r: not a valid DNS name", name)
             return Answer(name, rrtype, (), nxdomain=True, ttl=0)
+        where = f"{name} {rrtype}"
+        if lifetime <= 0:
+            raise DNSTemporaryError(f"timeout querying {where} (no time left to send it)")
         with self._lock:
             self.queries += 1
-        where = f"{name} {rrtype}"
         try:
             result = self._resolver.resolve(
-                qname, rrtype.value, raise_on_no_answer=False, search=False
+                qname, rrtype.value, raise_on_no_answer=False, search=False, lifetime=lifetime
             )
         except dns.resolver.NXDOMAIN as exc:
+            for response in _responses(exc):
+                _check_not_truncated(response, where)
             return Answer(name, rrtype, (), nxdomain=True, ttl=_negative_ttl(exc))
         except dns.exception.Timeout:
             raise DNSTemporaryError(f"timeout querying {where}") from None
         except dns.resolver.NoNameservers as exc:
-            # SERVFAIL, REFUSED and the like from every server, or no server at all.
+            # SERVFAIL, REFUSED and the like from every server, or no server at all; also
+            # a CNAME loop (dnspython's chain limit) and other unusable answers.
             raise DNSTemporaryError(f"no nameserver answered {where}: {_reasons(exc)}") from None
         except dns.message.ChainTooLong:
             raise DNSTemporaryError(f"CNAME chain too long at {where}") from None
         except dns.exception.DNSException as exc:
             raise DNSTemporaryError(f"DNS error querying {where}: {exc}") from None
-        ttl = result.chaining_result.minimum_ttl
+        _check_not_truncated(result.response, where)
+        chain = result.chaining_result
         if result.rrset is None:
-            return Answer(name, rrtype, (), ttl=ttl)
-        return Answer(name, rrtype, _records(result.rrset), ttl=ttl)
+            _check_no_data(result.response, qname, chain.canonical_name, where)
+            return Answer(name, rrtype, (), ttl=chain.minimum_ttl)
+        return Answer(name, rrtype, _records(result.rrset), ttl=chain.minimum_ttl)
 
 
 def dns_name(name: str) -> dns.name.Name | None:
@@ -158,9 +192,55 @@ def dns_name(name: str) -> dns.name.Name | None:
         return None
 
 
-def _negative_ttl(exc: dns.resolver.NXDOMAIN) -> int:
+def _check_not_truncated(response: dns.message.Message, where: str) -> None:
+    """A final answer with TC set (over TCP: dnspython retries UDP ones) may be partial."""
+    if response.flags & dns.flags.TC:
+        raise DNSTemporaryError(
+            f"truncated answer for {where} even over TCP (TC set): its records may be incomplete"
+        )
+
+
+def _check_no_data(
+    response: dns.message.Message, qname: dns.name.Name, last: dns.name.Name, where: str
+) -> None:
+    """Raise unless an empty answer really says "no such records" (see the module doc).
+
+    ``last`` is the last name of the CNAME chain (``qname`` without one): the name the
+    answer is about. An SOA covering it shows the answer comes from its zone's authority.
+    The AA bit only speaks for the query name (RFC 1035 4.1.1), so after a CNAME it is not
+    enough.
+    """
+    if _soa_covers(response, last):
+        return
+    if last == qname:
+        if response.flags & dns.flags.AA:
+            return
+        raise DNSTemporaryError(
+            f"empty answer for {where} from a server that is not authoritative and gave no "
+            "SOA (a referral, or a broken server): not a trustworthy NODATA"
+        )
+    raise DNSTemporaryError(
+        f"the CNAME chain of {where} stops at {_name_text(last)} without its records or an "
+        "SOA for it (a cut chain or a dangling alias): not a trustworthy NODATA"
+    )
+
+
+def _soa_covers(response: dns.message.Message, name: dns.name.Name) -> bool:
+    return any(
+        rrset.rdtype == dns.rdatatype.SOA
+        and rrset.rdclass == dns.rdataclass.IN
+        and name.is_subdomain(rrset.name)
+        for rrset in response.authority
+    )
+
+
+def _responses(exc: dns.resolver.NXDOMAIN) -> list[dns.message.QueryMessage]:
     responses: dict[dns.name.Name, dns.message.QueryMessage] = exc.kwargs.get("responses") or {}
-    for response in responses.values():
+    return list(responses.values())
+
+
+def _negative_ttl(exc: dns.resolver.NXDOMAIN) -> int:
+    for response in _responses(exc):
         try:
             return int(response.resolve_chaining().minimum_ttl)
         except dns.exception.DNSException:
