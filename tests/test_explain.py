@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+from collections.abc import Callable
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,9 @@ from spfmanager.explain.headers import (
     parse_received,
     parse_received_spf,
 )
-from spfmanager.explain.message import org_domain
+from spfmanager.explain.message import MAX_TRACE_FIELDS, org_domain
+from spfmanager.explain.mime import MAX_MESSAGE_BYTES, MAX_MIME_DEPTH
+from tests.explain import hostile
 
 DATA = Path(__file__).parent / "data"
 MESSAGES = DATA / "messages"
@@ -450,3 +456,147 @@ Return-Path: <news@example.org>
     result = explain(evidence, resolver())
     assert result.connection.ip == ip_address("198.51.100.23")
     assert result.now.result is Result.SOFTFAIL
+
+
+# -- hostile messages: bounded reading -----------------------------------------------------
+
+DEADLINE = 5.0  # seconds for reading and explaining any message, however built
+HOSTILE: dict[str, tuple[Callable[[], bytes], bool, str | None]] = {
+    # name: (builder, the returned message is analysed, a note that must say what was skipped)
+    "2,000 nested message/rfc822": (lambda: hostile.nested_rfc822(2000), True, None),
+    "2,000 nested bounces": (lambda: hostile.nested_reports(2000), True, None),
+    "2,000 nested multiparts": (
+        lambda: hostile.nested_multiparts(2000),
+        False,
+        f"MIME parts nested more than {MAX_MIME_DEPTH} levels deep were not searched",
+    ),
+    "100,000 Received headers": (
+        lambda: hostile.many_received(100_000),
+        False,
+        "only the first 1,000 were read",
+    ),
+    "a 50 MB message": (
+        lambda: hostile.huge_body(50_000_000),
+        False,
+        f"only its first {MAX_MESSAGE_BYTES:,} were read",
+    ),
+    "a 9 MB Received header": (
+        lambda: hostile.huge_header(b"Received", 9_000_000),
+        False,
+        "has a Received header of 9,000,",
+    ),
+    "a 9 MB Subject": (
+        lambda: hostile.huge_header(b"Subject", 9_000_000),
+        False,
+        "has a Subject header of 9,000,",
+    ),
+    "200,000 MIME parts": (
+        lambda: hostile.many_parts(200_000),
+        False,
+        "Only the first 1,000 MIME parts of the bounce were searched",
+    ),
+    "8 MB of dense trace headers": (
+        lambda: hostile.dense_trace(250, 8000),
+        False,
+        f"only the topmost {MAX_TRACE_FIELDS} were considered",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_message_is_explained_in_bounded_time(name: str) -> None:
+    build, from_report, note = HOSTILE[name]
+    raw = build()
+    zone = resolver()
+    start = time.perf_counter()
+    result = explain(parse_message(raw, source=f"{name}.eml"), zone)
+    elapsed = time.perf_counter() - start
+    assert elapsed < DEADLINE, f"{name}: {elapsed:.1f}s"
+    # The evidence at the top of the message is found whatever had to be skipped below it.
+    assert result.connection.ip == ip_address("198.51.100.99")
+    assert result.connection.mailfrom == "ops@example.edu"
+    assert result.recorded is not None
+    assert result.recorded.result is Result.FAIL
+    assert result.now.result is Result.FAIL
+    assert result.evidence.from_report is from_report
+    if note is None:
+        assert result.evidence.skipped == ()
+    else:
+        # What was left out is said, in the evidence, the notes and the plain-language lines.
+        assert any(note in line for line in result.evidence.skipped), result.evidence.skipped
+        assert set(result.evidence.skipped) <= set(result.notes)
+        assert any(note in line for line in result.lines())
+        assert any(note in line for line in result.data["message"]["skipped"])
+
+
+def test_many_received_keeps_the_topmost_hops() -> None:
+    evidence = parse_message(hostile.many_received(500))
+    assert len(evidence.hops) == MAX_TRACE_FIELDS
+    assert evidence.hops[0].from_ip == ip_address("198.51.100.99")
+    assert evidence.hops[1].from_host == "relay0.example.edu"
+    assert evidence.skipped == (
+        f"Of 501 Received headers only the topmost {MAX_TRACE_FIELDS} were considered "
+        f"(401 skipped).",
+    )
+
+
+def test_huge_file_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.eml"
+    path.write_bytes(hostile.huge_body(MAX_MESSAGE_BYTES + 1000))
+    evidence = read_message(path)
+    assert evidence.skipped == (
+        f"The message is {path.stat().st_size:,} bytes: only its first "
+        f"{MAX_MESSAGE_BYTES:,} were read.",
+    )
+    assert evidence.checks[0].client_ip == ip_address("198.51.100.99")
+
+
+def test_nesting_at_the_limit_is_still_searched() -> None:
+    # The returned message under MAX_MIME_DEPTH - 1 multiparts: depth MAX_MIME_DEPTH.
+    evidence = parse_message(hostile.nested_multiparts(MAX_MIME_DEPTH - 1))
+    assert evidence.from_report
+    assert evidence.subject == "original"
+    assert evidence.skipped == ()
+    deeper = parse_message(hostile.nested_multiparts(MAX_MIME_DEPTH))
+    assert not deeper.from_report
+    assert deeper.subject == "Undelivered"
+
+
+def test_what_was_skipped_is_in_the_error_when_nothing_is_left_to_explain() -> None:
+    raw = hostile.nested_multiparts(2000).replace(hostile.VERDICT, b"", 1)
+    with pytest.raises(MessageError, match=r"--ip \(MIME parts nested more than 20 levels"):
+        explain(parse_message(raw, source="deep.eml"), resolver())
+
+
+def test_returned_header_section_in_base64_is_decoded() -> None:
+    headers = hostile.VERDICT.decode().replace("198.51.100.99", "192.0.2.5")
+    raw = message(
+        f"""
+Return-Path: <>
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+Undeliverable.
+--b
+Content-Type: text/rfc822-headers
+Content-Transfer-Encoding: base64
+
+{base64.b64encode(headers.encode()).decode()}
+--b--
+"""
+    )
+    evidence = parse_message(raw)
+    assert evidence.from_report
+    assert evidence.checks[0].client_ip == ip_address("192.0.2.5")
+
+
+def test_sample_messages_read_as_before() -> None:
+    """The bounded reader gives the evidence the whole-message parser gave (recorded then)."""
+    before = json.loads((MESSAGES / "evidence.json").read_text(encoding="utf-8"))
+    assert set(before) == {path.name for path in MESSAGES.glob("*.eml")}
+    for name, data in before.items():
+        now = read_message(MESSAGES / name).data
+        assert now.pop("skipped") == []
+        assert now == {**data, "source": str(MESSAGES / name)}

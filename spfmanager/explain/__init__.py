@@ -1,7 +1,9 @@
 """Explain why a delivered, quarantined or bounced message passed or failed SPF.
 
-``read_message`` (message.py) reads the receiver's trace headers, ``explain`` (report.py)
-re-evaluates the connection now and ``suggest_fix`` (fix.py) proposes a verified record.
+``read_message`` (message.py) reads the receiver's trace headers, within the bounds of
+mime.py (a hostile message is read in part, and the report says what was skipped),
+``explain`` (report.py) re-evaluates the connection now and ``suggest_fix`` (fix.py)
+proposes a verified record.
 """
 
 from spfmanager.explain.fix import Cause, Diagnosis, Fix, diagnose, suggest_fix

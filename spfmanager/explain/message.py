@@ -11,15 +11,19 @@ and its ``from`` address is the last external hop: the sender's outbound server.
 
 For a delivery status notification (``multipart/report``) the returned original message
 (``message/rfc822`` or ``text/rfc822-headers``) is analysed instead of the bounce itself.
+
+Reading is bounded (see :mod:`spfmanager.explain.mime`): only header fields are parsed,
+at most ``MAX_TRACE_FIELDS`` of each trace kind, and what was skipped is reported in
+``Evidence.skipped``; a hostile message gives a shorter analysis, never a crash.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
+import os
+from collections import Counter
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.utils import getaddresses
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -35,6 +39,7 @@ from spfmanager.explain.headers import (
     parse_received,
     parse_received_spf,
 )
+from spfmanager.explain.mime import MAX_MESSAGE_BYTES, Reader
 
 log = logging.getLogger(__name__)
 IPAddress = IPv4Address | IPv6Address
@@ -60,6 +65,18 @@ _PREFERENCE = (
     HeaderKind.RECEIVED_SPF,
     HeaderKind.ARC_AUTHENTICATION_RESULTS,
 )
+# Received, Received-SPF, Authentication-Results and ARC-Authentication-Results fields read,
+# each, topmost first: RFC 5321 6.3 takes over 100 Received fields for a mail loop.
+MAX_TRACE_FIELDS = 100
+# And in all, at most this much of them: email's header parser takes ~1.5 ms a kilobyte of
+# dense text, and a real message's trace fields add up to a few tens of kilobytes.
+MAX_TRACE_BYTES = 256 * 1024
+_TRACE_KINDS = {
+    "received": "Received",
+    "received-spf": HeaderKind.RECEIVED_SPF.value,
+    "authentication-results": HeaderKind.AUTHENTICATION_RESULTS.value,
+    "arc-authentication-results": HeaderKind.ARC_AUTHENTICATION_RESULTS.value,
+}
 
 
 class MessageError(SPFManagerError):
@@ -106,6 +123,7 @@ class Evidence:
     from_address: str | None
     subject: str | None
     from_report: bool  # analysed the original message inside a bounce
+    skipped: tuple[str, ...] = ()  # what the bounded reader left out, as sentences
 
     @property
     def recorded(self) -> RecordedCheck | None:
@@ -128,30 +146,43 @@ class Evidence:
             "recorded": [check.data for check in self.checks],
             "edge_hop": None if self.edge is None else self.edge.data,
             "received": [hop.data for hop in self.hops],
+            "skipped": list(self.skipped),
         }
 
 
 def read_message(path: str | Path) -> Evidence:
-    """Read and analyse an .eml file; raise MessageError naming the file when unusable."""
+    """Read and analyse an .eml file; raise MessageError naming the file when unusable.
+
+    At most ``MAX_MESSAGE_BYTES`` of the file are read.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MESSAGE_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise MessageError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_message(raw, source=str(path))
+    return _analyse(raw, str(path), size)
 
 
 def parse_message(raw: bytes, *, source: str = "<message>") -> Evidence:
     """Analyse a message's headers (for a bounce: the returned original's)."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    from_report = False
-    original = _returned_original(message)
+    return _analyse(raw, source, len(raw))
+
+
+def _analyse(raw: bytes, source: str, size: int) -> Evidence:
+    reader = Reader()
+    top = reader.message(raw, size)
+    message = top.headers
+    original = reader.returned_original(top)
+    from_report = original is not None
     if original is not None:
-        message, from_report = original, True
-    if not message.keys():
-        raise MessageError(f"{source}: no email headers found")
-    checks = tuple(_checks(message))
-    hops = tuple(parse_received(str(value)) for value in message.get_all("Received", []))
+        message = original
+    if not len(message):
+        raise MessageError(f"{source}: no email headers found" + _unread(reader.skipped))
+    fields = _trace_fields(message, reader)
+    checks = tuple(_checks(fields))
+    hops = tuple(parse_received(value) for name, value in fields if name == "received")
     domains = _receiver_domains(checks, hops)
     return Evidence(
         source=source,
@@ -163,6 +194,7 @@ def parse_message(raw: bytes, *, source: str = "<message>") -> Evidence:
         from_address=_address(message, "From"),
         subject=_header(message, "Subject"),
         from_report=from_report,
+        skipped=tuple(reader.skipped),
     )
 
 
@@ -179,7 +211,7 @@ def connection(evidence: Evidence, ip: IPAddress | None = None) -> Connection:
     else:
         raise MessageError(
             f"{evidence.source}: no Received-SPF client-ip and no external Received hop; "
-            "pass the connecting address with --ip"
+            "pass the connecting address with --ip" + _unread(evidence.skipped)
         )
     helo = next((c.helo for c in evidence.checks if c.helo), None)
     if helo is None and evidence.edge is not None:
@@ -188,7 +220,7 @@ def connection(evidence: Evidence, ip: IPAddress | None = None) -> Connection:
     if not mailfrom and not helo:
         raise MessageError(
             f"{evidence.source}: no envelope sender (Return-Path, smtp.mailfrom, "
-            "envelope-from) and no HELO name to check"
+            "envelope-from) and no HELO name to check" + _unread(evidence.skipped)
         )
     return Connection(ip=chosen, ip_source=source, mailfrom=mailfrom, helo=helo or "")
 
@@ -227,33 +259,47 @@ def org_domain(host: str) -> str:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _returned_original(message: EmailMessage) -> EmailMessage | None:
-    if message.get_content_type() != "multipart/report":
-        return None
-    for part in message.walk():
-        content_type = part.get_content_type()
-        if content_type == "message/rfc822":
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], EmailMessage):
-                return payload[0]
-        if content_type == "text/rfc822-headers":
-            text = part.get_payload(decode=True)
-            if isinstance(text, bytes):
-                return email.message_from_bytes(text, policy=email.policy.default)
-    return None
-
-
-def _checks(message: Message) -> list[RecordedCheck]:
-    checks: list[RecordedCheck] = []
-    for name, value in message.items():
+def _trace_fields(message: EmailMessage, reader: Reader) -> list[tuple[str, str]]:
+    """The trace fields (lower-cased name, value), topmost first, within the limits above."""
+    fields: list[tuple[str, str]] = []
+    seen: Counter[str] = Counter()
+    budget, over_budget = MAX_TRACE_BYTES, 0
+    for name, raw in message.raw_items():
         lowered = name.lower()
+        if lowered not in _TRACE_KINDS:
+            continue
+        seen[lowered] += 1
+        if seen[lowered] > MAX_TRACE_FIELDS:
+            continue
+        if over_budget or len(raw) > budget:
+            over_budget += 1
+            continue
+        budget -= len(raw)
+        fields.append((lowered, str(message.policy.header_fetch_parse(name, raw))))
+    for lowered, count in seen.items():
+        if count > MAX_TRACE_FIELDS:
+            reader.skip(
+                f"Of {count:,} {_TRACE_KINDS[lowered]} headers only the topmost "
+                f"{MAX_TRACE_FIELDS} were considered ({count - MAX_TRACE_FIELDS:,} skipped)."
+            )
+    if over_budget:
+        reader.skip(
+            f"Trace headers were read up to {MAX_TRACE_BYTES:,} bytes; {over_budget:,} more "
+            "Received, Received-SPF and Authentication-Results headers were skipped."
+        )
+    return fields
+
+
+def _checks(fields: list[tuple[str, str]]) -> list[RecordedCheck]:
+    checks: list[RecordedCheck] = []
+    for lowered, value in fields:
         check: RecordedCheck | None = None
         if lowered == "received-spf":
-            check = parse_received_spf(str(value))
+            check = parse_received_spf(value)
         elif lowered == "authentication-results":
-            check = parse_authentication_results(str(value))
+            check = parse_authentication_results(value)
         elif lowered == "arc-authentication-results":
-            check = parse_authentication_results(str(value), HeaderKind.ARC_AUTHENTICATION_RESULTS)
+            check = parse_authentication_results(value, HeaderKind.ARC_AUTHENTICATION_RESULTS)
         if check is not None:
             checks.append(check)
     return checks
@@ -284,12 +330,17 @@ def _envelope_sender(evidence: Evidence, recorded: RecordedCheck | None) -> str:
     return sender
 
 
-def _header(message: Message, name: str) -> str | None:
+def _unread(skipped: tuple[str, ...] | list[str]) -> str:
+    """For an error message: what the bounded reader left out, which may be why."""
+    return (" (" + " ".join(skipped) + ")") if skipped else ""
+
+
+def _header(message: EmailMessage, name: str) -> str | None:
     value = message.get(name)
     return None if value is None else str(value).strip()
 
 
-def _address(message: Message, name: str) -> str | None:
+def _address(message: EmailMessage, name: str) -> str | None:
     value = message.get(name)
     if value is None:
         return None

@@ -166,4 +166,5 @@ def _notes(evidence: Evidence, conn: Connection) -> tuple[str, ...]:
             f"The receiver did not record the client IP; {conn.ip} is the last external hop "
             "of the Received chain."
         )
+    notes.extend(evidence.skipped)  # a hostile or broken message was read only in part
     return tuple(notes)

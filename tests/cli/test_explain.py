@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from spfmanager.cli import app
+from tests.explain import hostile
 
 DATA = Path(__file__).parent.parent / "data"
 MESSAGES = DATA / "messages"
@@ -19,6 +22,7 @@ CUSTOMERS = {
     "mail.example.net": [{"A": "203.0.113.10"}],
     "example.edu": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
 }
+DEADLINE = 5.0  # seconds for one explain run, however hostile the message
 runner = CliRunner()
 
 
@@ -117,3 +121,48 @@ def test_unreadable_snapshot(tmp_path: Path) -> None:
     code, _, err = run(MESSAGES / "ipv6-sender.eml", "--dns-snapshot", tmp_path / "none.yaml")
     assert code == 1
     assert "cannot read snapshot" in err
+
+
+@pytest.mark.parametrize(
+    ("build", "note"),
+    [
+        (lambda: hostile.nested_rfc822(2000), None),
+        (lambda: hostile.many_received(100_000), "only the first 1,000 were read"),
+        (lambda: hostile.nested_multiparts(2000), "nested more than 20 levels deep"),
+    ],
+    ids=["2,000 nested message/rfc822", "100,000 Received", "2,000 nested multiparts"],
+)
+def test_hostile_message_gets_a_clean_bounded_answer(
+    snapshot: Path, tmp_path: Path, build: Callable[[], bytes], note: str | None
+) -> None:
+    path = tmp_path / "hostile.eml"
+    path.write_bytes(build())
+    start = time.perf_counter()
+    code, out, err = run(path, "--dns-snapshot", snapshot, "--json")
+    assert time.perf_counter() - start < DEADLINE
+    assert code == 2, err
+    data = json.loads(out)
+    assert data["connection"]["ip"] == "198.51.100.99"
+    assert data["now"]["result"] == "fail"
+    if note is None:
+        assert data["message"]["skipped"] == []
+    else:
+        assert any(note in line for line in data["notes"])
+        assert any(note in line for line in data["summary"])
+    code, out, _ = run(path, "--dns-snapshot", snapshot)
+    assert code == 2
+    assert "Traceback" not in out
+    if note is not None:
+        assert note in " ".join(out.split())  # rich may wrap the line
+
+
+def test_hostile_message_without_evidence_is_a_one_line_error(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "deep.eml"
+    path.write_bytes(hostile.nested_multiparts(2000).replace(hostile.VERDICT, b"", 1))
+    code, out, err = run(path, "--dns-snapshot", snapshot)
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert len(err.strip().splitlines()) == 1
+    assert "deep.eml" in err and "--ip" in err and "nested more than 20 levels deep" in err
