@@ -18,6 +18,26 @@ Adapters map their API's failures to :class:`~spfmanager.errors.ProviderAuthErro
 :meth:`Provider.apply`), or a plain :class:`~spfmanager.errors.ProviderError`. Messages name
 the provider, the zone and the record; they never contain a credential.
 
+A response the adapter cannot read (a 200 whose body is not JSON/XML, JSON of the wrong
+shape, a record without its content, TXT content that is not valid presentation form) is a
+:class:`~spfmanager.errors.ProviderError` naming the provider, the zone and what was wrong
+(:meth:`Provider._malformed`), never a KeyError or TypeError, and never read as "no records".
+
+Secrets: an adapter registers its credential values with :meth:`Provider.add_secret` in its
+``__init__``. Every exception raised out of :meth:`Provider.list_records` and
+:meth:`Provider.apply` (its message, and the messages of its chained ``__cause__`` /
+``__context__``) and every retry warning is scrubbed by :meth:`Provider.scrub`: each secret,
+and its URL-, JSON- and base64-encoded forms, becomes ``***``. Adapters do no scrubbing of
+their own.
+
+Zone lock: :meth:`Provider.exclusive` ``(timeout)`` is a context manager. An adapter with a
+lock of its own (the zone file's ``flock``) holds the zone against other processes and
+threads for the ``with`` block and returns True; it raises
+:class:`~spfmanager.errors.ProviderError` when ``timeout`` seconds pass first. The lock is
+re-entrant for the thread holding it, across adapter instances of the same zone, so an
+apply run inside it may take it again. The default returns False without locking anything:
+the caller then uses the state store's lock instead.
+
 Capabilities are class attributes: ``max_string_length`` (one TXT character-string),
 ``max_value_length`` (one TXT value; None when unlimited), ``multi_string`` (a value may be
 several strings), ``atomic_batches``.
@@ -25,12 +45,16 @@ several strings), ``atomic_batches``.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import logging
 import time
+import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from spfmanager.errors import ProviderError, ProviderRateLimitError, ProviderServerError
 from spfmanager.pack import split_strings
@@ -38,6 +62,8 @@ from spfmanager.pack import split_strings
 log = logging.getLogger(__name__)
 
 MAX_TXT_STRING = 255
+SCRUBBED = "***"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,19 +180,90 @@ class Provider(ABC):
         self.zone = zone.rstrip(".").lower()
         self.options = options
         self.sleep: Callable[[float], None] = time.sleep
+        self._secret_forms: set[str] = set()
 
     def list_records(self, names: Iterable[str] | None = None) -> dict[str, TxtRecordSet]:
         """The current TXT record sets, by name."""
         wanted = None if names is None else {n.rstrip(".").lower() for n in names}
-        found = self._with_retries("list", lambda: self._list(wanted))
+        found = self._scrubbed(lambda: self._with_retries("list", lambda: self._list(wanted)))
         return {rs.name: rs for rs in found if wanted is None or rs.name in wanted}
 
     def apply(self, changes: Sequence[Change]) -> None:
         """Apply ``changes`` in order, retrying transient failures with backoff."""
-        for change in changes:
-            self.validate(change)
-        if changes:
-            self._with_retries("apply", lambda: self._apply(changes))
+
+        def run() -> None:
+            for change in changes:
+                self.validate(change)
+            if changes:
+                self._with_retries("apply", lambda: self._apply(changes))
+
+        self._scrubbed(run)
+
+    def exclusive(self, timeout: float) -> contextlib.AbstractContextManager[bool]:
+        """Hold this zone's lock for a ``with`` block (see the module docstring).
+
+        The base class has no lock: it returns False at once and the caller uses the state
+        store's lock. Adapters with a lock of their own return True while holding it.
+        """
+        del timeout
+        return contextlib.nullcontext(False)
+
+    # -- secrets -------------------------------------------------------------------------
+
+    def add_secret(self, *values: str | None) -> None:
+        """Register credential values (empty ones are ignored) to scrub from errors and logs."""
+        for value in values:
+            if value:
+                self._secret_forms.update(_encodings(value))
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every registered secret, in any of its encodings, as ``***``."""
+        for form in sorted(self._secret_forms, key=len, reverse=True):
+            text = text.replace(form, SCRUBBED)
+        return text
+
+    def _leaks(self, exc: BaseException) -> bool:
+        text = f"{exc}\n{exc!r}"
+        return any(form in text for form in self._secret_forms)
+
+    def _scrubbed(self, call: Callable[[], T]) -> T:
+        """``call()``; the exception leaving it, and those chained to it, scrubbed."""
+        try:
+            return call()
+        except Exception as exc:
+            if not self._secret_forms:
+                raise
+            self._scrub_chain(exc)
+            if not self._leaks(exc):
+                raise
+            replacement = ProviderError(self.scrub(str(exc)))  # its message is not in args
+        raise replacement from None  # outside the handler: no __context__ to the original
+
+    def _scrub_chain(self, exc: BaseException) -> None:
+        """Scrub the ``args`` (and notes) of ``exc`` and of every exception chained to it, as
+        a traceback would print them; drop suppressed contexts; cut the chain before an
+        exception that still shows a secret."""
+        current: BaseException | None = exc
+        parent: BaseException | None = None
+        seen: set[int] = set()
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            current.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in current.args)
+            notes = getattr(current, "__notes__", None)
+            if isinstance(notes, list):
+                notes[:] = [self.scrub(n) if isinstance(n, str) else n for n in notes]
+            if parent is not None and self._leaks(current):
+                parent.__cause__ = parent.__context__ = None
+                parent.__suppress_context__ = True
+                return
+            if current.__suppress_context__:  # never printed, but it may hold the raw reply
+                current.__context__ = None
+            parent = current
+            current = current.__cause__ or current.__context__
+
+    def _malformed(self, what: str, detail: str) -> ProviderError:
+        """The error for a response the adapter cannot read: provider, zone and the problem."""
+        return ProviderError(f"{self.name}: zone {self.zone}: {what}: malformed response: {detail}")
 
     def validate(self, change: Change) -> None:
         """Refuse values this provider cannot store faithfully, before anything is sent."""
@@ -206,7 +303,7 @@ class Provider(ABC):
                     self.name,
                     what,
                     self.zone,
-                    exc,
+                    self.scrub(str(exc)),
                     delay,
                 )
                 self.sleep(delay)
@@ -220,3 +317,20 @@ class Provider(ABC):
     @abstractmethod
     def _apply(self, changes: Sequence[Change]) -> None:
         """Carry out ``changes`` idempotently, in order."""
+
+
+def _encodings(secret: str) -> set[str]:
+    """``secret`` as it may appear in a message: raw, URL-encoded, JSON- or repr-escaped,
+    base64 (standard and URL-safe, padding stripped)."""
+    forms = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        repr(secret)[1:-1],
+    }
+    raw = secret.encode("utf-8", "surrogateescape")
+    forms.add(base64.b64encode(raw).decode().rstrip("="))
+    forms.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    return {form for form in forms if form}

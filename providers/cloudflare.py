@@ -14,6 +14,10 @@ older API versions stored it) is read as the text itself.
 
 Without ``api_token`` the token is read from ``$CLOUDFLARE_API_TOKEN``. The SDK's own retries
 are off by default (``max_retries=0``): :meth:`Provider.apply` retries.
+
+The SDK validates responses loosely (a non-JSON 200 comes back as a string, a missing
+``result`` as an empty page), so every answer is checked here: the v4 envelope
+(``success: true`` and a ``result``) and each field of each record used.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import cloudflare
@@ -71,13 +76,9 @@ class _Operations:
 
 
 def parse_content(content: str) -> str:
-    """The logical text of a Cloudflare TXT ``content`` (quoted strings joined)."""
-    if content.startswith('"'):
-        try:
-            return "".join(unquote_txt(content))
-        except ValueError:
-            log.warning("cloudflare: unparsable quoted TXT content kept as is: %r", content)
-    return content
+    """The logical text of a Cloudflare TXT ``content`` (quoted strings joined; legacy
+    unquoted content is the text itself). Raises ValueError on a bad quoted string."""
+    return "".join(unquote_txt(content)) if content.startswith('"') else content
 
 
 def render_content(value: str) -> str:
@@ -108,6 +109,7 @@ class CloudflareProvider(Provider):
     ) -> None:
         super().__init__(zone, **options)
         self._token = api_token or os.environ.get(TOKEN_ENV, "")
+        self.add_secret(self._token)
         if client is None and not self._token:
             raise ProviderAuthError(f"cloudflare: zone {self.zone}: no API token (set {TOKEN_ENV})")
         self._zone_id = zone_id
@@ -157,40 +159,47 @@ class CloudflareProvider(Provider):
             return
         what = "change " + ", ".join(sorted(final))
         zone_id = self.zone_id()
-        records = self.client.dns.records
+        raw = self.client.dns.records.with_raw_response  # the envelope says if it worked
+        calls: list[Callable[[], Any]]
         if self.use_batch:
-            self._call(
-                what,
-                lambda: records.batch(
-                    zone_id=zone_id, patches=ops.patches, posts=ops.posts, deletes=ops.deletes
-                ),
-            )
+            calls = [
+                partial(
+                    raw.batch,
+                    zone_id=zone_id,
+                    patches=ops.patches,
+                    posts=ops.posts,
+                    deletes=ops.deletes,
+                )
+            ]
         else:
-            for patch in ops.patches:
-                self._call(
-                    what,
-                    lambda p=patch: records.edit(
+            calls = [
+                *(
+                    partial(
+                        raw.edit,
                         p["id"],
                         zone_id=zone_id,
                         name=p["name"],
                         type="TXT",
                         ttl=p["ttl"],
                         content=p.get("content", ""),
-                    ),
-                )
-            for post in ops.posts:
-                self._call(
-                    what,
-                    lambda p=post: records.create(
+                    )
+                    for p in ops.patches
+                ),
+                *(
+                    partial(
+                        raw.create,
                         zone_id=zone_id,
                         name=p["name"],
                         type="TXT",
                         ttl=p["ttl"],
                         content=p.get("content", ""),
-                    ),
-                )
-            for delete in ops.deletes:
-                self._call(what, lambda d=delete: records.delete(d["id"], zone_id=zone_id))
+                    )
+                    for p in ops.posts
+                ),
+                *(partial(raw.delete, d["id"], zone_id=zone_id) for d in ops.deletes),
+            ]
+        for call in calls:
+            self._check_envelope(what, self._call(what, partial(_json, call)))
         log.info(
             "cloudflare: zone %s: %d patched, %d created, %d deleted",
             self.zone,
@@ -204,9 +213,13 @@ class CloudflareProvider(Provider):
     def zone_id(self) -> str:
         """The zone's id, looked up by name on first use."""
         if self._zone_id is None:
-            zones = self._call(
-                "find zone", lambda: list(self.client.zones.list(name=self.zone, per_page=50))
+            zones = self._all(
+                "find zone", lambda: self.client.zones.list(name=self.zone, per_page=50)
             )
+            if not all(isinstance(getattr(z, "id", None), str) for z in zones) or not all(
+                isinstance(getattr(z, "name", None), str) for z in zones
+            ):
+                raise self._malformed("find zone", "a zone without id or name")
             matches = [z.id for z in zones if z.name.rstrip(".").lower() == self.zone]
             if not matches:
                 raise ProviderError(f"cloudflare: no zone named {self.zone} for this token")
@@ -220,25 +233,67 @@ class CloudflareProvider(Provider):
 
     def _records(self) -> list[_Record]:
         zone_id = self.zone_id()
-
-        def fetch() -> list[_Record]:
-            found = []
-            for item in self.client.dns.records.list(
+        items = self._all(
+            "list records",
+            lambda: self.client.dns.records.list(
                 zone_id=zone_id, type="TXT", per_page=self.per_page
-            ):
-                if item.type != "TXT" or item.id is None:
-                    continue
-                found.append(
-                    _Record(
-                        id=item.id,
-                        name=item.name.rstrip(".").lower(),
-                        value=parse_content(item.content or ""),
-                        ttl=int(item.ttl),
-                    )
-                )
-            return found
+            ),
+        )
+        return [record for item in items if (record := self._record(item)) is not None]
 
-        return self._call("list records", fetch)
+    def _all(self, what: str, first_page: Callable[[], Any]) -> list[Any]:
+        """Every item of a paginated list, each page's envelope checked before the next."""
+
+        def fetch() -> list[Any]:
+            items: list[Any] = []
+            for number, page in enumerate(first_page().iter_pages(), 1):
+                result = page.result if "result" in page.model_fields_set else None
+                if not isinstance(result, list):
+                    raise self._malformed(what, f"page {number} has no 'result' list")
+                self._check_envelope(what, {**(page.model_extra or {}), "result": result})
+                if result and items and _ids(result) <= _ids(items):  # else: pages forever
+                    raise self._malformed(what, f"page {number} repeats records already listed")
+                items.extend(result)
+            return items
+
+        result: list[Any] = self._call(what, fetch)
+        return result
+
+    def _record(self, item: Any) -> _Record | None:
+        """A TXT record of a listing, every field used checked; None for other types."""
+        kind = getattr(item, "type", None)
+        if not isinstance(kind, str):
+            raise self._malformed("list records", f"not a DNS record: {item!r:.60}")
+        if kind != "TXT":
+            return None
+        record_id, name, content, ttl = (
+            getattr(item, k, None) for k in ("id", "name", "content", "ttl")
+        )
+        if not isinstance(name, str) or not name:
+            raise self._malformed("list records", f"a TXT record without a name: {item!r:.60}")
+        if not isinstance(record_id, str) or not isinstance(content, str):
+            raise self._malformed("list records", f"TXT record {name}: no 'id' or no 'content'")
+        if not isinstance(ttl, int | float) or isinstance(ttl, bool):
+            raise self._malformed(
+                "list records", f"TXT record {name}: no valid 'ttl' ({ttl!r:.20})"
+            )
+        return _Record(record_id, name.rstrip(".").lower(), self._content(name, content), int(ttl))
+
+    def _content(self, name: str, content: str) -> str:
+        """The logical text of a record's content; quoted content must be valid."""
+        try:
+            return parse_content(content)
+        except ValueError as exc:
+            raise self._malformed(
+                "list records", f"TXT record {name}: content {content!r:.60} is not valid: {exc}"
+            ) from None
+
+    def _check_envelope(self, what: str, payload: Any) -> None:
+        """Refuse a 2xx answer that is not a successful v4 envelope."""
+        if not isinstance(payload, dict):
+            raise self._malformed(what, f"expected a JSON object, got {type(payload).__name__}")
+        if payload.get("success") is not True or "result" not in payload:
+            raise self._malformed(what, "no 'success': true and 'result' in the answer")
 
     def _plan_name(
         self, ops: _Operations, name: str, change: Change, existing: list[_Record]
@@ -271,16 +326,20 @@ class CloudflareProvider(Provider):
             return call()
         except cloudflare.APIError as exc:
             raise self.map_error(exc, what) from None
+        except (ValueError, AttributeError, TypeError) as exc:
+            # the SDK chokes on a 200 that is not JSON, or JSON of another shape
+            raise self._malformed(what, f"{type(exc).__name__}: {exc}") from None
 
     def map_error(self, exc: cloudflare.APIError, what: str) -> ProviderError:
-        """Translate an SDK failure into the provider error tree, without the token."""
+        """Translate an SDK failure into the provider error tree (the token is scrubbed by
+        :meth:`Provider.list_records` / :meth:`Provider.apply`)."""
         prefix = f"cloudflare: zone {self.zone}: {what} failed"
         if isinstance(exc, cloudflare.APITimeoutError):
             return ProviderServerError(f"{prefix}: request timed out")
         if isinstance(exc, cloudflare.APIConnectionError):
             return ProviderServerError(f"{prefix}: cannot connect to the Cloudflare API")
         status = getattr(exc, "status_code", None)
-        detail = self._scrub(_describe(exc))
+        detail = _describe(exc)
         message = f"{prefix}: HTTP {status}: {detail}" if status else f"{prefix}: {detail}"
         if isinstance(exc, cloudflare.AuthenticationError | cloudflare.PermissionDeniedError):
             return ProviderAuthError(message)
@@ -290,8 +349,14 @@ class CloudflareProvider(Provider):
             return ProviderServerError(message)
         return ProviderError(message)
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+
+def _json(call: Callable[[], Any]) -> Any:
+    """The JSON body of a raw SDK response."""
+    return call().json()
+
+
+def _ids(records: list[Any]) -> set[Any]:
+    return {getattr(r, "id", None) for r in records}
 
 
 def _describe(exc: cloudflare.APIError) -> str:

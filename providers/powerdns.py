@@ -56,27 +56,55 @@ class PowerDNSProvider(Provider):
         self.url = f"{base}/api/v1/servers/{server}/zones/{zone_id}"
         self.timeout = timeout
         self._api_key = api_key
+        self.add_secret(api_key)
 
     def __repr__(self) -> str:  # never show the key
         return f"PowerDNSProvider(zone={self.zone!r}, url={self.url!r})"
 
     def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
         zone = self._request("GET", "read")
+        rrsets = zone.get("rrsets") if isinstance(zone, dict) else None
+        if not isinstance(rrsets, list):
+            shape = "an object without a list 'rrsets'" if isinstance(zone, dict) else _kind(zone)
+            raise self._malformed("read", f"expected a zone object with 'rrsets', got {shape}")
         found: list[TxtRecordSet] = []
-        for rrset in zone.get("rrsets", []):
-            if rrset.get("type") != "TXT":
-                continue
-            name = str(rrset["name"]).rstrip(".").lower()
-            values = tuple(
-                sorted(
-                    _parse_content(str(r["content"]), name)
-                    for r in rrset.get("records", [])
-                    if not r.get("disabled", False)
-                )
-            )
-            if values:
-                found.append(TxtRecordSet(name, values, int(rrset.get("ttl", 0))))
+        for index, rrset in enumerate(rrsets):
+            record_set = self._record_set(index, rrset)
+            if record_set is not None:
+                found.append(record_set)
         return found
+
+    def _record_set(self, index: int, rrset: Any) -> TxtRecordSet | None:
+        """One TXT rrset of the zone, checked field by field; None for other types."""
+        if not isinstance(rrset, dict) or not isinstance(rrset.get("type"), str):
+            raise self._malformed("read", f"rrsets[{index}] is not an rrset: {_brief(rrset)}")
+        if rrset["type"] != "TXT":
+            return None
+        name, ttl, records = rrset.get("name"), rrset.get("ttl", 0), rrset.get("records", [])
+        if not isinstance(name, str) or not name:
+            raise self._malformed("read", f"TXT rrsets[{index}] has no name")
+        name = name.rstrip(".").lower()
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not isinstance(records, list):
+            raise self._malformed("read", f"TXT rrset {name}: bad 'ttl' or 'records'")
+        values = []
+        for record in records:
+            content = record.get("content") if isinstance(record, dict) else None
+            if not isinstance(content, str):
+                raise self._malformed("read", f"TXT rrset {name}: a record without 'content'")
+            if not record.get("disabled", False):
+                values.append(self._parse_content(content, name))
+        return TxtRecordSet(name, tuple(sorted(values)), ttl) if values else None
+
+    def _parse_content(self, content: str, name: str) -> str:
+        """The logical value of TXT content in presentation form (strings joined)."""
+        try:
+            rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, content)
+        except dns.exception.DNSException as exc:
+            raise self._malformed(
+                "read", f"record {name}: TXT content {_brief(content)} is not valid: {exc}"
+            ) from None
+        assert isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
+        return b"".join(rdata.strings).decode("ascii", "replace")
 
     def _apply(self, changes: Sequence[Change]) -> None:
         final: dict[str, Change] = {}
@@ -96,6 +124,7 @@ class PowerDNSProvider(Provider):
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 payload = response.read()
+                content_type = response.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             raise self._http_error(exc, what) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -103,7 +132,14 @@ class PowerDNSProvider(Provider):
             raise ProviderServerError(
                 self._message(what, f"connection failed ({reason})")
             ) from None
-        return json.loads(payload) if payload else None
+        if not payload:
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError:
+            raise self._malformed(
+                what, f"body is not JSON (Content-Type {content_type or 'missing'})"
+            ) from None
 
     def _http_error(self, exc: urllib.error.HTTPError, what: str) -> ProviderError:
         detail = _error_detail(exc)
@@ -133,14 +169,15 @@ def _rrset(change: Change) -> dict[str, Any]:
     }
 
 
-def _parse_content(content: str, name: str) -> str:
-    """The logical value of TXT content in presentation form (strings joined)."""
-    try:
-        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, content)
-    except dns.exception.DNSException as exc:
-        raise ProviderError(f"powerdns: {name}: unreadable TXT content: {exc}") from None
-    assert isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
-    return b"".join(rdata.strings).decode("ascii", "replace")
+def _kind(value: Any) -> str:
+    """What a JSON value is, for messages."""
+    kinds = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _brief(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:

@@ -3,7 +3,8 @@
 All changes go in one UPDATE message, which the server applies atomically. Listing a few
 names queries their TXT record sets; listing the whole zone (``names=None``) needs a zone
 transfer (AXFR), so the server must allow AXFR for the key (BIND: ``allow-transfer { key
-NAME; };``).
+NAME; };``). An error answer's Extended DNS Errors (RFC 8914 EDE, e.g. BIND's "Prohibited")
+are quoted in the error message.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class RFC2136Provider(Provider):
         **options: Any,
     ) -> None:
         super().__init__(zone, **options)
+        self.add_secret(tsig_secret)
         self.server = server
         self.port = port
         self.timeout = timeout
@@ -94,7 +96,7 @@ class RFC2136Provider(Provider):
                 update.add(owner, change.new.ttl, rdata)
         names = ", ".join(dict.fromkeys(c.name for c in changes))
         response = self._send(update, f"update of {names}")
-        self._check_rcode(response.rcode(), f"update of {names}")
+        self._check_rcode(response.rcode(), f"update of {names}", _extended_errors(response))
         log.info(
             "rfc2136: updated %d TXT record set(s) in %s at %s", len(changes), self.zone, self.where
         )
@@ -105,7 +107,7 @@ class RFC2136Provider(Provider):
         response = self._send(query, f"query of {name}")
         rcode = response.rcode()
         if rcode != dns.rcode.NXDOMAIN:
-            self._check_rcode(rcode, f"query of {name}")
+            self._check_rcode(rcode, f"query of {name}", _extended_errors(response))
         owner = dns.name.from_text(name)
         for rrset in response.answer:
             if rrset.name == owner and rrset.rdtype == dns.rdatatype.TXT:
@@ -156,10 +158,10 @@ class RFC2136Provider(Provider):
             return ProviderError(self._message(what, str(exc)))
         raise exc
 
-    def _check_rcode(self, rcode: dns.rcode.Rcode, what: str) -> None:
+    def _check_rcode(self, rcode: dns.rcode.Rcode, what: str, detail: str = "") -> None:
         if rcode == dns.rcode.NOERROR:
             return
-        reason = f"server answered {dns.rcode.to_text(rcode)}"
+        reason = f"server answered {dns.rcode.to_text(rcode)}" + (f" [{detail}]" if detail else "")
         if rcode in _AUTH_RCODES:
             hint = f"TSIG key {self.tsig_name} not allowed, or zone not served there"
             raise ProviderAuthError(self._message(what, f"{reason} ({hint})"))
@@ -169,6 +171,11 @@ class RFC2136Provider(Provider):
 
     def _message(self, what: str, reason: str) -> str:
         return f"rfc2136: {what} (zone {self.zone}, server {self.where}): {reason}"
+
+
+def _extended_errors(response: dns.message.Message) -> str:
+    """The answer's Extended DNS Errors (RFC 8914), as "EDE 18 (Prohibited): text"."""
+    return "; ".join(option.to_text() for option in response.extended_errors())
 
 
 def _texts(rdatas: Iterable[Any]) -> tuple[str, ...]:

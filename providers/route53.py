@@ -7,19 +7,22 @@ polls ``GetChange`` until the batch is ``INSYNC`` (bounded by ``wait_timeout``).
 Route 53 stores TXT values in presentation form (``"abc" "def"``, octal ``\\ooo`` escapes)
 and enforces limits that local emulators do not, so every batch is checked here first
 (:func:`check_change_batch`); the limits come from the Route 53 API reference and quotas.
-botocore's own retries are switched off: :meth:`Provider.apply` owns retrying.
+botocore's own retries are switched off: :meth:`Provider.apply` owns retrying. A response
+botocore cannot parse, or one without the fields used here, is a clean ProviderError.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import boto3  # type: ignore[import-untyped]
 from botocore import exceptions as boto_errors  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.parsers import ResponseParserError  # type: ignore[import-untyped]
 
 from spfmanager.errors import (
     ProviderAuthError,
@@ -61,6 +64,7 @@ THROTTLE_CODES = frozenset(
     {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded"}
 )
 SERVER_CODES = frozenset({"ServiceUnavailable", "InternalFailure", "InternalError"})
+CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def render_value(value: str) -> str:
@@ -142,7 +146,8 @@ class Route53Provider(Provider):
         **options: Any,
     ) -> None:
         super().__init__(zone, **options)
-        self._secrets = tuple(s for s in (aws_access_key_id, aws_secret_access_key) if s)
+        self.add_secret(aws_access_key_id, aws_secret_access_key)
+        self.add_secret(*(os.environ.get(var) for var in CREDENTIAL_ENV))  # boto3's fallback
         self._hosted_zone_id = hosted_zone_id.split("/")[-1] if hosted_zone_id else None
         self.wait = wait
         self.wait_timeout = wait_timeout
@@ -175,7 +180,10 @@ class Route53Provider(Provider):
             return list(paginator.paginate(HostedZoneId=zone_id))
 
         for page in self._call("list records", pages):
-            for rrset in page["ResourceRecordSets"]:
+            rrsets = page.get("ResourceRecordSets")
+            if not isinstance(rrsets, list):
+                raise self._malformed("list records", "no ResourceRecordSets in the response")
+            for rrset in rrsets:
                 record = self._record_set(rrset)
                 if record is not None and (names is None or record.name in names):
                     found.append(record)
@@ -213,7 +221,9 @@ class Route53Provider(Provider):
                 ChangeBatch={"Comment": "spfmanager", "Changes": batch},
             ),
         )
-        change_id: str = response["ChangeInfo"]["Id"]
+        change_id = _change_info(response).get("Id")
+        if not isinstance(change_id, str):
+            raise self._malformed(what, "no ChangeInfo Id: the change may or may not be applied")
         log.info("route53: zone %s: submitted %d changes as %s", self.zone, len(batch), change_id)
         if self.wait:
             self._wait_insync(change_id)
@@ -227,10 +237,13 @@ class Route53Provider(Provider):
                 "find hosted zone",
                 lambda: self.client.list_hosted_zones_by_name(DNSName=self.zone + "."),
             )
+            zones = response.get("HostedZones")
+            if not isinstance(zones, list) or not all(
+                isinstance(z.get("Id"), str) and isinstance(z.get("Name"), str) for z in zones
+            ):
+                raise self._malformed("find hosted zone", "no HostedZones with Id and Name")
             matches = [
-                z["Id"].split("/")[-1]
-                for z in response.get("HostedZones", [])
-                if z["Name"].rstrip(".").lower() == self.zone
+                z["Id"].split("/")[-1] for z in zones if z["Name"].rstrip(".").lower() == self.zone
             ]
             if not matches:
                 raise ProviderError(f"route53: no hosted zone named {self.zone}")
@@ -243,16 +256,21 @@ class Route53Provider(Provider):
         return self._hosted_zone_id
 
     def _record_set(self, rrset: dict[str, Any]) -> TxtRecordSet | None:
+        if not isinstance(rrset.get("Type"), str) or not isinstance(rrset.get("Name"), str):
+            raise self._malformed("list records", "a record set without Name or Type")
         if rrset["Type"] != "TXT" or "ResourceRecords" not in rrset:
             return None
         name = decode_name(rrset["Name"])
         if "SetIdentifier" in rrset:
             log.warning("route53: skipping routing-policy TXT record set at %s", name)
             return None
+        records = rrset["ResourceRecords"]
+        if not all(isinstance(rr.get("Value"), str) for rr in records):
+            raise self._malformed("list records", f"record {name}: a TXT record without Value")
         try:
-            values = tuple(parse_value(rr["Value"]) for rr in rrset["ResourceRecords"])
+            values = tuple(parse_value(rr["Value"]) for rr in records)
         except ValueError as exc:
-            raise ProviderError(f"route53: zone {self.zone}: record {name}: {exc}") from None
+            raise self._malformed("list records", f"record {name}: {exc}") from None
         return TxtRecordSet(name, values, int(rrset.get("TTL", 300)))
 
     def _rrset(self, record: TxtRecordSet) -> dict[str, Any]:
@@ -274,10 +292,13 @@ class Route53Provider(Provider):
                 MaxItems="1",
             ),
         )
-        for rrset in response.get("ResourceRecordSets", []):
+        rrsets = response.get("ResourceRecordSets")
+        if not isinstance(rrsets, list):
+            raise self._malformed(f"read {name}", "no ResourceRecordSets in the response")
+        for rrset in rrsets:
             if (
-                rrset["Type"] == "TXT"
-                and decode_name(rrset["Name"]) == name
+                rrset.get("Type") == "TXT"
+                and decode_name(str(rrset.get("Name", ""))) == name
                 and "SetIdentifier" not in rrset
             ):
                 return dict(rrset)
@@ -289,7 +310,10 @@ class Route53Provider(Provider):
             response = self._call(
                 f"wait for {change_id}", lambda: self.client.get_change(Id=change_id)
             )
-            if response["ChangeInfo"]["Status"] == "INSYNC":
+            status = _change_info(response).get("Status")
+            if not isinstance(status, str):
+                raise self._malformed(f"wait for {change_id}", "no ChangeInfo Status")
+            if status == "INSYNC":
                 return
             if poll < polls:
                 self.sleep(self.poll_interval)
@@ -303,9 +327,16 @@ class Route53Provider(Provider):
             return call()
         except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
             raise self.map_error(exc, what) from None
+        except (ResponseParserError, ValueError) as exc:
+            # a 200 whose body is not Route 53's XML (a proxy's page), or a field botocore
+            # cannot convert (a TTL that is not a number)
+            detail = (str(exc) or type(exc).__name__).splitlines()[0]
+            detail = detail.split(". Further retries")[0]  # botocore's; we do not retry these
+            raise self._malformed(what, detail) from None
 
     def map_error(self, exc: Exception, what: str) -> ProviderError:
-        """Translate a botocore failure into the provider error tree, without credentials."""
+        """Translate a botocore failure into the provider error tree (credentials are
+        scrubbed by :meth:`Provider.list_records` / :meth:`Provider.apply`)."""
         prefix = f"route53: zone {self.zone}: {what} failed"
         if isinstance(exc, boto_errors.ClientError):
             error = exc.response.get("Error") or {}
@@ -313,7 +344,7 @@ class Route53Provider(Provider):
                 error = (exc.response.get("Errors") or {}).get("Error") or {}
             code = str(error.get("Code") or "Unknown")
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            message = f"{prefix}: {code}: {self._scrub(str(error.get('Message', '')))}"
+            message = f"{prefix}: {code}: {error.get('Message', '')}"
             if code in AUTH_CODES or (code == "Unknown" and status in {401, 403}):
                 return ProviderAuthError(message)
             if code in THROTTLE_CODES or status == 429:
@@ -324,10 +355,11 @@ class Route53Provider(Provider):
         if isinstance(exc, boto_errors.NoCredentialsError | boto_errors.PartialCredentialsError):
             return ProviderAuthError(f"{prefix}: AWS credentials are missing or incomplete")
         if isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError):
-            return ProviderServerError(f"{prefix}: {self._scrub(str(exc))}")
-        return ProviderError(f"{prefix}: {self._scrub(str(exc))}")
+            return ProviderServerError(f"{prefix}: {exc}")
+        return ProviderError(f"{prefix}: {exc}")
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+
+def _change_info(response: Any) -> dict[str, Any]:
+    """The ``ChangeInfo`` of a ChangeResourceRecordSets or GetChange response, or {}."""
+    info = response.get("ChangeInfo") if isinstance(response, dict) else None
+    return info if isinstance(info, dict) else {}

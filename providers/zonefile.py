@@ -4,16 +4,30 @@ Reading uses dnspython's zone parser. Writing is line-oriented so that everythin
 does not manage survives byte for byte: only the TXT lines of the changed names are
 replaced (in place; new names are appended), the SOA serial is bumped, and the result is
 parsed again before it atomically replaces the file. ``$INCLUDE`` is not supported.
+
+A symlinked zone file is written through the link: the temporary is made beside the link's
+final target and renamed over it, so the link stays a link. Writers of one zone file take
+its lock (:meth:`ZoneFileProvider.exclusive`): an ``flock`` on ``.<name>.lock`` beside the
+real file (never the zone file itself, whose inode every write replaces). The lock file is
+never deleted (deleting it would let two writers lock different inodes). Under the lock no
+other writer runs, so temporaries left by an interrupted write
+(``.<name>.spfmanager-XXXXXXXX.tmp``) are stale and removed before writing. Older versions
+named them ``.<name>.XXXXXXXX``, which a person's file may match too: those are only
+reported, for a person to remove.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,6 +47,9 @@ from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, qu
 log = logging.getLogger(__name__)
 
 SERIAL_MODULUS = 2**32  # RFC 1982 serial number arithmetic
+LOCK_POLL_SECONDS = 0.05
+TEMP_TAG = ".spfmanager-"  # temporaries: .<name>.spfmanager-XXXXXXXX.tmp
+TEMP_SUFFIX = ".tmp"
 _DEFAULT_ZONE = """\
 $TTL 3600
 @\t3600\tIN\tSOA\t{ns} hostmaster.{zone}. ( {serial} 3600 900 1209600 300 )
@@ -150,6 +167,7 @@ class ZoneFileProvider(Provider):
 
     name: ClassVar[str] = "zonefile"
     atomic_batches: ClassVar[bool] = True
+    lock_timeout: ClassVar[float] = 60.0  # an apply outside exclusive() waits this long
 
     def __init__(
         self,
@@ -162,12 +180,32 @@ class ZoneFileProvider(Provider):
         self.path = Path(directory) / (filename or f"{self.zone}.zone")
         self.origin = dns.name.from_text(self.zone)
 
+    @property
+    def target(self) -> Path:
+        """The real file: ``path`` with every symlink resolved (it may not exist yet)."""
+        return Path(os.path.realpath(self.path))
+
+    @property
+    def lock_path(self) -> Path:
+        target = self.target
+        return target.with_name(f".{target.name}.lock")
+
+    def exclusive(self, timeout: float) -> contextlib.AbstractContextManager[bool]:
+        """Hold the zone file's lock (``flock`` on :attr:`lock_path`), polling for up to
+        ``timeout`` seconds; re-entrant for the holding thread, across instances."""
+        return _hold(self.lock_path, timeout, self.target)
+
     def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
         if not self.path.exists():
             return []
         return list(self._parse(self._read()).values())
 
     def _apply(self, changes: Sequence[Change]) -> None:
+        with self.exclusive(self.lock_timeout):
+            self._remove_stale_temporaries()
+            self._apply_locked(changes)
+
+    def _apply_locked(self, changes: Sequence[Change]) -> None:
         exists = self.path.exists()
         text = self._read() if exists else self._default_text()
         current = self._parse(text)
@@ -296,19 +334,151 @@ class ZoneFileProvider(Provider):
                 )
 
     def _write(self, text: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        """Replace the real file (through any symlink) atomically: temporary, fsync, rename."""
+        target = self.target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}{TEMP_TAG}", suffix=TEMP_SUFFIX, dir=target.parent
+        )
         try:
             with os.fdopen(fd, "w", encoding="ascii", newline="") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_directory(target.parent)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporaries of this zone file left by interrupted writes (call under the
+        lock: then no other writer's temporary can exist); report older versions' ones."""
+        target = self.target
+        prefix = re.escape(f".{target.name}")
+        ours = re.compile(prefix + re.escape(TEMP_TAG) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+        legacy = re.compile(prefix + r"\.[a-z0-9_]{8}")  # tempfile.mkstemp's random suffix
+        try:
+            entries = [e for e in os.scandir(target.parent) if e.is_file(follow_symlinks=False)]
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if ours.fullmatch(entry.name):
+                log.warning("zonefile %s: removing %s (an interrupted write)", target, entry.name)
+                Path(entry.path).unlink(missing_ok=True)
+            elif legacy.fullmatch(entry.name):
+                log.warning(
+                    "zonefile %s: %s looks like a temporary left by an older spfmanager; "
+                    "not removed (remove it if it is)",
+                    target,
+                    entry.name,
+                )
+
+
+@dataclass(slots=True)
+class _Held:
+    fd: int
+    owner: int  # threading.get_ident() of the holder
+    depth: int
+
+
+_HELD: dict[Path, _Held] = {}  # lock files this process holds
+_HELD_GUARD = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child does not hold its parent's locks: drop its copies of the descriptors
+    (the parent keeps the lock) so the child waits like any other process."""
+    global _HELD_GUARD  # noqa: PLW0603  (the parent's guard may have been held at fork)
+    _HELD_GUARD = threading.Lock()
+    for held in _HELD.values():
+        os.close(held.fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+@contextlib.contextmanager
+def _hold(lock_path: Path, timeout: float, target: Path) -> Iterator[bool]:
+    """``flock`` ``lock_path`` for the block: re-entrant for the thread holding it; other
+    threads and processes wait, polling, for up to ``timeout`` seconds."""
+    _acquire(lock_path, timeout, target)
+    try:
+        yield True
+    finally:
+        _release(lock_path)
+
+
+def _acquire(lock_path: Path, timeout: float, target: Path) -> None:
+    me = threading.get_ident()
+    deadline = time.monotonic() + timeout
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProviderError(
+            f"zonefile: {target}: cannot create lock file {lock_path}: {exc}"
+        ) from exc
+    while True:
+        with _HELD_GUARD:
+            held = _HELD.get(lock_path)
+            if held is not None and held.owner == me:
+                held.depth += 1
+                return
+            if held is None and _try_flock(lock_path, target, me):
+                return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProviderError(
+                f"zonefile: {target}: zone file is locked by another writer ({lock_path}); "
+                f"gave up after {timeout:g}s"
+            )
+        time.sleep(min(LOCK_POLL_SECONDS, remaining))
+
+
+def _try_flock(lock_path: Path, target: Path, me: int) -> bool:
+    """Lock ``lock_path`` without waiting; True (and registered in ``_HELD``) when locked."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise ProviderError(
+            f"zonefile: {target}: cannot open lock file {lock_path}: {exc}"
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    except OSError as exc:
+        os.close(fd)
+        raise ProviderError(f"zonefile: {target}: cannot lock {lock_path}: {exc}") from exc
+    _HELD[lock_path] = _Held(fd, me, 1)
+    return True
+
+
+def _release(lock_path: Path) -> None:
+    with _HELD_GUARD:
+        held = _HELD[lock_path]
+        held.depth -= 1
+        if held.depth == 0:
+            del _HELD[lock_path]
+            os.close(held.fd)  # closing the only descriptor releases the flock
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX: the directory entry is data too)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _lines(text: str) -> list[str]:

@@ -1,27 +1,42 @@
 """Apply a plan exactly, phase by phase, so that DNS is never left in a broken state.
 
-Per provider zone: create the chained records, wait until the provider serves them, switch
-the roots, then delete the retired names that are due. A failure stops the run before the
-next phase: the old root still points at the old chain, which is still there, so the live
-record set stays valid and the next run retries. Before anything is sent, the current
-records must still be what the plan was made from (a stale plan is refused).
+Per provider zone, holding the zone's lock (the adapter's own, e.g. a file lock for zone
+files, else the state store's lease) so that two writers never interleave:
+
+1. the current records must still be what the plan was made from (a stale plan is
+   refused); changes already in effect (another run applied them) are dropped;
+2. create the chained records and wait until the provider serves them;
+3. re-read every name the new roots point at and switch the roots only if each holds
+   exactly the records the plan proved;
+4. delete the retired names that are due — re-read the zone first, and keep any name an
+   SPF record staying in the zone still points at.
+
+A failure stops the run before the next phase: the old root still points at the old chain,
+which is still there, so the live record set stays valid and the next run retries.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from spfmanager.errors import SPFManagerError
-from spfmanager.plan import Phase, Plan, UnsafePlanError
+from spfmanager.plan import Phase, Plan, UnsafePlanError, protected
 from spfmanager.providers.base import Change, Create, Delete, Provider, TxtRecordSet, Update
-from spfmanager.state import PendingDeletion, State, utcnow
+from spfmanager.state import PendingDeletion, ServiceSizes, State, utcnow
 
 log = logging.getLogger(__name__)
+
+#: Seconds added to the old root's TTL before its retired names may go: a receiver that got
+#: the old root just before it expired still needs the chain for its whole evaluation (RFC
+#: 7208 4.6.4 suggests allowing at least 20 s), and secondary servers may lag.
+RETIRE_GRACE_SECONDS = 60.0
 
 
 class StalePlanError(SPFManagerError):
@@ -44,6 +59,8 @@ class ApplyItem:
     retire_after: int = 0
     records: Mapping[str, Sequence[str]] | None = None  # name -> strings, for the state store
     lookups: int = 0
+    cancel: tuple[str, ...] = ()  # scheduled deletions to drop: the names are in use
+    service_sizes: ServiceSizes | None = None  # the shrink/growth baseline to record
 
     @classmethod
     def from_plan(cls, plan: Plan) -> list[ApplyItem]:
@@ -60,6 +77,8 @@ class ApplyItem:
                     domain.retire_after,
                     None if result is None else result.records,
                     0 if result is None else result.lookups,
+                    domain.cancel,
+                    domain.service_sizes,
                 )
             )
         return items
@@ -71,6 +90,7 @@ class ApplyItem:
         for domain in data["domains"]:
             changes = tuple((Phase[c["phase"].upper()], _change(c)) for c in domain["changes"])
             records = domain.get("records")
+            sizes = domain.get("service_addresses")
             items.append(
                 cls(
                     domain["domain"],
@@ -81,6 +101,12 @@ class ApplyItem:
                     int(domain.get("retire_after_seconds", 0)),
                     None if records is None else {r["name"]: r["strings"] for r in records},
                     int(domain.get("lookups") or 0),
+                    tuple(domain.get("cancel_pending", ())),
+                    None
+                    if sizes is None
+                    else {
+                        str(s): {int(v): int(n) for v, n in fam.items()} for s, fam in sizes.items()
+                    },
                 )
             )
         return items
@@ -104,6 +130,7 @@ class ApplyReport:
     applied: list[Change] = field(default_factory=list)
     deleted_pending: list[str] = field(default_factory=list)
     scheduled: list[PendingDeletion] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # due for deletion, but still pointed at
 
     @property
     def data(self) -> dict[str, Any]:
@@ -112,6 +139,7 @@ class ApplyReport:
             "scheduled_deletions": [
                 {"name": p.name, "not_before": p.not_before.isoformat()} for p in self.scheduled
             ],
+            "kept": list(self.kept),
         }
 
 
@@ -125,8 +153,15 @@ def apply_plan(
     visibility_timeout: float = 120.0,
     poll_interval: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
+    lock_timeout: float = 300.0,
+    retire_grace: float = RETIRE_GRACE_SECONDS,
 ) -> ApplyReport:
-    """Apply ``plan``; ``providers(provider_name, zone)`` opens the adapter for a zone."""
+    """Apply ``plan``; ``providers(provider_name, zone)`` opens the adapter for a zone.
+
+    A retired name may be deleted ``retire_after`` (the old root's TTL) plus
+    ``retire_grace`` seconds after its root was switched — counted from the end of the
+    switch, not from ``now``: the visibility wait before it may take minutes.
+    """
     if isinstance(plan, Plan):
         if plan.unsafe and not force:
             raise UnsafePlanError(
@@ -140,40 +175,94 @@ def apply_plan(
     groups: dict[tuple[str, str], list[ApplyItem]] = {}
     for item in items:
         groups.setdefault((item.provider, item.zone), []).append(item)
+    wait = partial(_wait_visible, timeout=visibility_timeout, interval=poll_interval, sleep=sleep)
     for (provider_name, zone), group in groups.items():
         provider = providers(provider_name, zone)
-        changes = [(phase, change) for item in group for phase, change in item.changes]
-        _check_fresh(provider, [c for _, c in changes])
-        chain = [c for p, c in changes if p is Phase.CHAIN]
-        roots = [c for p, c in changes if p is Phase.ROOT]
-        cleanup = [c for p, c in changes if p is Phase.CLEANUP]
-        if chain:
-            provider.apply(chain)
-            report.applied += chain
-            _wait_visible(provider, chain, visibility_timeout, poll_interval, sleep)
-        if roots:
-            provider.apply(roots)
-            report.applied += roots
-        if cleanup:
-            provider.apply(cleanup)
-            report.applied += cleanup
-            state.remove_pending(provider_name, zone, [c.name for c in cleanup])
-            report.deleted_pending += [c.name for c in cleanup]
-        for item in group:
-            if item.records is not None:
-                state.record_published(
-                    item.domain, {n: list(s) for n, s in item.records.items()}, item.lookups, now
-                )
-            not_before = now + timedelta(seconds=item.retire_after)
-            schedule = [
-                PendingDeletion(provider_name, zone, name, item.domain, not_before)
-                for name in item.retire
-            ]
-            state.add_pending(schedule)
-            report.scheduled += schedule
-        if changes:
-            state.log_apply(provider_name, zone, [_describe(c) for _, c in changes], now)
+        with _zone_lock(provider, state, provider_name, zone, lock_timeout):
+            _apply_zone(
+                provider,
+                provider_name,
+                zone,
+                group,
+                state,
+                report,
+                now,
+                wait,
+                retire_grace,
+            )
     return report
+
+
+@contextmanager
+def _zone_lock(
+    provider: Provider, state: State, provider_name: str, zone: str, timeout: float
+) -> Iterator[None]:
+    """The adapter's own lock of the zone, else the state store's lease."""
+    with provider.exclusive(timeout) as held:
+        if held:
+            yield
+            return
+        with state.zone_lock(provider_name, zone, timeout=timeout):
+            yield
+
+
+def _apply_zone(
+    provider: Provider,
+    provider_name: str,
+    zone: str,
+    group: Sequence[ApplyItem],
+    state: State,
+    report: ApplyReport,
+    now: datetime,
+    wait_visible: Callable[[Provider, Sequence[Change]], None],
+    retire_grace: float,
+) -> None:
+    """One provider zone's part of the plan, under the zone's lock."""
+    started = time.monotonic()
+    planned = [(phase, change) for item in group for phase, change in item.changes]
+    todo = set(_still_to_do(provider, [c for _, c in planned]))
+    changes = [(p, c) for p, c in planned if c in todo]
+    state.remove_pending(provider_name, zone, [n for item in group for n in item.cancel])
+    chain = [c for p, c in changes if p is Phase.CHAIN]
+    roots = [c for p, c in changes if p is Phase.ROOT]
+    cleanup = [c for p, c in changes if p is Phase.CLEANUP]
+    done: list[Change] = []
+    if chain:
+        provider.apply(chain)
+        done += chain
+        wait_visible(provider, chain)
+    if roots:
+        _still_to_do(provider, roots)  # nobody switched a root while we waited
+        _check_chains(provider, [i for i in group if any(p is Phase.ROOT for p, _ in i.changes)])
+        provider.apply(roots)
+        done += roots
+    switched = now + timedelta(seconds=time.monotonic() - started + retire_grace)
+    if cleanup:
+        live = provider.list_records()
+        kept = protected(live, [c.name for c in cleanup])
+        if kept:
+            log.warning("not deleting %s: still pointed at", ", ".join(sorted(kept)))
+        deletions = [c for c in cleanup if c.name not in kept]
+        provider.apply(deletions)
+        done += deletions
+        state.remove_pending(provider_name, zone, [c.name for c in cleanup])
+        report.deleted_pending += [c.name for c in deletions]
+        report.kept += sorted(kept)
+    report.applied += done
+    for item in group:
+        if item.records is not None:
+            state.record_published(item.domain, item.records, item.lookups, now)
+        if item.service_sizes is not None:
+            state.record_service_sizes(item.domain, item.service_sizes)
+        not_before = switched + timedelta(seconds=item.retire_after)
+        schedule = [
+            PendingDeletion(provider_name, zone, name, item.domain, not_before)
+            for name in item.retire
+        ]
+        state.add_pending(schedule)
+        report.scheduled += schedule
+    if done:
+        state.log_apply(provider_name, zone, [_describe(c) for c in done], now)
 
 
 def _describe(change: Change) -> str:
@@ -184,21 +273,51 @@ def _same(a: TxtRecordSet, b: TxtRecordSet) -> bool:
     return sorted(a.values) == sorted(b.values) and a.ttl == b.ttl
 
 
-def _check_fresh(provider: Provider, changes: Sequence[Change]) -> None:
-    """Refuse when a name no longer holds what the plan was made from."""
+def _still_to_do(provider: Provider, changes: Sequence[Change]) -> list[Change]:
+    """The changes not yet in effect; refuse when a name no longer holds what the plan
+    was made from (and is not already what the plan wants)."""
     if not changes:
-        return
+        return []
     current = provider.list_records({c.name for c in changes})
+    todo: list[Change] = []
     for change in changes:
         have = current.get(change.name)
-        if isinstance(change, Create):
-            if have is not None and not _same(have, change.new):
-                raise StalePlanError(f"{change.name} appeared since the plan was made: plan again")
-        elif isinstance(change, Update):
-            if have is None or not (_same(have, change.old) or _same(have, change.new)):
+        if isinstance(change, Delete):
+            if have is None:
+                continue
+            if not _same(have, change.old):
                 raise StalePlanError(f"{change.name} changed since the plan was made: plan again")
-        elif have is not None and not _same(have, change.old):
+        elif have is not None and _same(have, change.new):
+            continue
+        elif isinstance(change, Create):
+            if have is not None:
+                raise StalePlanError(f"{change.name} appeared since the plan was made: plan again")
+        elif have is None or not _same(have, change.old):
             raise StalePlanError(f"{change.name} changed since the plan was made: plan again")
+        todo.append(change)
+    return todo
+
+
+def _check_chains(provider: Provider, items: Sequence[ApplyItem]) -> None:
+    """Right before the roots switch: every chained name they will point at holds exactly
+    the proven record (another writer or a cleanup may have changed it meanwhile)."""
+    wanted = {
+        name: "".join(strings)
+        for item in items
+        if item.records is not None
+        for name, strings in item.records.items()
+        if name != item.domain
+    }
+    if not wanted:
+        return
+    current = provider.list_records(wanted)
+    for name, text in sorted(wanted.items()):
+        have = current.get(name)
+        if have is None or text not in have.values:
+            raise StalePlanError(
+                f"{name} does not hold the proven record any more; the root was not "
+                "switched: plan again"
+            )
 
 
 def _wait_visible(

@@ -11,6 +11,7 @@ so callers (and the CLI) can catch one type and print a clean message::
     ├── ConfigError             a config file with problems (file, line, field; all at once)
     ├── FlattenError            no equivalent record fits the limits, or upstream is broken
     ├── VerificationError       published records would not behave like the intent
+    ├── StateError              the state store cannot be opened, read, written or locked
     └── ProviderError           a DNS provider refused or failed a change
         ├── ProviderAuthError
         ├── ProviderRateLimitError
@@ -78,6 +79,10 @@ class FlattenError(SPFManagerError):
 
 class VerificationError(SPFManagerError):
     """The published records would not give the same results as the intent."""
+
+
+class StateError(SPFManagerError):
+    """The state store failed: a corrupt or locked database, a missing driver, a lock held."""
 
 
 class ProviderError(SPFManagerError):

@@ -10,6 +10,12 @@ A domain's records roll over in phases, so that a receiver never meets a missing
 
 spfmanager owns only the ``v=spf1`` value at the domain and the chained names it generates
 (``_spf<N>-<hash>.<domain>``); other TXT values at those names are never touched.
+
+A name that the build wants, or that an SPF record staying in the zone still points at, is
+never deleted: its scheduled deletion is cancelled instead (a revert A -> B -> A wants A's
+names again). The safety check evaluates the zone as it will be *after* every change of the
+plan, deletions included, and refuses a plan under which the root's results differ from the
+intent (or, when the build failed, from the zone as it is).
 """
 
 from __future__ import annotations
@@ -21,16 +27,21 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from spfmanager.analyze import Analyzer
 from spfmanager.build import DomainBuild
+from spfmanager.decisions import normal_form
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.overlay import OverlayResolver
-from spfmanager.errors import SPFManagerError
+from spfmanager.drift import ServiceDrift, compare_sizes
+from spfmanager.errors import SPFManagerError, SPFSyntaxError, VerificationError
 from spfmanager.providers.base import Change, Create, Delete, TxtRecordSet, Update, split_txt
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
-from spfmanager.spf.parser import is_spf_record
+from spfmanager.spf.parser import is_spf_record, parse_record
 from spfmanager.spf.results import Result
-from spfmanager.state import PendingDeletion
+from spfmanager.spf.terms import Include, Redirect
+from spfmanager.state import PendingDeletion, ServiceSizes
+from spfmanager.verify import compare_forms
 
 CHAIN_NAME = re.compile(r"^_spf\d+-[0-9a-f]{8}\.(?P<domain>.+)$")
 
@@ -90,6 +101,9 @@ class DomainPlan:
     retire_after: int = 0  # seconds: the TTL of the root being replaced
     unsafe: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    cancel: tuple[str, ...] = ()  # scheduled deletions to drop: the names are wanted again
+    drift: tuple[ServiceDrift, ...] = ()  # per-service address changes since the last apply
+    service_sizes: ServiceSizes | None = None  # to record at apply: the next baseline
 
     @property
     def domain(self) -> str:
@@ -114,8 +128,13 @@ class DomainPlan:
             "changes": [c.data for c in self.changes],
             "retire": list(self.retire),
             "retire_after_seconds": self.retire_after,
+            "cancel_pending": list(self.cancel),
             "unsafe": list(self.unsafe),
             "notes": list(self.notes),
+            "service_drift": [d.data for d in self.drift],
+            "service_addresses": None
+            if self.service_sizes is None
+            else {s: {str(v): n for v, n in f.items()} for s, f in self.service_sizes.items()},
         }
 
 
@@ -177,6 +196,64 @@ def foreign_values(rrset: TxtRecordSet | None) -> tuple[str, ...]:
     return tuple(v for v in rrset.values if not is_spf_record(v))
 
 
+def references(records: Mapping[str, TxtRecordSet], name: str) -> set[str]:
+    """Names in ``records`` that the SPF record at ``name`` reaches by include/redirect."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for target in _targets(records.get(todo.pop())):
+            if target in records and target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
+def protected(records: Mapping[str, TxtRecordSet], deleting: Iterable[str]) -> set[str]:
+    """Those of ``deleting`` that an SPF record staying in ``records`` still points at."""
+    doomed = {n for n in deleting if n in records}
+    keep: set[str] = set()
+    changed = True
+    while changed:  # a name pointed at from a kept name is kept, transitively
+        changed = False
+        for name in records:
+            if name in doomed:
+                continue
+            for target in _targets(records[name]) & doomed:
+                doomed.discard(target)
+                keep.add(target)
+                changed = True
+    return keep
+
+
+def _targets(rrset: TxtRecordSet | None) -> set[str]:
+    """Static include/redirect targets of the SPF records in ``rrset``."""
+    targets: set[str] = set()
+    for value in rrset.values if rrset is not None else ():
+        if not is_spf_record(value):
+            continue
+        try:
+            record = parse_record(value)
+        except SPFSyntaxError:
+            continue
+        for term in record.terms:
+            if isinstance(term, Include | Redirect) and not term.domain.letters:
+                targets.add(term.domain.render().rstrip(".").lower())
+    return targets
+
+
+def zone_after(
+    current: Mapping[str, TxtRecordSet], changes: Iterable[Change]
+) -> dict[str, TxtRecordSet]:
+    """The zone's TXT sets once ``changes`` are applied."""
+    after = dict(current)
+    for change in changes:
+        if isinstance(change, Delete):
+            after.pop(change.name, None)
+        else:
+            after[change.name] = change.new
+    return after
+
+
 def plan_domain(
     build: DomainBuild,
     provider: str,
@@ -184,21 +261,25 @@ def plan_domain(
     pending: Sequence[PendingDeletion],
     now: datetime,
     resolver: Resolver,
+    *,
+    analyzer: Analyzer | None = None,
+    sizes: ServiceSizes | None = None,
+    baseline: ServiceSizes | None = None,
 ) -> DomainPlan:
-    """Changes that take ``current`` (the zone's TXT sets by name) to ``build``'s records."""
+    """Changes that take ``current`` (the zone's TXT sets by name) to ``build``'s records.
+
+    ``sizes`` are the addresses each service authorizes now and ``baseline`` those at the
+    last apply: a shrink or growth past the intent's thresholds makes the plan unsafe.
+    ``analyzer`` (sharing the build's DNS) reads the zone after the plan for the safety check.
+    """
     intent = build.intent
     domain = intent.domain
     result = build.result
     owned = owned_chain_names(current, domain)
-    due = {p.name for p in pending if p.due(now) and p.name in current}
-    cleanup = tuple(
-        PlannedChange(Phase.CLEANUP, domain, Delete(current[name])) for name in sorted(due)
-    )
-    if result is None:
-        note = "keeping the last good record" if build.transient else "nothing published"
-        return DomainPlan(build, provider, intent.zone, cleanup, notes=(note,))
-    changes: list[PlannedChange] = list(cleanup)
-    wanted = result.texts
+    wanted = result.texts if result is not None else {}
+    mine = [p for p in pending if p.domain == domain or p.name in owned]
+    due = {p.name for p in mine if p.due(now) and p.name in current and p.name not in wanted}
+    changes: list[PlannedChange] = []
     for name, text in wanted.items():
         if name == domain:
             continue
@@ -209,17 +290,44 @@ def plan_domain(
         elif have.values != desired.values or have.ttl != desired.ttl:
             changes.append(PlannedChange(Phase.CHAIN, domain, Update(have, desired)))
     root = current.get(domain)
-    spf_now = [v for v in (root.values if root else ()) if is_spf_record(v)]
-    root_text = wanted[domain]
-    root_changes = spf_now != [root_text] or (root is not None and root.ttl != intent.ttl)
-    if root_changes:
-        new_root = TxtRecordSet(domain, (*foreign_values(root), root_text), intent.ttl)
-        change: Change = Create(new_root) if root is None else Update(root, new_root)
-        changes.append(PlannedChange(Phase.ROOT, domain, change))
-    scheduled = {p.name for p in pending}
+    if result is not None:
+        spf_now = [v for v in (root.values if root else ()) if is_spf_record(v)]
+        root_text = wanted[domain]
+        if spf_now != [root_text] or (root is not None and root.ttl != intent.ttl):
+            new_root = TxtRecordSet(domain, (*foreign_values(root), root_text), intent.ttl)
+            change: Change = Create(new_root) if root is None else Update(root, new_root)
+            changes.append(PlannedChange(Phase.ROOT, domain, change))
+    before_cleanup = zone_after(current, (c.change for c in changes))
+    still_used = protected(before_cleanup, due)
+    cleanup = [
+        PlannedChange(Phase.CLEANUP, domain, Delete(current[name]))
+        for name in sorted(due - still_used)
+    ]
+    changes += cleanup
+    again = {p.name for p in mine if p.name in wanted}
+    cancel = tuple(sorted(again | still_used))
+    notes = [f"keep {n}: wanted again; its scheduled deletion is cancelled" for n in sorted(again)]
+    notes += [f"keep {n}: a record staying in the zone points at it" for n in sorted(still_used)]
+    if result is None:
+        note = "keeping the last good record" if build.transient else "nothing published"
+        unsafe = refusals_after(build, current, changes, resolver, analyzer)
+        return DomainPlan(
+            build,
+            provider,
+            intent.zone,
+            tuple(changes),
+            unsafe=tuple(unsafe),
+            notes=(note, *notes),
+            cancel=cancel,
+        )
+    scheduled = {p.name for p in mine}
     retire = tuple(n for n in owned if n not in wanted and n not in due and n not in scheduled)
     unsafe = _safety(build, current, resolver, intent.max_ipv4_addresses, intent.max_ipv6_addresses)
-    notes = [f"retire {n} after the old root's TTL" for n in retire]
+    unsafe += refusals_after(build, current, changes, resolver, analyzer)
+    drift = compare_sizes(baseline, sizes, intent.max_service_shrink, intent.max_service_growth)
+    unsafe += [d.describe() for d in drift if d.refused]
+    notes += [d.describe() for d in drift if not d.refused]
+    notes += [f"retire {n} after the old root's TTL" for n in retire]
     return DomainPlan(
         build,
         provider,
@@ -229,7 +337,49 @@ def plan_domain(
         root.ttl if root is not None else intent.ttl,
         tuple(unsafe),
         tuple(notes),
+        cancel,
+        tuple(drift),
+        sizes,
     )
+
+
+def refusals_after(
+    build: DomainBuild,
+    current: Mapping[str, TxtRecordSet],
+    changes: Sequence[PlannedChange],
+    resolver: Resolver,
+    analyzer: Analyzer | None,
+) -> list[str]:
+    """Refusals from evaluating the zone as it will be once every change is applied.
+
+    The root's results after the plan must equal the intent's (or, without a new build, the
+    zone's results now): a deletion that breaks a live chain is caught here.
+    """
+    domain = build.intent.domain
+    after = zone_after(current, (c.change for c in changes))
+    if not changes or (domain not in after and domain not in current):
+        return []
+    keep = build.intent.keep
+    if analyzer is None:
+        analyzer = Analyzer(resolver, keep=keep)
+
+    def form(zone: Mapping[str, TxtRecordSet]) -> list[Any]:
+        served = {name: [split_txt(v) for v in rs.values] for name, rs in zone.items()}
+        served.update({name: [] for name in current if name not in zone})  # deleted: no TXT
+        view = Analyzer(OverlayResolver(analyzer.resolver, served), keep=keep)
+        return normal_form(view.analyze_domain(domain))
+
+    want = (
+        normal_form(analyzer.analyze(build.intent.record, domain))
+        if build.result is not None
+        else form(current)
+    )
+    try:
+        compare_forms(want, form(after))
+    except VerificationError as exc:
+        target = "the intent" if build.result is not None else "the records published now"
+        return [f"after this plan the published records would differ from {target}: {exc}"]
+    return []
 
 
 def _safety(

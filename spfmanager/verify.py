@@ -65,7 +65,7 @@ def verify(
         intent_form = normal_form(Analyzer(resolver, keep=keep).analyze(intent, domain))
     live = OverlayResolver(resolver, {name: [list(strings)] for name, strings in published.items()})
     published_form = normal_form(Analyzer(live, keep=keep).analyze_domain(domain))
-    _compare_forms(intent_form, published_form)
+    compare_forms(intent_form, published_form)
     ranges = sum(
         len(p.segments(v)) for p in intent_form if isinstance(p, Decisions) for v in (4, 6)
     )
@@ -95,7 +95,8 @@ def verify(
     return Proof(ranges, len(boundaries), most)
 
 
-def _compare_forms(intent: list[NormalPart], published: list[NormalPart]) -> None:
+def compare_forms(intent: Sequence[NormalPart], published: Sequence[NormalPart]) -> None:
+    """Raise VerificationError unless the two normal forms are equal."""
     if len(intent) != len(published):
         raise VerificationError(
             f"published records have {len(published)} parts where the intent has {len(intent)}"

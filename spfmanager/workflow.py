@@ -11,12 +11,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from spfmanager.apply import ApplyItem, ApplyReport, apply_plan
+from spfmanager.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
 from spfmanager.build import DomainBuild, Progress, build
 from spfmanager.compile import Intent, compile_config
 from spfmanager.config import Config, load_config
 from spfmanager.connect import EMBEDDED_NAME, open_provider, provider_settings
 from spfmanager.dns.base import Resolver
+from spfmanager.drift import service_sizes
 from spfmanager.flatten import Flattener
 from spfmanager.pack import split_strings
 from spfmanager.plan import Plan, foreign_values, plan_domain
@@ -36,6 +37,7 @@ class Workspace:
         state: State | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
         self.base_dir = config_path.parent
         self.resolver = resolver
         self.intents: list[Intent] = compile_config(config)
@@ -107,10 +109,13 @@ class Workspace:
         flattener: Flattener | None = None,
     ) -> Plan:
         now = now or utcnow()
+        flattener = flattener or Flattener(self.resolver)
         plans = []
         for domain_build in self.build(progress=progress, flattener=flattener):
             intent = domain_build.intent
             provider = self.provider_name(intent)
+            analyzer = flattener.analyzer(intent.keep)
+            sizes = service_sizes(intent, analyzer) if domain_build.result is not None else None
             plans.append(
                 plan_domain(
                     domain_build,
@@ -119,6 +124,9 @@ class Workspace:
                     self.state.pending(provider, intent.zone),
                     now,
                     self.resolver,
+                    analyzer=analyzer,
+                    sizes=sizes,
+                    baseline=self.state.service_sizes(intent.domain),
                 )
             )
         return Plan(tuple(plans), now)
@@ -130,9 +138,16 @@ class Workspace:
         force: bool = False,
         now: datetime | None = None,
         sleep: Callable[[float], None] | None = None,
+        retire_grace: float = RETIRE_GRACE_SECONDS,
     ) -> ApplyReport:
         report = apply_plan(
-            plan, self.provider, self.state, force=force, now=now, sleep=sleep or time.sleep
+            plan,
+            self.provider,
+            self.state,
+            force=force,
+            now=now,
+            sleep=sleep or time.sleep,
+            retire_grace=retire_grace,
         )
         self._current.clear()  # the zones changed: list them again next time
         return report

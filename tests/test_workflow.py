@@ -11,7 +11,12 @@ import pytest
 import yaml
 
 import spfmanager
-from spfmanager.apply import StalePlanError, VisibilityTimeoutError, apply_plan
+from spfmanager.apply import (
+    RETIRE_GRACE_SECONDS,
+    StalePlanError,
+    VisibilityTimeoutError,
+    apply_plan,
+)
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.plan import Phase, UnsafePlanError
 from spfmanager.providers.base import Create, TxtRecordSet
@@ -102,14 +107,20 @@ def test_rollover_creates_chain_first_and_retires_old_names_after_ttl(tmp_path: 
     # Before the old root's TTL passes, nothing is deleted...
     soon = workspace(path).plan(now=utcnow() + timedelta(seconds=100))
     assert not soon.has_changes
+    # ...nor when the TTL has just passed: a receiver may still be evaluating the old chain.
+    assert not workspace(path).plan(now=utcnow() + timedelta(seconds=301)).has_changes
     # ...after it, the old names are deleted in the cleanup phase.
     later = workspace(path)
-    cleanup = later.plan(now=utcnow() + timedelta(seconds=301))
+    cleanup = later.plan(now=utcnow() + timedelta(seconds=301 + RETIRE_GRACE_SECONDS))
     assert {c.name for c in cleanup.changes} == old_chain
     assert all(c.phase is Phase.CLEANUP for c in cleanup.changes)
     later.apply(cleanup)
     assert not (old_chain & set(served(tmp_path)))
-    assert not workspace(path).plan(now=utcnow() + timedelta(seconds=400)).has_changes
+    assert (
+        not workspace(path)
+        .plan(now=utcnow() + timedelta(seconds=400 + RETIRE_GRACE_SECONDS))
+        .has_changes
+    )
 
 
 def test_other_txt_records_at_the_root_are_never_touched(tmp_path: Path) -> None:

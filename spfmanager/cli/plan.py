@@ -109,6 +109,8 @@ def apply_command(
             out.print(f"[green]{type(change).__name__.lower()}[/] {change.name}")
         for pending in report.scheduled:
             out.print(f"[dim]scheduled deletion of {pending.name} after {pending.not_before}[/]")
+        for name in report.kept:
+            out.print(f"[yellow]kept[/] {name}: a record in the zone still points at it")
         if not report.applied:
             out.print("nothing to apply: DNS is in sync")
         for error in errors:

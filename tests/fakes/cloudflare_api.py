@@ -8,8 +8,10 @@ Every answer uses the v4 envelope; pages past the end answer ``result: []``.
 
 Auth is a bearer token: none gives 401, an unknown one 403 (code 10000), a read-only one 403
 (code 9109) on writes. :meth:`FakeCloudflare.fail` queues faults for the next requests: an
-HTTP status (429 with ``Retry-After``, 500, …) or a hang that never answers. State lives in
-memory behind a lock.
+HTTP status (429 with ``Retry-After``, 500, …; its error message may quote the request's
+``{authorization}`` header, as a server reflecting credentials would), a raw body (a 200
+that is not the v4 envelope: a proxy's HTML page, JSON of another shape) or a hang that
+never answers. State lives in memory behind a lock.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ NOW = "2024-01-01T00:00:00.000000Z"
 class FaultKind(Enum):
     STATUS = "status"  # answer with an HTTP error status and an error envelope
     HANG = "hang"  # accept the request, never answer, close after ``seconds``
+    BODY = "body"  # answer ``status`` (say 200) with ``body`` as ``content_type``
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Fault:
     seconds: float = 2.0
     method: str | None = None
     path_contains: str | None = None
+    message: str | None = None  # STATUS: the error message; "{authorization}" is replaced
+    body: bytes = b""  # BODY: the raw answer
+    content_type: str = "application/json"
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -162,11 +168,17 @@ class FakeCloudflare:
                 time.sleep(fault.seconds)
                 req.close_connection = True
                 return
+            if fault is not None and fault.kind is FaultKind.BODY:
+                self._send(req, fault.status, fault.body, fault.content_type, headers)
+                return
             if fault is not None:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                 code = 971 if fault.status == 429 else 10500
-                raise ApiError(fault.status, code, f"injected HTTP {fault.status}")
+                message = (fault.message or "injected HTTP {status}").format(
+                    status=fault.status, authorization=req.headers.get("Authorization", "")
+                )
+                raise ApiError(fault.status, code, message)
             self._authorize(req.headers.get("Authorization"), method)
             body = json.loads(raw) if raw else {}
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -181,12 +193,21 @@ class FakeCloudflare:
             payload = envelope(
                 None, success=False, errors=[{"code": 1004, "message": f"bad request: {exc}"}]
             )
-        data = json.dumps(payload).encode()
+        self._send(req, status, json.dumps(payload).encode(), "application/json", headers)
+
+    @staticmethod
+    def _send(
+        req: BaseHTTPRequestHandler,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: dict[str, str],
+    ) -> None:
         try:
             req.send_response(status)
             for key, value in headers.items():
                 req.send_header(key, value)
-            req.send_header("Content-Type", "application/json")
+            req.send_header("Content-Type", content_type)
             req.send_header("Content-Length", str(len(data)))
             req.end_headers()
             req.wfile.write(data)

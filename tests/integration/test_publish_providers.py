@@ -16,6 +16,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 import spfmanager
+from spfmanager.apply import RETIRE_GRACE_SECONDS
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.state import utcnow
 from spfmanager.workflow import Workspace
@@ -134,7 +135,7 @@ def test_publish_rollover_and_cleanup(tmp_path: Path, provider_options: dict[str
     assert receiver_result(load(), "205.201.128.1") is spfmanager.Result.PASS
     assert retired <= set(load().provider("dns", ZONE).list_records())
 
-    later = utcnow() + timedelta(seconds=301)
+    later = utcnow() + timedelta(seconds=301 + RETIRE_GRACE_SECONDS)
     ws = load()
     cleanup = ws.plan(now=later)
     assert {c.name for c in cleanup.changes} == retired

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import spfmanager
+from spfmanager.apply import RETIRE_GRACE_SECONDS
 from spfmanager.dns.resolver import LiveResolver
 from spfmanager.plan import Phase
 from spfmanager.state import utcnow
@@ -115,9 +116,9 @@ def test_rollover_never_shows_receivers_a_broken_record(
             for name in old_names:
                 assert live.query(name, spfmanager.RRType.TXT).texts()
             third = Workspace.load(config, upstream)
-            cleanup = third.plan(now=utcnow() + timedelta(seconds=301))
+            cleanup = third.plan(now=utcnow() + timedelta(seconds=301 + RETIRE_GRACE_SECONDS))
             assert {c.name for c in cleanup.changes} == old_names
-            third.apply(cleanup, now=utcnow() + timedelta(seconds=301))
+            third.apply(cleanup, now=utcnow() + timedelta(seconds=301 + RETIRE_GRACE_SECONDS))
             for name in old_names:
                 assert live.query(name, spfmanager.RRType.TXT).nxdomain
         finally:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import logging
+import traceback
 from collections.abc import Sequence
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -152,3 +156,88 @@ def test_split_txt_cuts_between_terms_never_inside_one() -> None:
     assert all(len(s) <= 255 for s in strings)
     for string in strings[:-1]:
         assert string.endswith(" ")  # the cut falls on a separator
+
+
+def test_adapters_without_a_lock_of_their_own_say_so() -> None:
+    with MemoryProvider("example.com").exclusive(0.1) as held:
+        assert held is False  # the caller falls back to the state store's lock
+
+
+# -- secrets are scrubbed by the base class, for every adapter (issue 7.12) --------------
+
+SECRET = "s3cr3t/Key+value=="
+
+
+def chain(exc: BaseException) -> str:
+    """Everything a user or a log could see of ``exc``: the CLI line, str and repr of each
+    chained exception, and the full traceback."""
+    parts = ["".join(traceback.format_exception(exc))]
+    current: BaseException | None = exc
+    while current is not None:
+        parts += [str(current), repr(current)]
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+class ReflectingError(Exception):
+    """An exception whose message is not in ``args`` (as urllib's HTTPError)."""
+
+    def __str__(self) -> str:
+        return f"reflected {SECRET}"
+
+
+def failing(*errors: Exception) -> MemoryProvider:
+    provider = MemoryProvider("example.com", failures=errors)
+    provider.add_secret(SECRET, None, "")
+    return provider
+
+
+def test_errors_and_retry_warnings_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    text = " ".join([SECRET, quote(SECRET, safe=""), quote_plus(SECRET), encoded])
+    provider = failing(*[ProviderServerError(f"down: {text}")] * 2, ProviderError(f"bad: {text}"))
+    with caplog.at_level(logging.WARNING), pytest.raises(ProviderError) as info:
+        provider.apply([Create(SPF)])
+    assert str(info.value) == "bad: *** *** *** ***"
+    assert len(caplog.records) == 2 and "down: *** *** *** ***" in caplog.text
+    for form in (SECRET, "s3cr3t", "czNjcjN0"):
+        assert form not in chain(info.value) and form not in caplog.text
+
+
+def test_chained_causes_are_scrubbed_or_cut() -> None:
+    def raise_chained() -> None:
+        try:
+            raise KeyError(f"key {SECRET}")
+        except KeyError as key_error:
+            try:
+                raise ReflectingError() from key_error
+            except ReflectingError as reflecting:
+                raise ProviderError(f"failed with {SECRET}") from reflecting
+
+    class Chained(MemoryProvider):
+        def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+            raise_chained()
+            return []
+
+    provider = Chained("example.com")
+    provider.add_secret(SECRET)
+    with pytest.raises(ProviderError) as info:
+        provider.list_records()
+    assert str(info.value) == "failed with ***"
+    assert SECRET not in chain(info.value)
+    assert info.value.__cause__ is None  # ReflectingError could not be scrubbed: cut
+
+
+def test_an_unscrubbable_error_is_replaced() -> None:
+    provider = failing(ReflectingError())
+    with pytest.raises(ProviderError, match=r"^reflected \*\*\*$") as info:
+        provider.list_records()
+    assert SECRET not in chain(info.value)
+
+
+def test_no_secret_no_change() -> None:
+    error = ProviderError("plain")
+    provider = MemoryProvider("example.com", failures=[error])
+    with pytest.raises(ProviderError) as info:
+        provider.list_records()
+    assert info.value is error

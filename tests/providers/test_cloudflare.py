@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -255,3 +256,90 @@ def test_value_too_long_is_refused_before_sending(fake: FakeCloudflare) -> None:
     quotes = '"' * 1020  # each escaped: fits max_value_length, not the content limit
     with pytest.raises(ProviderError, match=r"record example\.com: TXT content of \d+ characters"):
         p.apply([Create(TxtRecordSet(ZONE, (quotes,), 300))])
+
+
+# -- malformed 200 answers (issue 7.11) ---------------------------------------------------
+
+
+def body(data: bytes | str, content_type: str = "application/json", **match: Any) -> Fault:
+    raw = data.encode() if isinstance(data, str) else data
+    return Fault(FaultKind.BODY, status=200, body=raw, content_type=content_type, **match)
+
+
+def page(*records: Any) -> str:
+    return json.dumps({"success": True, "errors": [], "messages": [], "result": list(records)})
+
+
+RECORD = {"id": "r1", "name": ZONE, "type": "TXT", "content": '"v=spf1 -all"', "ttl": 300}
+LISTING = {"method": "GET", "path_contains": "/dns_records"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (body("<html>Sign in</html>", "text/html", **LISTING), "AttributeError"),
+        (body("{truncated", **LISTING), "JSONDecodeError"),
+        (body("[1, 2]", **LISTING), "AttributeError"),
+        (body('{"success": true}', **LISTING), "page 1 has no 'result' list"),
+        (body('{"success": true, "result": {"id": "r1"}}', **LISTING), "no 'result' list"),
+        (body('{"success": false, "errors": [], "result": []}', **LISTING), "'success': true"),
+        (body(page({k: v for k, v in RECORD.items() if k != "content"}), **LISTING), "'content'"),
+        (body(page({**RECORD, "content": '"v=spf1 -all'}), **LISTING), "is not valid"),
+        (body(page({**RECORD, "ttl": None}), **LISTING), "no valid 'ttl'"),
+        (body(page("a string"), **LISTING), "not a DNS record"),
+    ],
+    ids=[
+        "html",
+        "truncated",
+        "list",
+        "no-result",
+        "result-object",
+        "not-success",
+        "no-content",
+        "bad-txt",
+        "no-ttl",
+        "record-string",
+    ],
+)
+def test_malformed_listings_are_clean_errors(
+    fake: FakeCloudflare, fault: Fault, problem: str
+) -> None:
+    p = provider(fake, cls=NoRetries, zone_id=zone_id(fake))
+    fake.fail(fault)
+    with pytest.raises(ProviderError) as info:
+        p.list_records()
+    assert type(info.value) is ProviderError and info.value.__cause__ is None
+    assert str(info.value).startswith("cloudflare: zone example.com: list records: malformed")
+    assert problem in str(info.value)
+
+
+def test_a_server_repeating_its_first_page_is_not_listed_forever(fake: FakeCloudflare) -> None:
+    p = provider(fake, zone_id=zone_id(fake), per_page=1)
+    fake.fail(*[body(page(RECORD), **LISTING)] * 3)  # ignores ?page=
+    with pytest.raises(ProviderError, match="page 2 repeats records already listed"):
+        p.list_records()
+
+
+def test_a_zone_without_an_id_is_a_clean_error(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    fake.fail(body(page({"name": ZONE}), method="GET", path_contains="/zones"))
+    with pytest.raises(ProviderError, match="find zone: malformed response: a zone without id"):
+        p.list_records()
+
+
+@pytest.mark.parametrize("use_batch", [True, False], ids=["batch", "one-by-one"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        body("<html>Gateway</html>", "text/html", method="POST"),
+        body('{"success": true}', method="POST"),
+    ],
+    ids=["html", "no-result"],
+)
+def test_a_write_answered_without_the_envelope_is_an_error(
+    fake: FakeCloudflare, answer: Fault, use_batch: bool
+) -> None:
+    p = provider(fake, cls=NoRetries, use_batch=use_batch)
+    fake.fail(answer)
+    with pytest.raises(ProviderError, match=r"zone example\.com: change example\.com: malformed"):
+        p.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])

@@ -1,9 +1,13 @@
-"""PowerDNSProvider against a real PowerDNS Authoritative server on 127.0.0.1."""
+"""PowerDNSProvider against a real PowerDNS Authoritative server on 127.0.0.1, and against a
+loopback server giving the answers PowerDNS never gives (malformed 200s)."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import dns.message
 import dns.query
@@ -13,18 +17,18 @@ import pytest
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
 from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update
 from spfmanager.providers.powerdns import PowerDNSProvider
+from tests.fakes.canned_http import CannedHTTPServer, Reply
 from tests.integration.pdns import PowerDNSServer, available, free_port
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not available(), reason="PowerDNS with the sqlite3 backend not installed"),
-]
+pytestmark = pytest.mark.integration
 LONG = "v=spf1 " + " ".join(f"ip4:198.51.100.{i}" for i in range(30)) + " -all"
 _zones = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def pdns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDNSServer]:
+    if not available():
+        pytest.skip("PowerDNS with the sqlite3 backend not installed")
     with PowerDNSServer(tmp_path_factory.mktemp("pdns")) as server:
         yield server
 
@@ -101,3 +105,46 @@ def test_connection_refused_is_retried_then_a_server_error() -> None:
     with pytest.raises(ProviderServerError, match="connection failed"):
         adapter.list_records()
     assert len(sleeps) == adapter.retries
+
+
+# -- malformed 200 answers (issue 7.11) ---------------------------------------------------
+
+
+def rrsets(*records: dict[str, Any], ttl: Any = 300) -> bytes:
+    txt = {"name": "example.com.", "type": "TXT", "ttl": ttl, "records": list(records)}
+    return json.dumps({"name": "example.com.", "rrsets": [txt]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        (
+            Reply(200, b"<html>Please log in</html>", "text/html"),
+            r"not JSON \(Content-Type text/html",
+        ),
+        (Reply(200, b"{truncated"), "not JSON"),
+        (Reply(200, b'[{"rrsets": []}]'), "expected a zone object with 'rrsets', got a list"),
+        (Reply(200, b'{"name": "example.com."}'), "without a list 'rrsets'"),
+        (Reply(200, b'{"rrsets": ["TXT"]}'), r"rrsets\[0\] is not an rrset"),
+        (Reply(200, rrsets({"disabled": False})), "example.com: a record without 'content'"),
+        (Reply(200, rrsets({"content": '"v=spf1 -all'})), "TXT content .* is not valid"),
+        (Reply(200, rrsets({"content": '"v=spf1 -all"'}, ttl="300")), "bad 'ttl'"),
+    ],
+    ids=["html", "truncated", "list", "no-rrsets", "rrset-string", "no-content", "bad-txt", "ttl"],
+)
+def test_malformed_answers_are_clean_errors(reply: Reply, problem: str) -> None:
+    with CannedHTTPServer(reply) as server:
+        adapter = PowerDNSProvider("example.com", server.base_url, "key")
+        with pytest.raises(ProviderError) as info:
+            adapter.list_records()
+    assert type(info.value) is ProviderError  # not retried: nothing transient about it
+    assert re.search(r"^powerdns: zone example\.com: read: malformed response: ", str(info.value))
+    assert re.search(problem, str(info.value))
+    assert info.value.__cause__ is None and len(server.requests) == 1
+
+
+def test_a_patch_answered_by_a_proxy_page_is_an_error() -> None:
+    with CannedHTTPServer(Reply(200, b"<html>captive portal</html>", "text/html")) as server:
+        adapter = PowerDNSProvider("example.com", server.base_url, "key")
+        with pytest.raises(ProviderError, match=r"zone example\.com: update of .*not JSON"):
+            adapter.apply([Create(TxtRecordSet("example.com", ("v=spf1 -all",)))])

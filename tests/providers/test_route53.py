@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -29,6 +29,7 @@ from spfmanager.providers.route53 import (
     parse_value,
     render_value,
 )
+from tests.fakes.canned_http import CannedHTTPServer, Reply, Request
 
 pytestmark = pytest.mark.integration
 
@@ -375,15 +376,14 @@ def test_error_mapping(code: str, status: int, expected: type[ProviderError]) ->
     provider = Route53Provider(ZONE, "Z1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
     error = ClientError(
         {
-            "Error": {"Code": code, "Message": f"bad request signed with {SECRET}"},
+            "Error": {"Code": code, "Message": "bad request"},
             "ResponseMetadata": {"HTTPStatusCode": status},
         },
         "ChangeResourceRecordSets",
     )
     mapped = provider.map_error(error, "change x.example.com")
     assert type(mapped) is expected
-    assert code in str(mapped) and "x.example.com" in str(mapped)
-    assert SECRET not in str(mapped)
+    assert code in str(mapped) and "x.example.com" in str(mapped)  # secrets: test_secrets.py
     endpoint_error = provider.map_error(EndpointConnectionError(endpoint_url="x"), "list")
     assert isinstance(endpoint_error, ProviderServerError)
 
@@ -396,3 +396,103 @@ def test_connection_refused_is_a_server_error() -> None:
     with pytest.raises(ProviderServerError, match="Could not connect"):
         provider.list_records()
     assert faults.slept == [0.5, 1.0, 2.0, 4.0]  # retried with backoff, then given up
+
+
+# -- malformed 200 answers, from a loopback server (issue 7.11) ---------------------------
+
+XMLNS = 'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"'
+CHANGE_INFO = (
+    "<ChangeInfo><Id>/change/C1</Id><Status>INSYNC</Status>"
+    "<SubmittedAt>2024-01-01T00:00:00Z</SubmittedAt></ChangeInfo>"
+)
+VALID = {
+    "list": f"<ListResourceRecordSetsResponse {XMLNS}><ResourceRecordSets/>"
+    "<IsTruncated>false</IsTruncated><MaxItems>100</MaxItems></ListResourceRecordSetsResponse>",
+    "change": f"<ChangeResourceRecordSetsResponse {XMLNS}>{CHANGE_INFO}"
+    "</ChangeResourceRecordSetsResponse>",
+    "get-change": f"<GetChangeResponse {XMLNS}>{CHANGE_INFO}</GetChangeResponse>",
+    "zones": f"<ListHostedZonesByNameResponse {XMLNS}><HostedZones/><IsTruncated>false"
+    "</IsTruncated><MaxItems>100</MaxItems></ListHostedZonesByNameResponse>",
+}
+
+
+def operation(request: Request) -> str:
+    if "/hostedzonesbyname" in request.path:
+        return "zones"
+    if "/change/" in request.path:
+        return "get-change"
+    return "change" if request.method == "POST" else "list"
+
+
+def answering(**bodies: str) -> Callable[[Request], Reply]:
+    """Valid Route 53 answers, except the operations given (``get_change=...``)."""
+    answers = {**VALID, **{k.replace("_", "-"): v for k, v in bodies.items()}}
+    return lambda request: Reply(200, answers[operation(request)].encode(), "text/xml")
+
+
+def txt_listing(rrset: str) -> str:
+    return (
+        f"<ListResourceRecordSetsResponse {XMLNS}><ResourceRecordSets><ResourceRecordSet>"
+        f"{rrset}</ResourceRecordSet></ResourceRecordSets><IsTruncated>false</IsTruncated>"
+        "<MaxItems>100</MaxItems></ListResourceRecordSetsResponse>"
+    )
+
+
+TXT_HEAD = "<Name>a.example.com.</Name><Type>TXT</Type>"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("<html><body>Sign in</body>", "list records: malformed response: Unable to parse"),
+        (f"<ListResourceRecordSetsResponse {XMLNS}/>", "no ResourceRecordSets"),
+        (
+            txt_listing(
+                f"{TXT_HEAD}<TTL>300</TTL><ResourceRecords><ResourceRecord/></ResourceRecords>"
+            ),
+            "record a.example.com: a TXT record without Value",
+        ),
+        (
+            txt_listing(
+                f"{TXT_HEAD}<TTL>300</TTL><ResourceRecords><ResourceRecord><Value>"
+                '"v=spf1 -all</Value></ResourceRecord></ResourceRecords>'
+            ),
+            "record a.example.com: unterminated quoted string",
+        ),
+        (txt_listing(f"{TXT_HEAD}<TTL>soon</TTL>"), "list records: malformed response: "),
+    ],
+    ids=["html", "no-rrsets", "no-value", "bad-txt", "ttl"],
+)
+def test_malformed_listings_are_clean_errors(body: str, problem: str) -> None:
+    with CannedHTTPServer(answering(list=body)) as server:
+        provider, _ = make(server.base_url, hosted_zone_id="Z1")
+        with pytest.raises(ProviderError) as info:
+            provider.list_records()
+    assert type(info.value) is ProviderError and info.value.__cause__ is None
+    assert str(info.value).startswith("route53: zone example.com: ")
+    assert problem in str(info.value)
+    assert len(server.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("bodies", "problem"),
+    [
+        ({"change": f"<ChangeResourceRecordSetsResponse {XMLNS}/>"}, "no ChangeInfo Id"),
+        ({"get_change": f"<GetChangeResponse {XMLNS}/>"}, "wait for /change/C1: .*Status"),
+        ({"change": "<html>Gateway</html>"}, "change example.com: malformed response"),
+    ],
+    ids=["change-no-id", "get-change-no-status", "change-html"],
+)
+def test_malformed_change_answers_are_clean_errors(bodies: dict[str, str], problem: str) -> None:
+    with CannedHTTPServer(answering(**bodies)) as server:
+        provider, _ = make(server.base_url, hosted_zone_id="Z1")
+        with pytest.raises(ProviderError, match=rf"^route53: zone example\.com: .*{problem}"):
+            provider.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+
+
+def test_a_zone_listing_without_zones_is_not_read_as_no_zone() -> None:
+    body = f"<ListHostedZonesByNameResponse {XMLNS}/>"
+    with CannedHTTPServer(answering(zones=body)) as server:
+        provider, _ = make(server.base_url)
+        with pytest.raises(ProviderError, match=r"find hosted zone: malformed .*HostedZones"):
+            provider.list_records()

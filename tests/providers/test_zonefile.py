@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import dns.rdatatype
@@ -129,7 +135,8 @@ def test_creates_a_loadable_zone_when_missing(tmp_path: Path) -> None:
     zone = dns.zone.from_text(path.read_text(), origin="example.org.", relativize=False)
     assert zone.get_rdataset("example.org.", dns.rdatatype.NS) is not None
     assert provider.list_records()["example.org"].values == ("v=spf1 mx -all",)
-    assert not [p for p in path.parent.iterdir() if p != path]  # no temp file left behind
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == [".example.org.zone.lock", "example.org.zone"]  # no temporary left
 
 
 def test_file_mode_is_kept(zone_file: Path) -> None:
@@ -180,3 +187,194 @@ def test_multi_line_txt_and_crlf_line_endings(tmp_path: Path) -> None:
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert b'"b" )' not in raw and b"after IN A 192.0.2.3\r\n" in raw
     assert provider.list_records()["multi.example.com"].values == ("v=spf1 -all",)
+
+
+# -- symlinks, stale temporaries, the zone lock (issue 7: 3, 13, 2) -----------------------
+
+SPF = TxtRecordSet("example.com", ("v=spf1 ip4:203.0.113.0/24 -all",), 300)
+
+
+@pytest.mark.parametrize("kind", ["relative", "absolute", "other-directory"])
+def test_a_symlinked_zone_file_is_written_through_the_link(tmp_path: Path, kind: str) -> None:
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    real_dir = zones if kind != "other-directory" else tmp_path / "bind" / "primary"
+    real_dir.mkdir(parents=True, exist_ok=True)
+    real = real_dir / "db.example.com"
+    real.write_text(ZONE)
+    os.chmod(real, 0o640)
+    link = zones / "example.com.zone"
+    link.symlink_to(real if kind == "absolute" else os.path.relpath(real, zones))
+
+    provider = ZoneFileProvider("example.com", directory=zones)
+    provider.apply([Create(SPF)])
+
+    assert link.is_symlink() and link.resolve() == real  # still a link, to the same file
+    assert "203.0.113.0/24" in real.read_text()  # the real file got the record
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert provider.list_records()["example.com"] == SPF  # and plan sees it through the link
+    provider.apply([Create(SPF)])  # in sync: nothing to write
+    assert sorted(p.name for p in real_dir.iterdir() if p.name.startswith(".")) == [
+        ".db.example.com.lock"  # the lock beside the real file; no temporary left
+    ]
+    if kind == "other-directory":
+        assert sorted(p.name for p in zones.iterdir()) == ["example.com.zone"]
+
+
+def test_a_chain_of_symlinks_is_followed_to_the_end(tmp_path: Path) -> None:
+    real = tmp_path / "real.zone"
+    real.write_text(ZONE)
+    (tmp_path / "middle.zone").symlink_to("real.zone")
+    (tmp_path / "example.com.zone").symlink_to(tmp_path / "middle.zone")
+    ZoneFileProvider("example.com", directory=tmp_path).apply([Create(SPF)])
+    assert (tmp_path / "middle.zone").is_symlink()
+    assert (tmp_path / "example.com.zone").is_symlink()
+    assert "203.0.113.0/24" in real.read_text()
+
+
+def test_stale_temporaries_of_this_zone_file_are_removed_before_writing(
+    zone_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = zone_file.parent
+    stale = [
+        ".example.com.zone.spfmanager-a1b2c3d4.tmp",
+        ".example.com.zone.spfmanager-zz_00119.tmp",
+    ]
+    kept = [
+        ".example.com.zone.k3j2h1g0",  # an older version's name, or a person's file: reported
+        ".example.com.zone.spfmanager-mine.tmp",  # not mkstemp's 8 random characters
+        ".example.org.zone.spfmanager-a1b2c3d4.tmp",  # another zone's
+        ".example.com.zone.bak",
+        "example.com.zone.spfmanager-a1b2c3d4.tmp",
+        "notes.txt",
+    ]
+    for name in stale + kept:
+        (directory / name).write_text("partial")
+    ZoneFileProvider("example.com", directory=directory).apply([Create(SPF)])
+    left = sorted(p.name for p in directory.iterdir())
+    assert left == sorted([*kept, ".example.com.zone.lock", "example.com.zone"])
+    assert "removing .example.com.zone.spfmanager-a1b2c3d4.tmp" in caplog.text
+    assert ".example.com.zone.k3j2h1g0 looks like a temporary" in caplog.text
+
+
+INTERRUPTED_WRITE = """
+import os, signal, sys
+from spfmanager.providers.base import Create, TxtRecordSet
+from spfmanager.providers.zonefile import ZoneFileProvider
+os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)  # dies before the rename
+ZoneFileProvider("example.com", directory=sys.argv[1]).apply(
+    [Create(TxtRecordSet("example.com", ("v=spf1 -all",)))]
+)
+"""
+
+
+def test_a_killed_write_leaves_a_recognisable_temporary_the_next_write_removes(
+    zone_file: Path,
+) -> None:
+    before = zone_file.read_bytes()
+    run = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_WRITE, str(zone_file.parent)], timeout=30, check=False
+    )
+    assert run.returncode == -signal.SIGKILL
+    assert zone_file.read_bytes() == before  # the zone is untouched
+    leftovers = [p.name for p in zone_file.parent.iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) == 1
+    assert re.fullmatch(r"\.example\.com\.zone\.spfmanager-[a-z0-9_]{8}\.tmp", leftovers[0])
+    ZoneFileProvider("example.com", directory=zone_file.parent).apply([Create(SPF)])
+    assert not [p for p in zone_file.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+HOLDER = """
+import sys
+from spfmanager.errors import ProviderError
+from spfmanager.providers.base import Create, TxtRecordSet
+from spfmanager.providers.zonefile import ZoneFileProvider
+provider = ZoneFileProvider("example.com", directory=sys.argv[1])
+provider.lock_timeout = float(sys.argv[3])
+try:
+    if sys.argv[2] == "hold":
+        with provider.exclusive(5) as held:
+            print("held" if held else "not held", flush=True)
+            sys.stdin.readline()  # until the test says so
+    else:
+        provider.apply([Create(TxtRecordSet("example.com", ("v=spf1 a -all",)))])
+        print("applied", flush=True)
+except ProviderError as exc:
+    print("error:", exc, flush=True)
+"""
+
+
+def other_process(directory: Path, action: str, wait: float = 5.0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(directory), action, str(wait)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_never_hold_the_zone_lock_at_once(zone_file: Path) -> None:
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    holder = other_process(zone_file.parent, "hold")
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        with pytest.raises(ProviderError, match=r"example\.com\.zone.*locked") as info:
+            provider.exclusive(0.3).__enter__()  # raises: the other process holds it
+        assert time.monotonic() - started >= 0.3  # it polled until the timeout
+        assert str(zone_file) in str(info.value)
+        releaser = threading.Timer(0.3, holder.stdin.close)  # release while we wait
+        releaser.start()
+        with provider.exclusive(5) as held:
+            assert held is True
+            assert holder.wait(timeout=5) == 0
+            # and now the other process cannot write while we hold it
+            writer = other_process(zone_file.parent, "apply", wait=0.3)
+            out, _ = writer.communicate(timeout=10)
+            assert out.startswith("error: zonefile: ") and "locked" in out
+            assert "v=spf1 a -all" not in zone_file.read_text()
+        writer = other_process(zone_file.parent, "apply", wait=0.3)
+        out, _ = writer.communicate(timeout=10)
+        assert out == "applied\n"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_lock_is_reentrant_for_its_thread_and_excludes_other_threads(
+    zone_file: Path,
+) -> None:
+    link = zone_file.parent / "link.zone"
+    link.symlink_to(zone_file.name)
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    same_file = ZoneFileProvider("example.com", directory=zone_file.parent, filename="link.zone")
+    outcome: list[str] = []
+
+    def other_thread(timeout: float) -> None:
+        try:
+            with same_file.exclusive(timeout):
+                outcome.append("held")
+        except ProviderError as exc:
+            outcome.append(f"error: {exc}")
+
+    with provider.exclusive(1) as held, provider.exclusive(1) as again:
+        assert held and again
+        provider.apply([Create(SPF)])  # apply takes the lock again: no deadlock
+        same_file.apply([Create(TxtRecordSet("x.example.com", ("v=spf1 -all",)))])
+        thread = threading.Thread(target=other_thread, args=(0.2,))
+        thread.start()
+        thread.join()
+        assert outcome and outcome[0].startswith("error:") and "locked" in outcome[0]
+    assert set(provider.list_records()) >= {"example.com", "x.example.com"}
+    thread = threading.Thread(target=other_thread, args=(1,))
+    thread.start()
+    thread.join()
+    assert outcome[1] == "held"  # both levels released
+
+
+def test_an_unusable_zone_directory_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "zones").write_text("a file, not a directory")
+    provider = ZoneFileProvider("example.com", directory=tmp_path / "zones")
+    with pytest.raises(ProviderError, match=r"zonefile: .*example\.com\.zone"):
+        provider.apply([Create(SPF)])
