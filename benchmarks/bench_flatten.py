@@ -43,11 +43,11 @@ from rich.table import Table
 
 from benchmarks import flatten_inputs
 from benchmarks.flatten_inputs import Input
-from spfmanager.analyze import Analyzer
 from spfmanager.dns.base import MXRecord, Resolver, RRType, TXTRecord
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import DNSTemporaryError, SPFManagerError
 from spfmanager.flatten import Flattener, flatten
+from spfmanager.flatten.analyze import Analyzer
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.parser import parse_record
 from spfmanager.spf.results import Result

@@ -53,116 +53,16 @@ import time
 import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from spfmanager.dns.txt import MAX_TXT_STRING
 from spfmanager.errors import ProviderError, ProviderRateLimitError, ProviderServerError
-from spfmanager.pack import split_strings
+from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
 
-MAX_TXT_STRING = 255
 SCRUBBED = "***"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class TxtRecordSet:
-    """All TXT values at one name. ``name`` is a lower-case FQDN without trailing dot."""
-
-    name: str
-    values: tuple[str, ...]
-    ttl: int = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Create:
-    new: TxtRecordSet
-
-    @property
-    def name(self) -> str:
-        return self.new.name
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    old: TxtRecordSet
-    new: TxtRecordSet
-
-    @property
-    def name(self) -> str:
-        return self.new.name
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    old: TxtRecordSet
-
-    @property
-    def name(self) -> str:
-        return self.old.name
-
-
-Change = Create | Update | Delete
-
-
-def split_txt(value: str, size: int = MAX_TXT_STRING) -> list[str]:
-    """Split a logical TXT value into character-strings of at most ``size`` bytes.
-
-    Splits fall between SPF terms (never inside one), so every string stays readable and
-    no tool that mishandles concatenation can cut a term in two; a value without spaces
-    (a DKIM key) is cut at ``size``.
-    """
-    value.encode("ascii")  # refuse non-ASCII here, as before
-    return list(split_strings(value, size))
-
-
-def quote_txt(value: str, size: int = MAX_TXT_STRING) -> str:
-    """Zone-file presentation of a TXT value: quoted strings, each at most ``size`` bytes."""
-    parts = split_txt(value, size)
-    return " ".join('"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in parts)
-
-
-def unquote_txt(text: str, *, octal: bool = False) -> list[str]:
-    """The character-strings of a presentation-form TXT value (the inverse of
-    :func:`quote_txt`): quoted or bare strings, undoing ``\\X`` and ``\\DDD`` escapes
-    (decimal per RFC 1035 section 5.1; ``octal`` for APIs such as Route 53's).
-    Raises ValueError on an unterminated quote or a bad escape."""
-    strings: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] in " \t":
-            i += 1
-            continue
-        quoted = text[i] == '"'
-        i += quoted
-        chars: list[str] = []
-        closed = not quoted
-        while i < n:
-            ch = text[i]
-            if ch == "\\" and i + 1 < n:
-                digits = text[i + 1 : i + 4]
-                if len(digits) == 3 and digits.isdigit():
-                    code = int(digits, 8 if octal else 10)
-                    if code > 255:
-                        raise ValueError(f"bad escape \\{digits} in TXT value")
-                    chars.append(chr(code))
-                    i += 4
-                else:
-                    chars.append(text[i + 1])
-                    i += 2
-                continue
-            if quoted and ch == '"':
-                closed, i = True, i + 1
-                break
-            if not quoted and ch in " \t":
-                break
-            chars.append(ch)
-            i += 1
-        if not closed:
-            raise ValueError("unterminated quoted string in TXT value")
-        strings.append("".join(chars))
-    return strings
 
 
 class Provider(ABC):

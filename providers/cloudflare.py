@@ -33,13 +33,15 @@ import cloudflare
 from cloudflare.types.dns import batch_patch_param, record_batch_params
 from cloudflare.types.dns.txt_record_param import TXTRecordParam
 
+from spfmanager.dns.txt import quote_txt, unquote_txt
 from spfmanager.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, quote_txt, unquote_txt
+from spfmanager.providers.base import Provider
+from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
 

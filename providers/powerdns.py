@@ -20,13 +20,15 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 
+from spfmanager.dns.txt import quote_txt
 from spfmanager.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, quote_txt
+from spfmanager.providers.base import Provider
+from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,10 @@ import dns.update
 import dns.xfr
 import dns.zone
 
+from spfmanager.dns.txt import split_txt
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
-from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, split_txt
+from spfmanager.providers.base import Provider
+from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
 

@@ -24,21 +24,15 @@ from botocore import exceptions as boto_errors  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.parsers import ResponseParserError  # type: ignore[import-untyped]
 
+from spfmanager.dns.txt import MAX_TXT_STRING, quote_txt, unquote_txt
 from spfmanager.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import (
-    MAX_TXT_STRING,
-    Change,
-    Delete,
-    Provider,
-    TxtRecordSet,
-    quote_txt,
-    unquote_txt,
-)
+from spfmanager.providers.base import Provider
+from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,10 @@ import dns.rdtypes.ANY.TXT
 import dns.ttl
 import dns.zone
 
+from spfmanager.dns.txt import quote_txt
 from spfmanager.errors import ProviderError
-from spfmanager.providers.base import Change, Delete, Provider, TxtRecordSet, quote_txt
+from spfmanager.providers.base import Provider
+from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
 

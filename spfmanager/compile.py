@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, TypeVar
 from spfmanager.catalog import Catalog, load_catalog, network_term
 from spfmanager.config.models import SELF, Policy
 from spfmanager.errors import ConfigError
+from spfmanager.files.yamlnodes import Loc, format_loc
 from spfmanager.spf.parser import parse_term
 from spfmanager.spf.terms import MX, A, All, Record, Term
-from spfmanager.yamlnodes import Loc, format_loc
 
 if TYPE_CHECKING:
     from spfmanager.config.models import Config, Defaults, DomainConfig

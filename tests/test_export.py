@@ -9,7 +9,7 @@ import dns.zone
 import yaml
 
 import spfmanager
-from spfmanager.export import ExportFormat, export, hcl_string
+from spfmanager.publish.export import ExportFormat, export, hcl_string
 
 ZONE = {
     "vendor.example": [

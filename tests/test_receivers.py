@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from spfmanager.audit.receivers import POLICIES, Action, ReceiverOutcome, simulate, summarize
 from spfmanager.dns.snapshot import SnapshotResolver
-from spfmanager.receivers import POLICIES, Action, ReceiverOutcome, simulate, summarize
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.results import Result
 

@@ -11,17 +11,17 @@ import pytest
 import yaml
 
 import spfmanager
-from spfmanager.apply import (
+from spfmanager.dns.overlay import OverlayResolver
+from spfmanager.publish.apply import (
     RETIRE_GRACE_SECONDS,
     StalePlanError,
     VisibilityTimeoutError,
     apply_plan,
 )
-from spfmanager.dns.overlay import OverlayResolver
-from spfmanager.plan import Phase, UnsafePlanError
-from spfmanager.providers.base import Create, TxtRecordSet
-from spfmanager.state import utcnow
-from spfmanager.workflow import Workspace
+from spfmanager.publish.changes import Create, TxtRecordSet
+from spfmanager.publish.plan import Phase, UnsafePlanError
+from spfmanager.publish.state import utcnow
+from spfmanager.publish.workflow import Workspace
 
 UPSTREAM: dict[str, Any] = {
     "spf.protection.outlook.com": [

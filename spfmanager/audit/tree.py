@@ -25,8 +25,9 @@ from spfmanager.audit.deadline import DeadlineReached, DeadlineResolver
 from spfmanager.audit.findings import Code, Finding, Severity
 from spfmanager.audit.wire import txt_answer_size
 from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, normalize_name
+from spfmanager.dns.txt import MAX_TXT_STRING
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError
-from spfmanager.spf.limits import MAX_MX_NAMES, MAX_TXT_STRING, MAX_UDP_ANSWER
+from spfmanager.spf.limits import MAX_MX_NAMES, MAX_UDP_ANSWER
 from spfmanager.spf.macros import MacroString
 from spfmanager.spf.parser import is_spf_record, parse_record
 from spfmanager.spf.results import Qualifier

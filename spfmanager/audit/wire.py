@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from spfmanager.dns.base import TXTRecord
-from spfmanager.spf.limits import DNS_HEADER_BYTES, MAX_TXT_STRING
+from spfmanager.dns.txt import MAX_TXT_STRING
+from spfmanager.spf.limits import DNS_HEADER_BYTES
 
 QUESTION_FIXED_BYTES = 4  # QTYPE + QCLASS, RFC 1035 4.1.2
 RR_FIXED_BYTES = 12  # name pointer 2 + TYPE 2 + CLASS 2 + TTL 4 + RDLENGTH 2, RFC 1035 4.1.3

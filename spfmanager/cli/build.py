@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from spfmanager.build import DomainBuild
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ConfigOption,
@@ -26,7 +25,8 @@ from spfmanager.cli.flatten import show_result
 from spfmanager.cli.workspace import open_workspace, progress_bar
 from spfmanager.dns.base import Resolver, RRType
 from spfmanager.errors import DNSTemporaryError
-from spfmanager.export import ExportFormat, export
+from spfmanager.publish.build import DomainBuild
+from spfmanager.publish.export import ExportFormat, export
 from spfmanager.spf.parser import is_spf_record
 
 

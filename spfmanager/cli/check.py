@@ -21,6 +21,7 @@ from spfmanager.audit import (
     Severity,
     audit_domain,
 )
+from spfmanager.audit.receivers import ReceiverOutcome, simulate, summarize
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ExitCode,
@@ -35,7 +36,6 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.dns.base import Resolver, normalize_name
-from spfmanager.receivers import ReceiverOutcome, simulate, summarize
 from spfmanager.spf.evaluate import SPFResult, evaluate, is_valid_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
 from spfmanager.spf.results import Result

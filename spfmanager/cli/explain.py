@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from spfmanager.audit.receivers import simulate, summarize
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ExitCode,
@@ -28,7 +29,6 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.explain import Explanation, explain, read_message
-from spfmanager.receivers import simulate, summarize
 from spfmanager.spf.results import Result
 from spfmanager.spf.trace import StepKind
 

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spfmanager.analyze import DEFAULT_DEADLINE, DEFAULT_QUERY_BUDGET
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     JsonOption,
@@ -19,8 +18,9 @@ from spfmanager.cli.common import (
     console,
     print_json,
 )
-from spfmanager.export import ExportFormat, export
 from spfmanager.flatten import DEFAULT_LOOKUP_BUDGET, FlattenResult, flatten
+from spfmanager.flatten.budget import DEFAULT_DEADLINE, DEFAULT_QUERY_BUDGET
+from spfmanager.publish.export import ExportFormat, export
 
 
 @app.command("flatten")

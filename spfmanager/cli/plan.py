@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from spfmanager.apply import ApplyItem
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ConfigOption,
@@ -24,7 +23,8 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.cli.workspace import open_workspace, progress_bar
-from spfmanager.render import plan_markdown, plan_table
+from spfmanager.publish.apply import ApplyItem
+from spfmanager.publish.render import plan_markdown, plan_table
 
 PlanFileOption = Annotated[
     Path | None,

@@ -1,4 +1,4 @@
-"""Open a config's :class:`~spfmanager.workflow.Workspace` for a command, with a progress bar."""
+"""Open a config's :class:`~spfmanager.publish.workflow.Workspace`, with a progress bar."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from spfmanager.build import Progress as ProgressCallback
 from spfmanager.cli.common import build_resolver, error_console
-from spfmanager.workflow import Workspace
+from spfmanager.publish.build import Progress as ProgressCallback
+from spfmanager.publish.workflow import Workspace
 
 
 def open_workspace(

@@ -11,7 +11,7 @@ from spfmanager.catalog import Catalog, load_catalog
 from spfmanager.config.models import Config, normalize_domain
 from spfmanager.config.problems import located_problems
 from spfmanager.errors import ConfigError
-from spfmanager.yamlnodes import Document, format_loc, load_yaml, parse_yaml
+from spfmanager.files.yamlnodes import Document, format_loc, load_yaml, parse_yaml
 
 
 def load_config(path: str | Path, catalog: Catalog | None = None) -> Config:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from spfmanager.yamlnodes import Document, Loc, format_loc
+from spfmanager.files.yamlnodes import Document, Loc, format_loc
 
 _NETWORK_HELP = {
     "ip_v4_network": ("IPv4", IPv4Network, "e.g. 192.0.2.0/24 or 192.0.2.7"),

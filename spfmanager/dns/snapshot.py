@@ -14,7 +14,7 @@ from typing import Any
 
 from spfmanager.dns.base import Answer, MXRecord, RData, RRType, TXTRecord, normalize_name
 from spfmanager.errors import ConfigError, DNSTemporaryError, SnapshotError
-from spfmanager.yamlnodes import load_yaml
+from spfmanager.files.yamlnodes import load_yaml
 
 MAX_CNAME_CHAIN = 8
 

@@ -16,10 +16,11 @@ from typing import Any
 from spfmanager.catalog import load_catalog
 from spfmanager.dns.base import Resolver, RRType, TXTRecord, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
+from spfmanager.dns.txt import MAX_TXT_STRING
 from spfmanager.errors import DNSTemporaryError, SPFManagerError, SPFSyntaxError
 from spfmanager.explain.message import Connection
 from spfmanager.spf.evaluate import SPFResult, evaluate
-from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_TXT_STRING
+from spfmanager.spf.limits import MAX_DNS_LOOKUPS
 from spfmanager.spf.parser import is_spf_record, parse_record
 from spfmanager.spf.results import Cause as SPFCause
 from spfmanager.spf.results import Qualifier, Result

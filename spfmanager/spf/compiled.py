@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from spfmanager.ranges import FirstMatchMap
 from spfmanager.spf.parser import parse_record
+from spfmanager.spf.ranges import FirstMatchMap
 from spfmanager.spf.terms import IP4, IP6, Mechanism, Record
 
 

@@ -8,6 +8,5 @@ MAX_MX_NAMES = 10  # RFC 7208 4.6.4: more MX records than this is permerror
 MAX_PTR_NAMES = 10  # RFC 7208 4.6.4: only the first 10 PTR names are checked
 MAX_DOMAIN_LENGTH = 253  # RFC 7208 7.3: longer expansions are truncated from the left
 MAX_LABEL_LENGTH = 63  # RFC 1035 2.3.4
-MAX_TXT_STRING = 255  # RFC 1035 3.3.14: one character-string
 MAX_UDP_ANSWER = 512  # RFC 1035 4.2.1 and RFC 7208 3.4: answers should fit one UDP packet
 DNS_HEADER_BYTES = 12  # RFC 1035 4.1.1

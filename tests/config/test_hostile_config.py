@@ -24,7 +24,7 @@ from spfmanager.cli import app
 from spfmanager.config import Config, Defaults, load_config, parse_config
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.errors import ConfigError, SnapshotError
-from spfmanager.yamlnodes import MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml
+from spfmanager.files.yamlnodes import MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml
 
 LIMIT = 2.0  # seconds any one hostile file may take, including a regression's
 FAST = 0.5  # seconds an alias bomb's refusal may take, with a wide margin (measured: ~1 ms)

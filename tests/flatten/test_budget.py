@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import spfmanager
-from spfmanager.analyze import MAX_NESTING
 from spfmanager.errors import FlattenError
 from spfmanager.flatten import Flattener
+from spfmanager.flatten.analyze import MAX_NESTING
 
 WIDTH, DEPTH = 5, 3
 TREE_NAMES = sum(WIDTH**level for level in range(DEPTH + 1))  # 156 TXT records

@@ -14,7 +14,7 @@ import spfmanager
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import FlattenError
 from spfmanager.flatten import FlattenResult, flatten
-from spfmanager.pack import answer_size
+from spfmanager.flatten.pack import answer_size
 
 DATA = Path(__file__).parent.parent / "data"
 DOMAIN = "example.com"

@@ -7,8 +7,8 @@ import pytest
 import spfmanager
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import VerificationError
+from spfmanager.flatten.verify import verify_chain
 from spfmanager.spf.parser import parse_record
-from spfmanager.verify import verify_chain
 
 ZONE = {
     "vendor.example": [

@@ -39,7 +39,7 @@ import dns.rdatatype
 import pytest
 
 from spfmanager.dns.resolver import LiveResolver
-from spfmanager.dns.zonefile import DEFAULT_TTL, marker_name, render_zone
+from tests.integration.zonefile import DEFAULT_TTL, marker_name, render_zone
 
 log = logging.getLogger(__name__)
 

@@ -38,11 +38,11 @@ import yaml
 
 import spfmanager
 from spfmanager.dns.overlay import OverlayResolver
-from spfmanager.plan import Phase
+from spfmanager.publish.plan import Phase
+from spfmanager.publish.state import utcnow
+from spfmanager.publish.workflow import Workspace
 from spfmanager.spf.parser import is_spf_record
 from spfmanager.spf.terms import Include, Redirect
-from spfmanager.state import utcnow
-from spfmanager.workflow import Workspace
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +149,7 @@ WRAPPER = textwrap.dedent(
 
         tempfile.mkstemp, os.fdopen = mkstemp, fdopen
     else:
-        from spfmanager.state import State
+        from spfmanager.publish.state import State
 
         real = getattr(State, target, None)
         if real is None:

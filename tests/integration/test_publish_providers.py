@@ -16,10 +16,10 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 import spfmanager
-from spfmanager.apply import RETIRE_GRACE_SECONDS
 from spfmanager.dns.overlay import OverlayResolver
-from spfmanager.state import utcnow
-from spfmanager.workflow import Workspace
+from spfmanager.publish.apply import RETIRE_GRACE_SECONDS
+from spfmanager.publish.state import utcnow
+from spfmanager.publish.workflow import Workspace
 from tests.fakes.cloudflare_api import FakeCloudflare
 from tests.integration import pdns as pdns_helper
 

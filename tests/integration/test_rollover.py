@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 import spfmanager
-from spfmanager.apply import RETIRE_GRACE_SECONDS
 from spfmanager.dns.resolver import LiveResolver
-from spfmanager.plan import Phase
-from spfmanager.state import utcnow
-from spfmanager.workflow import Workspace
+from spfmanager.publish.apply import RETIRE_GRACE_SECONDS
+from spfmanager.publish.plan import Phase
+from spfmanager.publish.state import utcnow
+from spfmanager.publish.workflow import Workspace
 from tests.integration.bind import BindServer, named_binary
 
 pytestmark = [

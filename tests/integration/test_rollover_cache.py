@@ -33,9 +33,9 @@ import yaml
 import spfmanager
 from spfmanager.dns.base import normalize_name
 from spfmanager.dns.resolver import LiveResolver
-from spfmanager.plan import Phase
-from spfmanager.state import utcnow
-from spfmanager.workflow import Workspace
+from spfmanager.publish.plan import Phase
+from spfmanager.publish.state import utcnow
+from spfmanager.publish.workflow import Workspace
 from tests.integration.bind import BindServer, named_binary
 from tests.integration.test_rollover import UPSTREAM
 

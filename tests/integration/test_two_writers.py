@@ -17,10 +17,10 @@ import yaml
 
 import spfmanager
 from spfmanager.dns.overlay import OverlayResolver
-from spfmanager.plan import Plan
 from spfmanager.providers.zonefile import ZoneFileProvider
-from spfmanager.state import State
-from spfmanager.workflow import Workspace
+from spfmanager.publish.plan import Plan
+from spfmanager.publish.state import State
+from spfmanager.publish.workflow import Workspace
 from tests.test_workflow import UPSTREAM
 
 pytestmark = pytest.mark.integration

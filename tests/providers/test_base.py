@@ -10,23 +10,16 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from spfmanager.dns.txt import quote_txt, split_txt
 from spfmanager.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import (
-    Change,
-    Create,
-    Delete,
-    Provider,
-    TxtRecordSet,
-    Update,
-    quote_txt,
-    split_txt,
-)
+from spfmanager.providers.base import Provider
 from spfmanager.providers.registry import provider_class
+from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
 
 
 class MemoryProvider(Provider):

@@ -15,8 +15,8 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update
 from spfmanager.providers.cloudflare import CloudflareProvider, parse_content, render_content
+from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
 from tests.fakes.cloudflare_api import FakeCloudflare, Fault, FaultKind
 
 pytestmark = pytest.mark.integration

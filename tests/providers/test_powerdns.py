@@ -15,8 +15,8 @@ import dns.rdatatype
 import pytest
 
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
-from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update
 from spfmanager.providers.powerdns import PowerDNSProvider
+from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
 from tests.fakes.canned_http import CannedHTTPServer, Reply
 from tests.integration.pdns import PowerDNSServer, available, free_port
 

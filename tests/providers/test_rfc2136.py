@@ -12,9 +12,10 @@ import dns.rdatatype
 import pytest
 
 import spfmanager
+from spfmanager.dns.txt import split_txt
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
-from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update, split_txt
 from spfmanager.providers.rfc2136 import RFC2136Provider
+from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
 from tests.integration.bind import BindServer, free_port, named_binary
 
 pytestmark = [

@@ -19,7 +19,6 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Create, Delete, TxtRecordSet, Update
 from spfmanager.providers.route53 import (
     MAX_LOGICAL_VALUE,
     MAX_VALUE_CHARS,
@@ -29,6 +28,7 @@ from spfmanager.providers.route53 import (
     parse_value,
     render_value,
 )
+from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
 from tests.fakes.canned_http import CannedHTTPServer, Reply, Request
 
 pytestmark = pytest.mark.integration

@@ -21,11 +21,12 @@ import dns.tsig
 import pytest
 
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
-from spfmanager.providers.base import Create, Provider, TxtRecordSet
+from spfmanager.providers.base import Provider
 from spfmanager.providers.cloudflare import CloudflareProvider
 from spfmanager.providers.powerdns import PowerDNSProvider
 from spfmanager.providers.rfc2136 import RFC2136Provider
 from spfmanager.providers.route53 import Route53Provider
+from spfmanager.publish.changes import Create, TxtRecordSet
 from tests.fakes.canned_dns import CannedDNSServer
 from tests.fakes.canned_http import CannedHTTPServer, Reply, Request
 from tests.fakes.cloudflare_api import FakeCloudflare, Fault

@@ -17,8 +17,8 @@ import dns.zone
 import pytest
 
 from spfmanager.errors import ProviderError
-from spfmanager.providers.base import Change, Create, Delete, TxtRecordSet, Update
 from spfmanager.providers.zonefile import ZoneFileProvider, _next_serial
+from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
 
 ZONE = """\
 ; example.com, maintained by hand and by spfmanager
@@ -259,7 +259,7 @@ def test_stale_temporaries_of_this_zone_file_are_removed_before_writing(
 
 INTERRUPTED_WRITE = """
 import os, signal, sys
-from spfmanager.providers.base import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, TxtRecordSet
 from spfmanager.providers.zonefile import ZoneFileProvider
 os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)  # dies before the rename
 ZoneFileProvider("example.com", directory=sys.argv[1]).apply(
@@ -287,7 +287,7 @@ def test_a_killed_write_leaves_a_recognisable_temporary_the_next_write_removes(
 HOLDER = """
 import sys
 from spfmanager.errors import ProviderError
-from spfmanager.providers.base import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, TxtRecordSet
 from spfmanager.providers.zonefile import ZoneFileProvider
 provider = ZoneFileProvider("example.com", directory=sys.argv[1])
 provider.lock_timeout = float(sys.argv[3])

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from spfmanager.drift import ServiceDrift, compare_sizes
-from spfmanager.plan import UnsafePlanError
+from spfmanager.publish.drift import ServiceDrift, compare_sizes
+from spfmanager.publish.plan import UnsafePlanError
 from tests.test_workflow import UPSTREAM, served, workspace, write_config
 
 SERVICES = ["microsoft365", "mailchimp"]

@@ -7,11 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import spfmanager
-from spfmanager.apply import ApplyItem
-from spfmanager.build import DomainBuild
-from spfmanager.plan import Phase, PlannedChange, protected, references, refusals_after
-from spfmanager.providers.base import Delete, TxtRecordSet
-from spfmanager.state import utcnow
+from spfmanager.publish.apply import ApplyItem
+from spfmanager.publish.build import DomainBuild
+from spfmanager.publish.changes import Delete, TxtRecordSet
+from spfmanager.publish.plan import Phase, PlannedChange, protected, references, refusals_after
+from spfmanager.publish.state import utcnow
 from tests.test_workflow import UPSTREAM, receiver_result, served, workspace, write_config
 
 A = ["microsoft365", "sendgrid"]

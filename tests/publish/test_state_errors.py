@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from spfmanager.cli import app
 from spfmanager.errors import StateError
-from spfmanager.state import PendingDeletion, State, utcnow
+from spfmanager.publish.state import PendingDeletion, State, utcnow
 from tests.test_workflow import write_config
 
 runner = CliRunner()

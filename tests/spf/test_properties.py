@@ -9,9 +9,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import spfmanager
-from spfmanager.ranges import network_range
 from spfmanager.spf.compiled import AddressRun, compile_record
 from spfmanager.spf.macros import parse_macro_string
+from spfmanager.spf.ranges import network_range
 from spfmanager.spf.terms import IP4, IP6, All, Mechanism, Record
 from tests.spf.strategies import address_records, adversarial_records, macro_strings, records
 

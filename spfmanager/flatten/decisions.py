@@ -1,4 +1,4 @@
-"""The normal form of a :class:`~spfmanager.analyze.Program`: what each part still decides.
+"""The normal form of a :class:`~spfmanager.flatten.analyze.Program`: what each part still decides.
 
 Two records are equivalent exactly when their normal forms are equal: the same kept terms
 in the same order, and between them the same result for every address not already decided
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from spfmanager.analyze import Failure, Opaque, Program, Value
-from spfmanager.ranges import Segment, merge_adjacent, merge_ranges
+from spfmanager.flatten.program import Failure, Opaque, Program, Value
+from spfmanager.spf.ranges import Segment, merge_adjacent, merge_ranges
 from spfmanager.spf.results import Result
 
 BITS = {4: 32, 6: 128}

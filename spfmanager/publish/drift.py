@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spfmanager.decisions import normal_form, passing_addresses
+from spfmanager.flatten.decisions import normal_form, passing_addresses
+from spfmanager.publish.state import ServiceSizes
 from spfmanager.spf.terms import Record, Term
-from spfmanager.state import ServiceSizes
 
 if TYPE_CHECKING:
-    from spfmanager.analyze import Analyzer
     from spfmanager.compile import Intent
+    from spfmanager.flatten.analyze import Analyzer
 
 #: Config fields whose terms' addresses come from DNS.
 MEASURED_FIELDS = frozenset({"services", "include", "a", "mx"})

@@ -27,9 +27,10 @@ from functools import partial
 from typing import Any
 
 from spfmanager.errors import SPFManagerError
-from spfmanager.plan import Phase, Plan, UnsafePlanError, protected
-from spfmanager.providers.base import Change, Create, Delete, Provider, TxtRecordSet, Update
-from spfmanager.state import PendingDeletion, ServiceSizes, State, utcnow
+from spfmanager.providers.base import Provider
+from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.plan import Phase, Plan, UnsafePlanError, protected
+from spfmanager.publish.state import PendingDeletion, ServiceSizes, State, utcnow
 
 log = logging.getLogger(__name__)
 

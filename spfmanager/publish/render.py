@@ -1,6 +1,6 @@
 """Human renderings of a plan: a rich table for terminals, Markdown for pull-request comments.
 
-(JSON is :attr:`spfmanager.plan.Plan.data`.)
+(JSON is :attr:`spfmanager.publish.plan.Plan.data`.)
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from spfmanager.plan import Plan, PlannedChange
-from spfmanager.providers.base import Create, Delete
+from spfmanager.publish.changes import Create, Delete
+from spfmanager.publish.plan import Plan, PlannedChange
 
 _ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red"}
 

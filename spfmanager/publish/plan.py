@@ -27,21 +27,22 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from spfmanager.analyze import Analyzer
-from spfmanager.build import DomainBuild
-from spfmanager.decisions import normal_form
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.overlay import OverlayResolver
-from spfmanager.drift import ServiceDrift, compare_sizes
+from spfmanager.dns.txt import split_txt
 from spfmanager.errors import SPFManagerError, SPFSyntaxError, VerificationError
-from spfmanager.providers.base import Change, Create, Delete, TxtRecordSet, Update, split_txt
+from spfmanager.flatten.analyze import Analyzer
+from spfmanager.flatten.decisions import normal_form
+from spfmanager.flatten.verify import compare_forms
+from spfmanager.publish.build import DomainBuild
+from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.drift import ServiceDrift, compare_sizes
+from spfmanager.publish.state import PendingDeletion, ServiceSizes
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
 from spfmanager.spf.parser import is_spf_record, parse_record
 from spfmanager.spf.results import Result
 from spfmanager.spf.terms import Include, Redirect
-from spfmanager.state import PendingDeletion, ServiceSizes
-from spfmanager.verify import compare_forms
 
 CHAIN_NAME = re.compile(r"^_spf\d+-[0-9a-f]{8}\.(?P<domain>.+)$")
 

@@ -2,9 +2,9 @@
 
 Two independent checks, both required:
 
-1. The normal forms (:mod:`spfmanager.decisions`) of the intent and of the published records,
-   read back through DNS as a receiver would, are equal: same kept terms in the same order and
-   the same result for every IPv4 and IPv6 address range.
+1. The normal forms (:mod:`spfmanager.flatten.decisions`) of the intent and of the published
+   records, read back through DNS as a receiver would, are equal: same kept terms in the same
+   order and the same result for every IPv4 and IPv6 address range.
 2. At every range boundary of either side, the bundled evaluator (``check_host``) gives the
    published records the same result as the intent (evaluated without lookup limits).
 """
@@ -15,11 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-from spfmanager.analyze import Analyzer, Opaque
-from spfmanager.decisions import Decisions, NormalPart, normal_form
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import VerificationError
+from spfmanager.flatten.analyze import Analyzer
+from spfmanager.flatten.decisions import Decisions, NormalPart, normal_form
+from spfmanager.flatten.program import Opaque
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.parser import parse_record
 from spfmanager.spf.terms import Mechanism, Record, Redirect

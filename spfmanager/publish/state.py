@@ -43,7 +43,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 
 from spfmanager.errors import StateError
 
@@ -148,7 +155,19 @@ class State:
                 f"state store {self.label}: its database driver is not installed "
                 f"({exc.name or exc}); install it (e.g. pip install psycopg) or use sqlite:///"
             ) from None
-        self._guard("open", lambda: metadata.create_all(self.engine))
+        self._guard("open", self._create_tables)
+
+    def _create_tables(self) -> None:
+        """Create missing tables. Two processes opening a new store at once race between
+        checking and creating: the loser's CREATE fails, and a second look finds them."""
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _guard(self, what: str, call: Callable[[], _T]) -> _T:
         """Run ``call``; a database failure becomes a StateError naming the store."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spfmanager.ranges import Segment
+from spfmanager.spf.ranges import Segment
 from spfmanager.spf.results import Result
 
 EMITTABLE = (Result.PASS, Result.FAIL, Result.SOFTFAIL, Result.NEUTRAL)

@@ -22,19 +22,18 @@ domain being flattened a :class:`Budget` of DNS queries and seconds.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
 
-from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name, query_within
+from spfmanager.dns.base import Answer, Resolver, RRType, normalize_name
 from spfmanager.errors import DNSTemporaryError, FlattenError, SPFSyntaxError
-from spfmanager.ranges import Segment, first_match_segments, merge_adjacent
+from spfmanager.flatten.program import Block, Failure, Interval, Opaque, Part, Program, Value
 from spfmanager.spf.evaluate import is_valid_domain, truncate_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_MX_NAMES
 from spfmanager.spf.macros import Literal, MacroString, bind_letter, expand
 from spfmanager.spf.parser import is_spf_record, parse_record
+from spfmanager.spf.ranges import Segment, first_match_segments, merge_adjacent
 from spfmanager.spf.results import Result
 from spfmanager.spf.terms import (
     IP4,
@@ -55,141 +54,6 @@ log = logging.getLogger(__name__)
 IPV4_MAX = (1 << 32) - 1
 IPV6_MAX = (1 << 128) - 1
 MAX_NESTING = 24  # include/redirect levels followed; receivers stop after 10 lookups anyway
-DEFAULT_QUERY_BUDGET = 5000  # DNS queries flattening one domain may send
-DEFAULT_DEADLINE = 60.0  # seconds flattening one domain may take
-
-Clock = Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """What flattening one domain may spend: ``queries`` sent to DNS, ``seconds`` in all."""
-
-    domain: str
-    queries: int = DEFAULT_QUERY_BUDGET
-    seconds: float = DEFAULT_DEADLINE
-
-    def over_queries(self) -> FlattenError:
-        """The error for a domain that needs more queries (upstream is too large or hostile:
-        retrying will not help)."""
-        return FlattenError(
-            f"flattening {self.domain} needed more than {self.queries} DNS queries (query_budget)"
-        )
-
-    def over_time(self) -> FlattenError:
-        """The error for a domain that took too long (slow DNS may recover: transient)."""
-        return FlattenError(
-            f"flattening {self.domain} took longer than {self.seconds:g} s (flatten_deadline)",
-            transient=True,
-        )
-
-
-class MeteredResolver:
-    """Sends queries to ``resolver`` within the current :class:`Budget` (none: unbounded).
-
-    Place it *under* the run's cache (``MemoResolver(MeteredResolver(live))``): only the
-    queries that reach it, those not answered from memory, are charged. Before each one it
-    raises the budget's FlattenError when the queries or the time are spent; a query that
-    can be bounded (:func:`~spfmanager.dns.base.query_within`) gets only the time left, so
-    a domain ends within its deadline even when every server is silent. The FlattenError
-    is not a DNSTemporaryError: caches do not remember it against the name.
-    """
-
-    def __init__(self, resolver: Resolver, *, clock: Clock = time.monotonic) -> None:
-        self.resolver = resolver
-        self.clock = clock
-        self.queries = 0  # sent, in all budgets and outside them
-        self._budget: Budget | None = None
-        self._spent = 0
-        self._ends = 0.0
-
-    @contextmanager
-    def budget(self, budget: Budget) -> Iterator[None]:
-        """Charge the queries made inside the ``with`` block to ``budget``."""
-        previous = (self._budget, self._spent, self._ends)
-        self._budget, self._spent, self._ends = budget, 0, self.clock() + budget.seconds
-        try:
-            yield
-        finally:
-            self._budget, self._spent, self._ends = previous
-
-    @property
-    def spent(self) -> int:
-        """Queries charged to the current budget so far."""
-        return self._spent
-
-    def query(self, name: str, rrtype: RRType) -> Answer:
-        budget = self._budget
-        if budget is None:
-            self.queries += 1
-            return self.resolver.query(name, rrtype)
-        if self._spent >= budget.queries:
-            raise budget.over_queries()
-        left = self._ends - self.clock()
-        if left <= 0:
-            raise budget.over_time()
-        self._spent += 1
-        self.queries += 1
-        try:
-            return query_within(self.resolver, name, rrtype, left)
-        except DNSTemporaryError:
-            if self.clock() >= self._ends:
-                raise budget.over_time() from None  # cut short by the deadline, not upstream
-            raise
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """An address range for which receivers would get an error (e.g. a broken include)."""
-
-    result: Result
-    reason: str
-
-
-Value = Result | Failure
-Interval = tuple[int, int, Value]
-
-
-@dataclass(frozen=True)
-class Block:
-    """Address-only terms: per family, disjoint sorted segments; gaps fall through."""
-
-    ipv4: tuple[Segment[Value], ...]
-    ipv6: tuple[Segment[Value], ...]
-    total: bool = False
-
-    def segments(self, version: int) -> tuple[Segment[Value], ...]:
-        return self.ipv4 if version == 4 else self.ipv6
-
-    def failures(self) -> list[Failure]:
-        found = [s.value for s in (*self.ipv4, *self.ipv6) if isinstance(s.value, Failure)]
-        return list(dict.fromkeys(found))
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """A term kept as written (with the current domain pinned), and why."""
-
-    term: Mechanism | Redirect
-    reason: str
-    lookups: int  # worst case, including everything it reaches
-
-
-Part = Block | Opaque
-
-
-@dataclass(frozen=True)
-class Program:
-    parts: tuple[Part, ...]
-    notes: tuple[str, ...] = field(default=(), compare=False)  # e.g. void lookups inside
-
-    @property
-    def is_static(self) -> bool:
-        """True when the whole record is one total address-only block."""
-        return len(self.parts) == 1 and isinstance(self.parts[0], Block)
-
-    def failures(self) -> list[Failure]:
-        return [f for p in self.parts if isinstance(p, Block) for f in p.failures()]
 
 
 def pin_domain(macro: MacroString | None, domain: str) -> MacroString:

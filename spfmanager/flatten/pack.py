@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from spfmanager.dns.txt import split_strings
 from spfmanager.errors import FlattenError
-from spfmanager.spf.limits import DNS_HEADER_BYTES, MAX_TXT_STRING, MAX_UDP_ANSWER
+from spfmanager.spf.limits import DNS_HEADER_BYTES, MAX_UDP_ANSWER
 from spfmanager.spf.terms import VERSION, Explanation, Mechanism, Redirect, UnknownModifier
 
 EDNS_OPT_BYTES = 11  # RFC 6891 6.1.2: root name, type, class, TTL, RDLEN
@@ -34,26 +35,6 @@ class PackedRecord:
     text: str
     strings: tuple[str, ...]
     answer_bytes: int  # estimated UDP response size for this name's TXT query
-
-
-def split_strings(text: str, size: int = MAX_TXT_STRING) -> tuple[str, ...]:
-    """Split at spaces into strings of at most ``size`` characters; joined they give ``text``."""
-    strings: list[str] = []
-    current = ""
-    for token in text.split(" "):
-        piece = token if not current else " " + token
-        if len(current) + len(piece) < size:  # room for the separator that may follow
-            current += piece
-            continue
-        if current:
-            strings.append(current + " ")  # the separator stays with the earlier string
-            piece = token
-        while len(piece) > size:  # a single token longer than a string: no choice
-            strings.append(piece[:size])
-            piece = piece[size:]
-        current = piece
-    strings.append(current)
-    return tuple(strings)
 
 
 def name_wire_length(name: str) -> int:

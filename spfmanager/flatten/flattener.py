@@ -14,23 +14,22 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from spfmanager.analyze import (
-    DEFAULT_DEADLINE,
-    DEFAULT_QUERY_BUDGET,
-    Analyzer,
-    Budget,
-    Clock,
-    MeteredResolver,
-    Opaque,
-    Program,
-    pin_domain,
-)
-from spfmanager.cover import EMITTABLE, Cidr, Coverer
-from spfmanager.decisions import BITS, Decisions, normal_form, passing_addresses
 from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.dns.memo import MemoResolver
 from spfmanager.errors import FlattenError
-from spfmanager.pack import PackedRecord, pack
+from spfmanager.flatten.analyze import Analyzer, pin_domain
+from spfmanager.flatten.budget import (
+    DEFAULT_DEADLINE,
+    DEFAULT_QUERY_BUDGET,
+    Budget,
+    Clock,
+    MeteredResolver,
+)
+from spfmanager.flatten.cover import EMITTABLE, Cidr, Coverer
+from spfmanager.flatten.decisions import BITS, Decisions, normal_form, passing_addresses
+from spfmanager.flatten.pack import PackedRecord, pack
+from spfmanager.flatten.program import Opaque, Program
+from spfmanager.flatten.verify import Proof, verify, verify_chain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
 from spfmanager.spf.macros import MacroString
 from spfmanager.spf.parser import parse_record
@@ -48,7 +47,6 @@ from spfmanager.spf.terms import (
     Redirect,
     UnknownModifier,
 )
-from spfmanager.verify import Proof, verify, verify_chain
 
 DEFAULT_LOOKUP_BUDGET = 8  # leaves headroom under RFC 7208's 10 for upstream growth
 

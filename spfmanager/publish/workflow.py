@@ -11,18 +11,19 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from spfmanager.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
-from spfmanager.build import DomainBuild, Progress, build
 from spfmanager.compile import Intent, compile_config
 from spfmanager.config import Config, load_config
-from spfmanager.connect import EMBEDDED_NAME, open_provider, provider_settings
 from spfmanager.dns.base import Resolver
-from spfmanager.drift import service_sizes
+from spfmanager.dns.txt import split_strings
 from spfmanager.flatten import Flattener
-from spfmanager.pack import split_strings
-from spfmanager.plan import Plan, foreign_values, plan_domain
-from spfmanager.providers.base import Provider, TxtRecordSet
-from spfmanager.state import State, utcnow
+from spfmanager.providers.base import Provider
+from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
+from spfmanager.publish.build import DomainBuild, Progress, build
+from spfmanager.publish.changes import TxtRecordSet
+from spfmanager.publish.connect import EMBEDDED_NAME, open_provider, provider_settings
+from spfmanager.publish.drift import service_sizes
+from spfmanager.publish.plan import Plan, foreign_values, plan_domain
+from spfmanager.publish.state import State, utcnow
 
 
 class Workspace:

@@ -18,10 +18,10 @@ import dns.name
 from spfmanager.dns.base import RRType
 from spfmanager.dns.resolver import dns_name
 from spfmanager.dns.snapshot import zonedata_bytes
+from spfmanager.dns.txt import MAX_TXT_STRING
 
 log = logging.getLogger(__name__)
 
-MAX_STRING = 255  # RFC 1035 3.3: a character-string is at most 255 octets
 MARKER_LABEL = "_spfmanager-marker"
 NAMESERVER = "ns.spfmanager.invalid."  # RFC 2606: .invalid never clashes with real data
 DEFAULT_TTL = 3600
@@ -134,7 +134,7 @@ def _txt(value: Any) -> str:
     chunks: list[str] = []
     for string in strings:
         data = zonedata_bytes(string)
-        parts = [data[i : i + MAX_STRING] for i in range(0, len(data), MAX_STRING)] or [b""]
+        parts = [data[i : i + MAX_TXT_STRING] for i in range(0, len(data), MAX_TXT_STRING)] or [b""]
         chunks.extend(quote(part) for part in parts)
     return " ".join(chunks)
 
