@@ -41,6 +41,16 @@ the caller then uses the state store's lock instead.
 Capabilities are class attributes: ``max_string_length`` (one TXT character-string),
 ``max_value_length`` (one TXT value; None when unlimited), ``multi_string`` (a value may be
 several strings), ``atomic_batches``.
+
+Options: ``Options`` is the pydantic model of what a config may write under
+``providers.NAME`` besides ``kind`` (subclass :class:`ProviderOptions`), one field per
+keyword argument of ``__init__`` that a config may set, each with a ``description`` (the
+reference tables of docs/config.md are generated from them). Credentials are typed
+``SecretStr``. The config loader validates ``providers.NAME`` against the model, so a
+misspelled or missing option is a located config error; the adapter is then opened with
+every field of the model (defaults filled in) as keyword arguments, credentials read from
+their ``env:``/``file:`` references as plain strings. An adapter whose ``Options`` is None
+(a plugin that declares nothing) gets the options as written, unchecked.
 """
 
 from __future__ import annotations
@@ -55,6 +65,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from spfmanager.dns.txt import MAX_TXT_STRING
 from spfmanager.errors import ProviderError, ProviderRateLimitError, ProviderServerError
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
@@ -65,10 +77,19 @@ SCRUBBED = "***"
 T = TypeVar("T")
 
 
+class ProviderOptions(BaseModel):
+    """Base of an adapter's ``Options`` model: frozen, unknown keys refused, strict types
+    (YAML's ``yes`` is no integer, ``"53"`` no port)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
 class Provider(ABC):
     """Base of every DNS provider adapter; see the module docstring for the contract."""
 
     name: ClassVar[str] = "provider"
+    #: The options a config may set (see the module docstring); None: unchecked.
+    Options: ClassVar[type[BaseModel] | None] = None
     max_string_length: ClassVar[int] = MAX_TXT_STRING
     max_value_length: ClassVar[int | None] = None
     multi_string: ClassVar[bool] = True

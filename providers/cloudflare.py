@@ -32,6 +32,7 @@ from typing import Any, ClassVar, TypeVar
 import cloudflare
 from cloudflare.types.dns import batch_patch_param, record_batch_params
 from cloudflare.types.dns.txt_record_param import TXTRecordParam
+from pydantic import BaseModel, Field, SecretStr
 
 from spfmanager.dns.txt import quote_txt, unquote_txt
 from spfmanager.errors import (
@@ -40,7 +41,7 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Provider
+from spfmanager.providers.base import Provider, ProviderOptions
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,29 @@ def render_content(value: str) -> str:
     return quote_txt(value)
 
 
+class CloudflareOptions(ProviderOptions):
+    """``providers.NAME`` of ``kind: cloudflare``."""
+
+    api_token: SecretStr | None = Field(
+        None, description=f"API token with DNS edit rights; default: `${TOKEN_ENV}`"
+    )
+    zone_id: str | None = Field(None, description="The zone's id; default: found by its name")
+    base_url: str | None = Field(None, description="Another API endpoint; default: the SDK's")
+    max_retries: int = Field(
+        0, ge=0, description="The SDK's own retries (spfmanager retries transient failures)"
+    )
+    timeout: float = Field(30.0, gt=0, description="Seconds per API request")
+    use_batch: bool | None = Field(
+        None, description="Send each apply as one batch request; default: when the SDK can"
+    )
+    per_page: int = Field(100, ge=1, description="Records per page when listing")
+
+
 class CloudflareProvider(Provider):
     """TXT record sets in one Cloudflare zone, found by name unless ``zone_id`` is given."""
 
     name: ClassVar[str] = "cloudflare"
+    Options: ClassVar[type[BaseModel] | None] = CloudflareOptions
     max_value_length: ClassVar[int | None] = MAX_LOGICAL_VALUE
     atomic_batches: ClassVar[bool] = True
 
@@ -107,9 +127,8 @@ class CloudflareProvider(Provider):
         timeout: float = 30.0,
         use_batch: bool | None = None,
         per_page: int = 100,
-        **options: Any,
     ) -> None:
-        super().__init__(zone, **options)
+        super().__init__(zone)
         self._token = api_token or os.environ.get(TOKEN_ENV, "")
         self.add_secret(self._token)
         if client is None and not self._token:

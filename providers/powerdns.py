@@ -19,6 +19,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
+from pydantic import BaseModel, Field, SecretStr
 
 from spfmanager.dns.txt import quote_txt
 from spfmanager.errors import (
@@ -27,7 +28,7 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Provider
+from spfmanager.providers.base import Provider, ProviderOptions
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,20 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 30.0
 
 
+class PowerDNSOptions(ProviderOptions):
+    """``providers.NAME`` of ``kind: powerdns``."""
+
+    api_url: str = Field(description="The server's API base URL, e.g. `http://127.0.0.1:8081`")
+    api_key: SecretStr = Field(description="The API key (`X-API-Key`)")
+    server_id: str = Field("localhost", description="The server id in API paths")
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, description="Seconds per API request")
+
+
 class PowerDNSProvider(Provider):
     """A zone on a PowerDNS Authoritative server, managed through its HTTP API."""
 
     name: ClassVar[str] = "powerdns"
+    Options: ClassVar[type[BaseModel] | None] = PowerDNSOptions
     atomic_batches: ClassVar[bool] = True
 
     def __init__(
@@ -49,9 +60,8 @@ class PowerDNSProvider(Provider):
         server_id: str = "localhost",
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        **options: Any,
     ) -> None:
-        super().__init__(zone, **options)
+        super().__init__(zone)
         base = api_url.rstrip("/").removesuffix("/api/v1")
         zone_id = urllib.parse.quote(self.zone + ".", safe="")
         server = urllib.parse.quote(server_id, safe="")

@@ -27,10 +27,11 @@ import dns.tsig
 import dns.update
 import dns.xfr
 import dns.zone
+from pydantic import BaseModel, Field, SecretStr
 
 from spfmanager.dns.txt import split_txt
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
-from spfmanager.providers.base import Provider
+from spfmanager.providers.base import Provider, ProviderOptions
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,22 @@ DEFAULT_TIMEOUT = 10.0
 _AUTH_RCODES = (dns.rcode.REFUSED, dns.rcode.NOTAUTH)
 
 
+class RFC2136Options(ProviderOptions):
+    """``providers.NAME`` of ``kind: rfc2136``."""
+
+    server: str = Field(description="IP address of the primary server")
+    port: int = Field(53, ge=1, le=65535, description="Its DNS port")
+    tsig_name: str = Field(description="Name of the TSIG key")
+    tsig_secret: SecretStr = Field(description="The TSIG key's secret, base64")
+    tsig_algorithm: str = Field("hmac-sha256", description="The TSIG key's algorithm")
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, description="Seconds per query or update")
+
+
 class RFC2136Provider(Provider):
     """A zone on a primary server that accepts TSIG-signed dynamic updates."""
 
     name: ClassVar[str] = "rfc2136"
+    Options: ClassVar[type[BaseModel] | None] = RFC2136Options
     atomic_batches: ClassVar[bool] = True
 
     def __init__(
@@ -55,9 +68,8 @@ class RFC2136Provider(Provider):
         tsig_secret: str,
         tsig_algorithm: str = "hmac-sha256",
         timeout: float = DEFAULT_TIMEOUT,
-        **options: Any,
     ) -> None:
-        super().__init__(zone, **options)
+        super().__init__(zone)
         self.add_secret(tsig_secret)
         self.server = server
         self.port = port

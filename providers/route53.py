@@ -23,6 +23,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore import exceptions as boto_errors  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.parsers import ResponseParserError  # type: ignore[import-untyped]
+from pydantic import BaseModel, Field, SecretStr
 
 from spfmanager.dns.txt import MAX_TXT_STRING, quote_txt, unquote_txt
 from spfmanager.errors import (
@@ -31,7 +32,7 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Provider
+from spfmanager.providers.base import Provider, ProviderOptions
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
@@ -117,10 +118,32 @@ def check_change_batch(zone: str, changes: Sequence[dict[str, Any]]) -> None:
         )
 
 
+class Route53Options(ProviderOptions):
+    """``providers.NAME`` of ``kind: route53``."""
+
+    hosted_zone_id: str | None = Field(
+        None, description="The hosted zone's id; default: found by the zone's name"
+    )
+    aws_access_key_id: str | None = Field(
+        None, description="Access key id; default: boto3's own credential chain"
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, description="Secret access key; default: boto3's own credential chain"
+    )
+    region_name: str = Field("us-east-1", description="AWS region of the API endpoint")
+    endpoint_url: str | None = Field(
+        None, description="Another Route 53 API endpoint (e.g. a local emulator)"
+    )
+    wait: bool = Field(True, description="Wait until each change batch is `INSYNC`")
+    wait_timeout: float = Field(300.0, gt=0, description="Seconds to wait for `INSYNC`")
+    poll_interval: float = Field(5.0, gt=0, description="Seconds between `GetChange` polls")
+
+
 class Route53Provider(Provider):
     """TXT record sets in one Route 53 hosted zone, found by name unless its id is given."""
 
     name: ClassVar[str] = "route53"
+    Options: ClassVar[type[BaseModel] | None] = Route53Options
     max_value_length: ClassVar[int | None] = MAX_LOGICAL_VALUE
     atomic_batches: ClassVar[bool] = True
 
@@ -137,9 +160,8 @@ class Route53Provider(Provider):
         wait: bool = True,
         wait_timeout: float = 300.0,
         poll_interval: float = 5.0,
-        **options: Any,
     ) -> None:
-        super().__init__(zone, **options)
+        super().__init__(zone)
         self.add_secret(aws_access_key_id, aws_secret_access_key)
         self.add_secret(*(os.environ.get(var) for var in CREDENTIAL_ENV))  # boto3's fallback
         self._hosted_zone_id = hosted_zone_id.split("/")[-1] if hosted_zone_id else None

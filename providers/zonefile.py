@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import dns.exception
 import dns.name
@@ -40,10 +40,11 @@ import dns.rdtypes.ANY.SOA
 import dns.rdtypes.ANY.TXT
 import dns.ttl
 import dns.zone
+from pydantic import BaseModel, Field
 
 from spfmanager.dns.txt import quote_txt
 from spfmanager.errors import ProviderError
-from spfmanager.providers.base import Provider
+from spfmanager.providers.base import Provider, ProviderOptions
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
@@ -164,10 +165,27 @@ def _next_serial(serial: int, today: datetime.date) -> int:
     return (serial + 1) % SERIAL_MODULUS
 
 
+class ZoneFileOptions(ProviderOptions):
+    """``providers.NAME`` of ``kind: zonefile``."""
+
+    directory: str = Field(
+        "zones", description="Directory of the zone files, relative to the config's directory"
+    )
+    filename: str | None = Field(
+        None, description="The zone file's name in `directory`; default `ZONE.zone`"
+    )
+    nameserver: str = Field(
+        "localhost.",
+        description="NS of a zone file spfmanager creates (an out-of-zone placeholder keeps "
+        "it loadable; replace it with the real servers when serving the file)",
+    )
+
+
 class ZoneFileProvider(Provider):
     """TXT records in ``<directory>/<zone>.zone`` (or ``filename``), created when missing."""
 
     name: ClassVar[str] = "zonefile"
+    Options: ClassVar[type[BaseModel] | None] = ZoneFileOptions
     atomic_batches: ClassVar[bool] = True
     lock_timeout: ClassVar[float] = 60.0  # an apply outside exclusive() waits this long
 
@@ -176,10 +194,11 @@ class ZoneFileProvider(Provider):
         zone: str,
         directory: str | os.PathLike[str] = ".",
         filename: str | None = None,
-        **options: Any,
+        nameserver: str = "localhost.",
     ) -> None:
-        super().__init__(zone, **options)
+        super().__init__(zone)
         self.path = Path(directory) / (filename or f"{self.zone}.zone")
+        self.nameserver = nameserver
         self.origin = dns.name.from_text(self.zone)
 
     @property
@@ -233,8 +252,7 @@ class ZoneFileProvider(Provider):
         serial = int(datetime.date.today().strftime("%Y%m%d")) * 100
         # An out-of-zone placeholder name server keeps the new zone loadable (an in-zone
         # NS would need glue); replace it with the real servers when serving the file.
-        ns = str(self.options.get("nameserver", "localhost."))
-        return _DEFAULT_ZONE.format(ns=ns, zone=self.zone, serial=serial)
+        return _DEFAULT_ZONE.format(ns=self.nameserver, zone=self.zone, serial=serial)
 
     def _load(self, text: str) -> dns.zone.Zone:
         try:

@@ -3,16 +3,25 @@
 The intended record is unflattened: the services' terms in config order, then the
 domain's own ``ip4``, ``ip6``, ``a``, ``mx`` and ``include``, then the policy ``all``.
 Identical terms appear once; :attr:`Intent.sources` says where each came from.
+
+Compiling finds what validating the document cannot (a ``keep`` term that is not in the
+record, a domain outside its zone, a service whose parameters do not render) and raises
+a :class:`ConfigError` listing every such problem, located ``FILE:LINE: field: message``
+through the document a loaded config keeps (``field: message`` for a config built in
+memory). :func:`compile_file` loads and compiles a file in one step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from spfmanager.catalog import Catalog, load_catalog, network_term
+from spfmanager.config.loader import load_config
 from spfmanager.config.models import SELF, Policy
+from spfmanager.config.schedule import ScheduleConfig
 from spfmanager.errors import ConfigError
 from spfmanager.files.yamlnodes import Loc, format_loc
 from spfmanager.spf.parser import parse_term
@@ -52,6 +61,9 @@ class Intent:
     max_service_growth: float = 4.0  # share of a service's addresses gained: needs --force
     query_budget: int = 5000  # DNS queries flattening this domain may send
     flatten_deadline: float = 60.0  # seconds flattening this domain may take
+    min_ipv4_prefix: int = 8  # safety: an authorized IPv4 range wider than this needs --force
+    min_ipv6_prefix: int = 16
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # when the daemon runs it
 
     def sources_of(self, term: Term) -> tuple[Source, ...]:
         """Every config origin of ``term`` (empty when it is not in the record)."""
@@ -127,6 +139,9 @@ def _build(
         max_service_growth=_first(domain.max_service_growth, defaults.max_service_growth) / 100,
         query_budget=_first(domain.query_budget, defaults.query_budget),
         flatten_deadline=_first(domain.flatten_deadline, defaults.flatten_deadline),
+        min_ipv4_prefix=_first(domain.min_ipv4_prefix, defaults.min_ipv4_prefix),
+        min_ipv6_prefix=_first(domain.min_ipv6_prefix, defaults.min_ipv6_prefix),
+        schedule=domain.schedule or defaults.schedule,
     )
     return intent, problems
 
@@ -148,20 +163,39 @@ def compile_domain(name: str, domain: DomainConfig, catalog: Catalog, defaults: 
     return intent
 
 
-def config_problems(config: Config, catalog: Catalog | None = None) -> list[tuple[Loc, str]]:
-    """Problems only compiling reveals, located in the config (for the loader)."""
-    catalog = (load_catalog() if catalog is None else catalog).extended(config.services)
-    found: list[tuple[Loc, str]] = []
-    for name, domain in config.domains.items():
-        _, problems = _build(name, domain, catalog, config.defaults)
-        found.extend((("domains", name, *loc), message) for loc, message in problems)
-    return found
-
-
 def compile_config(config: Config, catalog: Catalog | None = None) -> list[Intent]:
-    """One :class:`Intent` per configured domain, in config order."""
+    """One :class:`Intent` per configured domain, in config order.
+
+    Raises :class:`ConfigError` listing every problem of every domain, each as
+    ``FILE:LINE: field: message`` in file order when ``config`` was loaded from a file
+    (its :attr:`~spfmanager.config.Config.source`), else as ``field: message`` in
+    config order.
+    """
     catalog = (load_catalog() if catalog is None else catalog).extended(config.services)
-    return [
-        compile_domain(name, domain, catalog, config.defaults)
-        for name, domain in config.domains.items()
-    ]
+    intents: list[Intent] = []
+    found: list[tuple[int, str]] = []
+    for name, domain in config.domains.items():
+        intent, problems = _build(name, domain, catalog, config.defaults)
+        intents.append(intent)
+        found.extend(_locate(config, ("domains", name, *loc), message) for loc, message in problems)
+    if found:
+        raise ConfigError([text for _, text in sorted(found, key=lambda item: item[0])])
+    return intents
+
+
+def _locate(config: Config, loc: Loc, message: str) -> tuple[int, str]:
+    """(line, text) of a problem at ``loc``; line 0 without a source document."""
+    if config.source is None:
+        return 0, f"{format_loc(loc)}: {message}"
+    line = config.source.line(loc)
+    return line, f"{config.source.name}:{line}: {format_loc(loc)}: {message}"
+
+
+def compile_file(path: str | Path, catalog: Catalog | None = None) -> tuple[Config, list[Intent]]:
+    """Load and compile a config file: the config and its intents.
+
+    A :class:`ConfigError` lists every problem, located: those of the document (see
+    :func:`~spfmanager.config.load_config`) or, when there are none, those compiling finds.
+    """
+    config = load_config(path, catalog)
+    return config, compile_config(config, catalog)

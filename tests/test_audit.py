@@ -10,6 +10,7 @@ import pytest
 
 from spfmanager.audit import (
     Audit,
+    Cause,
     Code,
     DeadlineReached,
     DeadlineResolver,
@@ -36,7 +37,7 @@ def audit_of(zonedata: dict[str, Any], domain: str = "example.com") -> Audit:
     return audit_domain(domain, SnapshotResolver(zonedata))
 
 
-def codes(audit: Audit) -> set[Code]:
+def codes(audit: Audit) -> set[Cause | Code]:
     return {f.code for f in audit.findings}
 
 
@@ -100,9 +101,9 @@ def test_github_permerror_names_the_missing_includes(snapshot: SnapshotResolver)
     audit = audit_domain("github.com", snapshot)
     assert audit.verdict.result is Result.PERMERROR
     assert "esp.github.com" in audit.verdict.sentence
-    missing = {f.domain for f in audit.by_code(Code.INCLUDE_MISSING)}
+    missing = {f.domain for f in audit.by_code(Cause.INCLUDE_MISSING)}
     assert missing == {"esp.github.com", "_spf.salesforce.com"}
-    assert all(f.severity is Severity.ERROR for f in audit.by_code(Code.INCLUDE_MISSING))
+    assert all(f.severity is Severity.ERROR for f in audit.by_code(Cause.INCLUDE_MISSING))
     assert audit.has_errors
     assert "include:esp.github.com" in audit.verdict.fix
     # 5 includes in github.com + 3 in _spf.google.com; ip4 and ~all cost nothing.
@@ -122,7 +123,7 @@ def test_wepay_void_lookups(snapshot: SnapshotResolver) -> None:
     voids = audit.by_code(Code.VOID_LOOKUP)
     assert {f.message.split("'")[1] for f in voids} == {"a", "mx"}
     assert all(f.severity is Severity.WARNING for f in voids)
-    assert Code.TOO_MANY_VOID_LOOKUPS not in codes(audit)
+    assert Cause.TOO_MANY_VOID_LOOKUPS not in codes(audit)
     # a + mx + 4 includes = 6, plus _spf.google.com's 3 includes = 9.
     assert audit.lookups == 9
     assert audit.verdict.result is Result.FAIL
@@ -141,7 +142,7 @@ def test_mondialrelay_lookup_count(snapshot: SnapshotResolver) -> None:
     assert branches["include:protecmail.mondialrelay.fr"] == 3
     assert branches["include:mailgun.org"] == 3
     assert branches["include:amazonses.com"] == 1
-    [finding] = audit.by_code(Code.TOO_MANY_LOOKUPS)
+    [finding] = audit.by_code(Cause.TOO_MANY_LOOKUPS)
     assert finding.severity is Severity.ERROR
     assert "spfmanager flatten" in finding.fix
     assert audit.verdict.result is Result.PERMERROR
@@ -193,7 +194,7 @@ def test_two_spf_records() -> None:
             ]
         }
     )
-    [finding] = audit.by_code(Code.MULTIPLE_RECORDS)
+    [finding] = audit.by_code(Cause.MULTIPLE_RECORDS)
     assert finding.severity is Severity.ERROR
     assert "remove the second record" in finding.fix
     assert audit.tree.status is NodeStatus.MULTIPLE_RECORDS
@@ -287,7 +288,7 @@ def test_more_than_ten_lookups() -> None:
     zone.update({f"s{i}.example.net": [{"TXT": "v=spf1 -all"}] for i in range(11)})
     audit = audit_of(zone)
     assert audit.lookups == 11
-    [finding] = audit.by_code(Code.TOO_MANY_LOOKUPS)
+    [finding] = audit.by_code(Cause.TOO_MANY_LOOKUPS)
     assert finding.severity is Severity.ERROR
     assert audit.verdict.result is Result.PERMERROR
 
@@ -297,13 +298,13 @@ def test_more_than_two_void_lookups() -> None:
     audit = audit_of({"example.com": [{"TXT": record}]})
     assert audit.void_lookups == 3
     assert len(audit.by_code(Code.VOID_LOOKUP)) == 3
-    assert audit.by_code(Code.TOO_MANY_VOID_LOOKUPS)[0].severity is Severity.ERROR
+    assert audit.by_code(Cause.TOO_MANY_VOID_LOOKUPS)[0].severity is Severity.ERROR
     assert audit.verdict.result is Result.PERMERROR
 
 
 def test_syntax_error_with_position() -> None:
     audit = audit_of({"example.com": [{"TXT": "v=spf1 ip4:192.0.2.300 -all"}]})
-    [finding] = audit.by_code(Code.SYNTAX_ERROR)
+    [finding] = audit.by_code(Cause.SYNTAX_ERROR)
     assert "at character 12" in finding.message
     assert finding.detail == "v=spf1 ip4:192.0.2.300 -all\n           ^"
     assert audit.tree.status is NodeStatus.INVALID
@@ -342,14 +343,14 @@ def test_redirect_to_missing_record() -> None:
             "other.example.com": [{"A": "192.0.2.9"}],
         }
     )
-    assert audit.by_code(Code.REDIRECT_MISSING)[0].domain == "other.example.com"
+    assert audit.by_code(Cause.REDIRECT_MISSING)[0].domain == "other.example.com"
     assert audit.tree.children[0].status is NodeStatus.NO_RECORD
     assert audit.verdict.result is Result.PERMERROR
 
 
 def test_no_record_and_missing_domain() -> None:
     audit = audit_of({"example.com": [{"TXT": "hello"}]})
-    assert Code.NO_RECORD in codes(audit)
+    assert Cause.NO_RECORD in codes(audit)
     assert audit.verdict.result is Result.NONE
     audit = audit_of({}, "nowhere.example")
     assert Code.DOMAIN_MISSING in codes(audit)
@@ -363,7 +364,7 @@ def test_dns_error_gives_temperror() -> None:
             "slow.example.net": ["TIMEOUT"],
         }
     )
-    [finding] = audit.by_code(Code.DNS_ERROR)
+    [finding] = audit.by_code(Cause.DNS_ERROR)
     assert finding.severity is Severity.ERROR
     assert audit.tree.children[0].status is NodeStatus.DNS_ERROR
     assert audit.verdict.result is Result.TEMPERROR
@@ -379,7 +380,7 @@ def test_macro_targets_are_not_followed() -> None:
 def test_too_many_mx_names() -> None:
     mx = [{"MX": [10, f"mx{i}.example.com"]} for i in range(11)]
     audit = audit_of({"example.com": [{"TXT": "v=spf1 mx -all"}, *mx]})
-    assert audit.by_code(Code.TOO_MANY_MX)[0].severity is Severity.ERROR
+    assert audit.by_code(Cause.TOO_MANY_MX)[0].severity is Severity.ERROR
     assert audit.verdict.result is Result.PERMERROR
 
 
@@ -393,8 +394,8 @@ def test_deep_chain_is_walked_without_recursion() -> None:
     assert not audit.complete
     assert Code.TREE_TRUNCATED in codes(audit)
     assert audit.lookups == MAX_DEPTH + 1  # every walked record holds one include
-    assert Code.TOO_MANY_LOOKUPS in codes(audit)
-    assert "at least" in audit.by_code(Code.TOO_MANY_LOOKUPS)[0].message
+    assert Cause.TOO_MANY_LOOKUPS in codes(audit)
+    assert "at least" in audit.by_code(Cause.TOO_MANY_LOOKUPS)[0].message
     assert audit.verdict.result is Result.PERMERROR
     json.dumps(audit.data)
 

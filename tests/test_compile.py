@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
 from spfmanager import parse_record
 from spfmanager.catalog import load_catalog
-from spfmanager.compile import Intent, Source, compile_config, compile_domain
-from spfmanager.config import Defaults, DomainConfig, Policy, parse_config
+from spfmanager.compile import Intent, Source, compile_config, compile_domain, compile_file
+from spfmanager.config import Config, Defaults, DomainConfig, Policy, parse_config
 from spfmanager.errors import ConfigError
 from spfmanager.spf.parser import parse_term
 
@@ -160,3 +162,68 @@ def test_every_catalog_service_compiles_into_a_parseable_record() -> None:
     intent = compile_domain("example.com", domain, catalog, Defaults())
     assert parse_record(intent.record.render()) == intent.record
     assert len(intent.record.terms) == len(catalog) + 1
+
+
+TWO_PROBLEMS = """\
+domains:
+  example.org:
+    zone: example.net
+  example.com:
+    ip4: [192.0.2.0/24]
+    keep: [mx, 'ip4:192.0.2.0/24', 'include:other.example']
+"""
+
+
+def test_loading_validates_only_and_compiling_reports_every_problem_located() -> None:
+    config = parse_config(TWO_PROBLEMS, "cfg.yaml")  # a valid document
+    assert config.source is not None and config.source.name == "cfg.yaml"
+    with pytest.raises(ConfigError) as caught:
+        compile_config(config)
+    assert caught.value.problems == [
+        "cfg.yaml:3: domains.example.org.zone: example.org is not inside zone example.net",
+        "cfg.yaml:6: domains.example.com.keep[0]: 'mx' is not a term of this record; keep only "
+        "lists terms that services, ip4, ip6, a, mx or include put there",
+        "cfg.yaml:6: domains.example.com.keep[2]: 'include:other.example' is not a term of this "
+        "record; keep only lists terms that services, ip4, ip6, a, mx or include put there",
+    ]
+
+
+def test_compile_problems_are_sorted_by_line() -> None:
+    text = "domains:\n  b.example: {zone: z.example}\n  a.example:\n    zone: y.example\n"
+    with pytest.raises(ConfigError) as caught:
+        compile_config(parse_config(text, "cfg.yaml"))
+    assert [p.split(": ")[0] for p in caught.value.problems] == ["cfg.yaml:2", "cfg.yaml:4"]
+
+
+def test_a_config_built_in_memory_has_unlocated_problems() -> None:
+    config = Config.model_validate(yaml.safe_load(TWO_PROBLEMS))
+    assert config.source is None
+    assert config == parse_config(TWO_PROBLEMS)  # where it was read from is not compared
+    with pytest.raises(ConfigError) as caught:
+        compile_config(config)
+    assert [p.split(": ")[0] for p in caught.value.problems] == [
+        "domains.example.org.zone",
+        "domains.example.com.keep[0]",
+        "domains.example.com.keep[2]",
+    ]
+
+
+def test_compile_file_loads_and_compiles(tmp_path: Path) -> None:
+    path = tmp_path / "spfmanager.yaml"
+    path.write_text("domains:\n  example.com: {services: [google-workspace]}\n")
+    config, intents = compile_file(path)
+    assert list(config.domains) == [intent.domain for intent in intents] == ["example.com"]
+    path.write_text(TWO_PROBLEMS)
+    with pytest.raises(ConfigError) as caught:
+        compile_file(path)
+    assert len(caught.value.problems) == 3
+    assert all(p.startswith(f"{path}:") for p in caught.value.problems)
+    path.write_text("domains:\n  example.com: {keep: [mx], colour: red}\n")
+    with pytest.raises(ConfigError) as caught:  # the document's problems come first, alone
+        compile_file(path)
+    assert caught.value.problems == [
+        f"{path}:2: domains.example.com.colour: unknown field 'colour' (allowed: a, "
+        "flatten_deadline, include, ip4, ip6, keep, lookup_budget, max_authorized_ipv4, "
+        "max_authorized_ipv6, max_service_growth, max_service_shrink, min_ipv4_prefix, "
+        "min_ipv6_prefix, mx, policy, provider, query_budget, schedule, services, ttl, zone)"
+    ]

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from spfmanager.cli import app
+from spfmanager.compile import compile_config
 from spfmanager.config import (
     Config,
     Policy,
@@ -31,7 +32,7 @@ EXAMPLE = """\
 defaults: {policy: "-all", ttl: 3600, lookup_budget: 8, provider: local}
 providers:
   local: {kind: zonefile, directory: zones}
-  aws: {kind: route53, hosted_zone_id: Z123, access_key_id: "env:AWS_ACCESS_KEY_ID"}
+  aws: {kind: route53, hosted_zone_id: Z123, aws_access_key_id: "env:AWS_ACCESS_KEY_ID"}
 state: {url: "sqlite:///spfmanager.db"}
 services:
   mycrm: {name: "My CRM", ip4: ["198.51.100.0/28"], docs: "https://crm.example/spf"}
@@ -54,8 +55,9 @@ domains:
 
 
 def problems_of(text: str) -> list[str]:
+    """The problems of loading and compiling ``text`` (as the CLI does)."""
     with pytest.raises(ConfigError) as caught:
-        parse_config(textwrap.dedent(text), "cfg.yaml")
+        compile_config(parse_config(textwrap.dedent(text), "cfg.yaml"))
     return caught.value.problems
 
 
@@ -76,7 +78,7 @@ def test_secrets_are_references_resolved_only_on_request(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     config = parse_config(EXAMPLE)
-    secret = config.providers["aws"].options["access_key_id"]
+    secret = config.providers["aws"].options["aws_access_key_id"]
     assert isinstance(secret, Secret)
     assert secret.source is SecretSource.ENV
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-very-secret")
@@ -92,7 +94,7 @@ def test_secrets_are_references_resolved_only_on_request(
 def test_inline_credentials_are_rejected() -> None:
     (problem,) = problems_of("providers:\n  cf: {kind: cloudflare, api_token: abc123}\n")
     assert problem.startswith(
-        "cfg.yaml:2: providers.cf: option 'api_token' looks like a credential"
+        "cfg.yaml:2: providers.cf.api_token: option 'api_token' is a credential"
     )
     assert "abc123" not in problem
 

@@ -333,7 +333,7 @@ def test_permerror_from_missing_includes_removes_them_then_adds_the_service() ->
     result = explain(parse_message(message(GITHUB_NOTIFICATION)), zone)
     assert result.now.result is Result.PERMERROR
     assert result.diagnosis is not None
-    assert result.diagnosis.cause is Cause.MISSING_INCLUDE
+    assert result.diagnosis.cause is Cause.INCLUDE_MISSING
     assert result.diagnosis.target == "esp.github.com"
     assert result.fix is not None
     assert result.fix.changes[:2] == (
@@ -380,7 +380,7 @@ def test_dns_timeout_is_a_temporary_error() -> None:
     result = explain(read_message(MESSAGES / "ipv6-sender.eml"), resolver(example_edu=["TIMEOUT"]))
     assert result.now.result is Result.TEMPERROR
     assert result.diagnosis is not None
-    assert result.diagnosis.cause is Cause.DNS_FAILURE
+    assert result.diagnosis.cause is Cause.DNS_ERROR
     assert result.fix is None
 
 

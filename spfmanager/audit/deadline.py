@@ -6,17 +6,9 @@ import time
 from collections.abc import Callable
 
 from spfmanager.dns.base import Answer, Resolver, RRType, query_within
-from spfmanager.errors import DNSTemporaryError
+from spfmanager.errors import DeadlineReached, DNSTemporaryError
 
 DEFAULT_CHECK_DEADLINE = 60.0  # seconds a whole ``check`` may take
-
-
-class DeadlineReached(DNSTemporaryError):
-    """A lookup not made (or cut short) because the audit's deadline had passed.
-
-    A DNSTemporaryError, so an evaluation meeting it returns temperror like any other
-    unanswered query; the tree walk tells it apart to report the lookup as not done.
-    """
 
 
 class DeadlineResolver:

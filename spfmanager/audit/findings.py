@@ -1,10 +1,17 @@
-"""What an audit reports: findings with a severity, a stable code, a message and a fix."""
+"""What an audit reports: findings with a severity, a stable code, a message and a fix.
+
+A finding's code is a :class:`~spfmanager.spf.results.Cause` when it says why receivers
+fail (the evaluator's vocabulary, shared with ``explain``), else a :class:`Code` for what
+only a static audit sees: weak policies, deprecated terms, walk limits.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from spfmanager.spf.results import Cause
 
 
 class Severity(StrEnum):
@@ -24,17 +31,16 @@ _RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 class Code(StrEnum):
-    """Stable identifiers of the problems an audit detects (for scripts and ``--json``)."""
+    """Stable identifiers of the problems only an audit detects (for scripts and ``--json``).
 
-    NO_RECORD = "no-record"
+    Failure causes the evaluator also reports (no record, several records, a syntax error,
+    the lookup limits, a missing include or redirect target, a DNS error) are not repeated
+    here: findings carry the :class:`~spfmanager.spf.results.Cause` member itself.
+    """
+
     DOMAIN_MISSING = "domain-missing"
-    MULTIPLE_RECORDS = "multiple-records"
-    SYNTAX_ERROR = "syntax-error"
     NOT_ASCII = "not-ascii"
-    TOO_MANY_LOOKUPS = "too-many-lookups"
-    TOO_MANY_VOID_LOOKUPS = "too-many-void-lookups"
     VOID_LOOKUP = "void-lookup"
-    TOO_MANY_MX = "too-many-mx"
     LONG_STRING = "txt-string-over-255"
     LARGE_ANSWER = "answer-over-512-bytes"
     PASS_ALL = "plus-all"
@@ -42,10 +48,7 @@ class Code(StrEnum):
     NO_ALL = "no-all"
     REDIRECT_IGNORED = "redirect-ignored"
     PTR = "deprecated-ptr"
-    INCLUDE_MISSING = "include-missing"
-    REDIRECT_MISSING = "redirect-missing"
     INCLUDE_LOOP = "include-loop"
-    DNS_ERROR = "dns-error"
     MACRO_TARGET = "macro-target"
     TREE_TRUNCATED = "tree-truncated"
     DEADLINE = "deadline-exceeded"
@@ -60,7 +63,7 @@ class Finding:
     """
 
     severity: Severity
-    code: Code
+    code: Cause | Code
     domain: str
     message: str
     fix: str

@@ -14,7 +14,7 @@ from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.dns.memo import MemoResolver
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
-from spfmanager.spf.results import Result
+from spfmanager.spf.results import Cause, Result
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Audit:
     def has_errors(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
 
-    def by_code(self, code: Code) -> list[Finding]:
+    def by_code(self, code: Cause | Code) -> list[Finding]:
         return [f for f in self.findings if f.code is code]
 
     @property
@@ -109,7 +109,7 @@ def audit_domain(
         findings.append(
             Finding(
                 Severity.ERROR,
-                Code.TOO_MANY_LOOKUPS,
+                Cause.TOO_MANY_LOOKUPS,
                 name,
                 f"the record needs {bound}{root.total_lookups} DNS lookups, over the limit of "
                 f"{MAX_DNS_LOOKUPS}: receivers return permerror for senders it does not list "
@@ -121,7 +121,7 @@ def audit_domain(
         findings.append(
             Finding(
                 Severity.ERROR,
-                Code.TOO_MANY_VOID_LOOKUPS,
+                Cause.TOO_MANY_VOID_LOOKUPS,
                 name,
                 f"the record makes {root.total_void_lookups} void lookups, over the limit of "
                 f"{MAX_VOID_LOOKUPS}: receivers return permerror (RFC 7208 4.6.4)",
@@ -147,7 +147,7 @@ def audit_domain(
 
 def _unique(findings: list[Finding]) -> list[Finding]:
     """Drop repeats (a provider's record reached through several includes)."""
-    seen: set[tuple[Code, str, str]] = set()
+    seen: set[tuple[Cause | Code, str, str]] = set()
     kept = []
     for finding in findings:
         key = (finding.code, finding.domain, finding.message)

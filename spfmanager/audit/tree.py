@@ -21,16 +21,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from spfmanager.audit.deadline import DeadlineReached, DeadlineResolver
+from spfmanager.audit.deadline import DeadlineResolver
 from spfmanager.audit.findings import Code, Finding, Severity
 from spfmanager.audit.wire import txt_answer_size
 from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, normalize_name
 from spfmanager.dns.txt import MAX_TXT_STRING
-from spfmanager.errors import DNSTemporaryError, SPFSyntaxError
+from spfmanager.errors import DeadlineReached, DNSTemporaryError, SPFSyntaxError
 from spfmanager.spf.limits import MAX_MX_NAMES, MAX_UDP_ANSWER
 from spfmanager.spf.macros import MacroString
-from spfmanager.spf.parser import is_spf_record, parse_record
-from spfmanager.spf.results import Qualifier
+from spfmanager.spf.parser import parse_record
+from spfmanager.spf.results import Cause, Qualifier
+from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import MX, A, All, Exists, Include, Ptr, Record
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class _Walker:
     def add(
         self,
         severity: Severity,
-        code: Code,
+        code: Cause | Code,
         domain: str,
         message: str,
         fix: str,
@@ -229,24 +230,26 @@ class _Walker:
             draft.status = NodeStatus.DNS_ERROR
             self.add(
                 Severity.ERROR,
-                Code.DNS_ERROR,
+                Cause.DNS_ERROR,
                 draft.domain,
                 f"the TXT query for {draft.domain} failed ({exc}): receivers return temperror",
                 "check that the domain's name servers answer (dig TXT); retry later",
             )
             return
         texts = answer.texts()
-        spf = [t for t in texts if _is_spf(t)]
+        selection = select_record(texts)
+        spf = selection.records
         if draft.edge is Edge.ROOT:
             self.answer_size = txt_answer_size(draft.domain, texts)
-        if answer.nxdomain or not spf:
+        if answer.nxdomain or selection.cause is Cause.NO_RECORD:
             self.missing(draft, answer)
             return
-        if len(spf) > 1:
+        found = selection.record
+        if found is None:
             draft.status = NodeStatus.MULTIPLE_RECORDS
             self.add(
                 Severity.ERROR,
-                Code.MULTIPLE_RECORDS,
+                Cause.MULTIPLE_RECORDS,
                 draft.domain,
                 f"{draft.domain} publishes {len(spf)} SPF records; receivers return permerror "
                 "(RFC 7208 4.5)",
@@ -254,9 +257,9 @@ class _Walker:
                 "\n".join(t.data.decode("latin-1") for t in spf),
             )
             return
-        self.check_wire(draft, spf[0], texts)
+        self.check_wire(draft, found, texts)
         try:
-            text = spf[0].data.decode("ascii")
+            text = found.data.decode("ascii")
         except UnicodeDecodeError:
             draft.status = NodeStatus.INVALID
             self.add(
@@ -274,7 +277,7 @@ class _Walker:
             draft.status = NodeStatus.INVALID
             self.add(
                 Severity.ERROR,
-                Code.SYNTAX_ERROR,
+                Cause.SYNTAX_ERROR,
                 draft.domain,
                 f"syntax error in the SPF record of {draft.domain}: {exc.message} "
                 f"at character {exc.position + 1}; receivers return permerror",
@@ -291,7 +294,7 @@ class _Walker:
         what = "does not exist (NXDOMAIN)" if answer.nxdomain else "has no SPF record"
         name = draft.domain
         if draft.edge is Edge.ROOT:
-            code = Code.DOMAIN_MISSING if answer.nxdomain else Code.NO_RECORD
+            code = Code.DOMAIN_MISSING if answer.nxdomain else Cause.NO_RECORD
             fix = (
                 "check the spelling of the domain"
                 if answer.nxdomain
@@ -301,7 +304,7 @@ class _Walker:
             message = f"{name} {what}: receivers return none and cannot tell forged mail apart"
             self.add(Severity.ERROR, code, name, message, fix)
             return
-        code = Code.INCLUDE_MISSING if draft.edge is Edge.INCLUDE else Code.REDIRECT_MISSING
+        code = Cause.INCLUDE_MISSING if draft.edge is Edge.INCLUDE else Cause.REDIRECT_MISSING
         self.add(
             Severity.ERROR,
             code,
@@ -415,7 +418,7 @@ class _Walker:
         except DNSTemporaryError as exc:
             self.add(
                 Severity.ERROR,
-                Code.DNS_ERROR,
+                Cause.DNS_ERROR,
                 draft.domain,
                 f"'{term}' in {draft.domain}: the {rrtype.value} query for {target} failed "
                 f"({exc}): receivers return temperror",
@@ -436,7 +439,7 @@ class _Walker:
         elif isinstance(mechanism, MX) and len(answer.exchanges()) > MAX_MX_NAMES:
             self.add(
                 Severity.ERROR,
-                Code.TOO_MANY_MX,
+                Cause.TOO_MANY_MX,
                 draft.domain,
                 f"'{term}' in {draft.domain}: {target} has {len(answer.exchanges())} MX "
                 f"records, over {MAX_MX_NAMES}: receivers return permerror (RFC 7208 4.6.4)",
@@ -490,10 +493,6 @@ class _Walker:
             "so what lies below it is not counted here",
             "nothing to fix; use `spfmanager check --ip` to evaluate real connections",
         )
-
-
-def _is_spf(record: TXTRecord) -> bool:
-    return is_spf_record(record.data[:7].decode("latin-1"))
 
 
 def walk_tree(domain: str, resolver: Resolver, *, deadline: float | None = None) -> Walk:

@@ -3,6 +3,8 @@
 >>> catalog = load_catalog()
 >>> [t.render() for t in catalog.get("microsoft365").terms()]
 ['include:spf.protection.outlook.com']
+
+May import :mod:`spfmanager.spf` and :mod:`spfmanager.errors` only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The ``spfmanager`` command line. Each command lives in its own module of this package."""
+"""The ``spfmanager`` command line. Each command lives in its own module of this package.
+
+May import anything: it is the top of the tree. A new command is a new module here,
+imported by :mod:`spfmanager.cli.commands`.
+"""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from spfmanager.dns.base import Resolver, RRType
 from spfmanager.errors import DNSTemporaryError
 from spfmanager.publish.build import DomainBuild
 from spfmanager.publish.export import ExportFormat, export
-from spfmanager.spf.parser import is_spf_record
+from spfmanager.spf.select import select_record
 
 
 @app.command("build")
@@ -69,9 +69,8 @@ def _current_root(domain: str, resolver: Resolver) -> str | None:
         answer = resolver.query(domain, RRType.TXT)
     except DNSTemporaryError:
         return None
-    texts = [t.data.decode("latin-1") for t in answer.texts()]
-    spf = [t for t in texts if is_spf_record(t)]
-    return spf[0] if len(spf) == 1 else None
+    record = select_record(answer.records).record
+    return None if record is None else record.data.decode("latin-1")
 
 
 def _dns_change(build: DomainBuild, resolver: Resolver) -> str:

@@ -19,8 +19,7 @@ from spfmanager.cli.common import (
     console,
     fail,
 )
-from spfmanager.compile import compile_config
-from spfmanager.config import load_config
+from spfmanager.compile import compile_file
 from spfmanager.dns.recording import RecordingResolver
 from spfmanager.errors import SPFManagerError
 from spfmanager.flatten import Flattener
@@ -39,7 +38,7 @@ def snapshot_command(
     """Write every DNS answer the config's build needs as a --dns-snapshot file."""
     with clean_errors():
         recorder = RecordingResolver(build_resolver(snapshot, nameserver, port))
-        intents = compile_config(load_config(config))
+        _, intents = compile_file(config)
         flattener = Flattener(recorder)
         problems = []
         for intent in intents:

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from spfmanager.cli.common import build_resolver, error_console
+from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.publish.build import Progress as ProgressCallback
 from spfmanager.publish.workflow import Workspace
 
@@ -39,3 +40,8 @@ def progress_bar(total: int, enabled: bool) -> Iterator[ProgressCallback | None]
             progress.update(task, advance=1, description=domain)
 
         yield advance
+
+
+def offline_workspace(config: Path, state: str | None) -> Workspace:
+    """The config and its state store, for commands that need no DNS (status, history)."""
+    return Workspace.load(config, SnapshotResolver({}), state_url=state)

@@ -1,4 +1,9 @@
-"""Load ``spfmanager.yaml``: parse with line numbers, validate, report every problem at once."""
+"""Load ``spfmanager.yaml``: parse with line numbers, validate, report every problem at once.
+
+Loading validates the document only; what compiling finds (a ``keep`` term that is not in
+the record, a domain outside its zone) is reported by :func:`spfmanager.compile.compile_config`,
+located through the document the loaded :class:`Config` keeps.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,17 @@ from spfmanager.catalog import Catalog, load_catalog
 from spfmanager.config.models import Config, normalize_domain
 from spfmanager.config.problems import located_problems
 from spfmanager.errors import ConfigError
-from spfmanager.files.yamlnodes import Document, format_loc, load_yaml, parse_yaml
+from spfmanager.files.yamlnodes import Document, load_yaml, parse_yaml
 
 
 def load_config(path: str | Path, catalog: Catalog | None = None) -> Config:
     """Read and check a config file; raise :class:`ConfigError` listing every problem.
 
     Besides the schema this checks service ids and parameters against ``catalog`` (the
-    bundled one by default), provider references, ``zone`` and ``keep`` of each domain,
-    and that no two domains are the same name written differently. A file that cannot be
-    read, is not UTF-8, is empty or is not a mapping is a ConfigError too.
+    bundled one by default), provider references and each provider's options against its
+    adapter, and that no two domains are the same name written differently. A file that
+    cannot be read, is not UTF-8, is empty or is not a mapping is a ConfigError too.
+    Compiling reports the rest (:func:`spfmanager.compile.compile_file` does both).
     """
     return _config(load_yaml(path, "config"), catalog)
 
@@ -31,9 +37,6 @@ def parse_config(text: str, name: str = "<config>", catalog: Catalog | None = No
 
 
 def _config(document: Document, catalog: Catalog | None) -> Config:
-    # compile imports the config package, so it is imported here, not at module level.
-    from spfmanager.compile import config_problems  # noqa: PLC0415
-
     data = document.data
     if data is None:
         raise ConfigError(
@@ -53,12 +56,9 @@ def _config(document: Document, catalog: Catalog | None) -> Config:
         config = Config.model_validate(data, context={"catalog": catalog})
     except ValidationError as exc:
         found += located_problems(exc, document, Config)
-    else:
-        for loc, message in config_problems(config, catalog):
-            line = document.line(loc)
-            found.append((line, f"{document.name}:{line}: {format_loc(loc)}: {message}"))
     if found:
         raise ConfigError([text for _, text in sorted(found, key=lambda item: item[0])])
+    config._source = document  # the loader is its one writer
     return config
 
 

@@ -21,14 +21,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ModelWrapValidatorHandler,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     Strict,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -36,12 +34,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from spfmanager.catalog import Catalog, ServiceDefinition, ServiceId, load_catalog
 from spfmanager.catalog.service import IPv4Text, IPv6Text
-from spfmanager.config.secret import Secret
-from spfmanager.errors import SPFSyntaxError
+from spfmanager.config.notifications import NotificationsConfig
+from spfmanager.config.options import (
+    OptionValues,
+    check_options,
+    declared_options,
+    provider_json_schema,
+)
+from spfmanager.config.schedule import ScheduleConfig
+from spfmanager.errors import ProviderError, SPFSyntaxError
+from spfmanager.files.yamlnodes import Document
 from spfmanager.providers.registry import available
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS
 from spfmanager.spf.parser import parse_term
@@ -160,6 +167,25 @@ MaxIPv6 = Annotated[
         description="Safety: plans authorizing more IPv6 addresses than one /N holds need --force",
     ),
 ]
+MinPrefix4 = Annotated[
+    int,
+    Strict(),
+    Field(
+        ge=0,
+        le=32,
+        description="Safety: an authorized IPv4 range wider than /N (e.g. 0.0.0.0/0 from "
+        "upstream) needs --force, and is held by the daemon",
+    ),
+]
+MinPrefix6 = Annotated[
+    int,
+    Strict(),
+    Field(
+        ge=0,
+        le=128,
+        description="Safety: an authorized IPv6 range wider than /N (e.g. ::/0) needs --force",
+    ),
+]
 ShrinkPercent = Annotated[
     int,
     Strict(),
@@ -200,9 +226,6 @@ AHosts = Annotated[
 ]
 MXHosts = Annotated[
     tuple[Annotated[str, _domain_spec("mx")], ...], BeforeValidator(_hosts), _HOSTS_SCHEMA
-]
-OptionValue = Annotated[
-    Secret | StrictBool | StrictInt | StrictFloat | StrictStr, Field(union_mode="left_to_right")
 ]
 
 
@@ -341,18 +364,26 @@ class Defaults(_Model):
     max_service_growth: GrowthPercent = 400
     query_budget: QueryBudget = 5000
     flatten_deadline: Deadline = 60.0
+    min_ipv4_prefix: MinPrefix4 = 8
+    min_ipv6_prefix: MinPrefix6 = 16
+    schedule: ScheduleConfig = ScheduleConfig()
 
 
 class ProviderConfig(BaseModel):
     """A DNS provider account. ``kind`` picks the adapter; other keys are its options.
 
-    Options whose name suggests a credential must be :class:`Secret` references.
+    The options are checked against the adapter's declared ``Options`` model (see
+    :mod:`spfmanager.config.options`): unknown, missing and mistyped options are errors
+    at ``providers.NAME.OPTION``; credentials must be :class:`Secret` references.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
-    __pydantic_extra__: dict[str, OptionValue] = Field(init=False)
+    __pydantic_extra__: dict[str, Any] = Field(init=False)  # as written; checked below
 
     kind: str = Field(description="A provider adapter, e.g. zonefile, route53, cloudflare")
+
+    _given: OptionValues = PrivateAttr(default_factory=dict)
+    _arguments: OptionValues = PrivateAttr(default_factory=dict)
 
     @field_validator("kind")
     @classmethod
@@ -368,23 +399,34 @@ class ProviderConfig(BaseModel):
                     "available": ", ".join(kinds),
                 },
             )
+        try:
+            declared_options(kind)
+        except ProviderError as exc:  # a plugin that fails to load
+            raise PydanticCustomError("provider_kind", "{message}", {"message": str(exc)}) from None
         return kind
 
     @model_validator(mode="after")
-    def _credentials_by_reference(self) -> Self:
-        for name, value in self.options.items():
-            credential = any(w in name.lower() for w in ("secret", "token", "password", "api_key"))
-            if credential and not isinstance(value, Secret):
-                raise ValueError(
-                    f"option {name!r} looks like a credential: write it as 'env:VARIABLE' or "
-                    "'file:PATH', never inline"
-                )
+    def _check_options(self) -> Self:
+        self._given, self._arguments = check_options(self.kind, self.__pydantic_extra__ or {})
         return self
 
     @property
-    def options(self) -> dict[str, Secret | bool | int | float | str]:
-        """Adapter options (everything but ``kind``); secrets stay unresolved."""
-        return dict(self.__pydantic_extra__ or {})
+    def options(self) -> OptionValues:
+        """The adapter options written in the config (everything but ``kind``), validated;
+        secrets stay unresolved."""
+        return dict(self._given)
+
+    @property
+    def arguments(self) -> OptionValues:
+        """Every option the adapter is opened with: :attr:`options` and the declared
+        defaults of the others (only :attr:`options` for a plugin that declares none)."""
+        return dict(self._arguments)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return provider_json_schema(handler)
 
 
 class StateConfig(_Model):
@@ -417,6 +459,11 @@ class DomainConfig(_Model):
     max_service_growth: GrowthPercent | None = None
     query_budget: QueryBudget | None = None
     flatten_deadline: Deadline | None = None
+    min_ipv4_prefix: MinPrefix4 | None = None
+    min_ipv6_prefix: MinPrefix6 | None = None
+    schedule: ScheduleConfig | None = Field(
+        default=None, description="When the daemon re-flattens this domain"
+    )
     provider: ProviderName = None
     zone: DomainName | None = Field(
         default=None, description="The DNS zone; defaults to the domain"
@@ -424,7 +471,12 @@ class DomainConfig(_Model):
 
 
 class Config(_Model):
-    """A whole ``spfmanager.yaml``."""
+    """A whole ``spfmanager.yaml``.
+
+    A config read by the loader keeps its :attr:`source` document, so that problems found
+    later (compiling) can name file and line too. Two configs are equal when their
+    settings are, wherever they were read from.
+    """
 
     defaults: Defaults = Defaults()
     providers: dict[
@@ -435,6 +487,21 @@ class Config(_Model):
         default={}, description="Your own services, same schema as the bundled catalog's"
     )
     domains: dict[DomainName, DomainConfig] = {}
+    notifications: NotificationsConfig = NotificationsConfig()
+
+    _source: Document | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Document | None:
+        """The YAML document this config was read from; None when built in memory."""
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Config):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # its settings hold dicts: never hashable
 
     @model_validator(mode="wrap")
     @classmethod

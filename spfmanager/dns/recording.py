@@ -16,6 +16,7 @@ class RecordingResolver:
         self._entries: dict[str, list[dict[str, Any]]] = {}
         self._seen: set[tuple[str, RRType]] = set()
         self._timeouts: set[str] = set()
+        self.min_ttl: int | None = None  # the shortest TTL of the answers seen
 
     def query(self, name: str, rrtype: RRType) -> Answer:
         key = normalize_name(name)
@@ -24,6 +25,8 @@ class RecordingResolver:
         except DNSTemporaryError:
             self._timeouts.add(key)
             raise
+        if answer.records and answer.ttl > 0:
+            self.min_ttl = answer.ttl if self.min_ttl is None else min(self.min_ttl, answer.ttl)
         if (key, rrtype) not in self._seen:
             self._seen.add((key, rrtype))
             if not answer.nxdomain:

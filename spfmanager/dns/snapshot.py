@@ -13,18 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from spfmanager.dns.base import Answer, MXRecord, RData, RRType, TXTRecord, normalize_name
-from spfmanager.errors import ConfigError, DNSTemporaryError, SnapshotError
+from spfmanager.errors import ConfigError, DNSTemporaryError, SnapshotEntryError, SnapshotError
 from spfmanager.files.yamlnodes import load_yaml
 
 MAX_CNAME_CHAIN = 8
-
-
-class _EntryError(SnapshotError):
-    """A bad entry, located by (name, index) so that from_file can name its line."""
-
-    def __init__(self, source: str, name: str, index: int, detail: str) -> None:
-        self.name, self.index, self.detail = name, index, detail
-        super().__init__(f"{source}: {name}: {detail}")
 
 
 class SnapshotResolver:
@@ -53,7 +45,7 @@ class SnapshotResolver:
             raise SnapshotError(f"{path}:1: a snapshot is a mapping of DNS names to records")
         try:
             return cls(data, source=str(path))
-        except _EntryError as exc:
+        except SnapshotEntryError as exc:
             raise SnapshotError(
                 f"{document.where((exc.name, exc.index))}: {exc.name}: {exc.detail}"
             ) from None
@@ -74,7 +66,7 @@ class SnapshotResolver:
                 continue
             if not isinstance(entry, Mapping) or len(entry) != 1:
                 detail = f"bad entry {entry!r}: write {{TYPE: value}} or TIMEOUT"
-                raise _EntryError(self.source, name, index, detail)
+                raise SnapshotEntryError(self.source, name, index, detail)
             ((rrtype, value),) = entry.items()
             rrtype = str(rrtype).upper()
             if rrtype == "TXT" and value == "NONE":
@@ -88,7 +80,7 @@ class SnapshotResolver:
             try:
                 rdata = _rdata(rrtype, value)
             except ValueError as exc:
-                raise _EntryError(self.source, name, index, str(exc)) from None
+                raise SnapshotEntryError(self.source, name, index, str(exc)) from None
             self._records.setdefault((key, RRType(rrtype)), []).append(rdata)
         if spf and not has_txt and not txt_none:
             self._records.setdefault((key, RRType.TXT), []).extend(spf)

@@ -9,52 +9,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Any
 
 from spfmanager.catalog import load_catalog
-from spfmanager.dns.base import Resolver, RRType, TXTRecord, normalize_name
+from spfmanager.dns.base import Resolver, RRType, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.dns.txt import MAX_TXT_STRING
 from spfmanager.errors import DNSTemporaryError, SPFManagerError, SPFSyntaxError
 from spfmanager.explain.message import Connection
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS
-from spfmanager.spf.parser import is_spf_record, parse_record
-from spfmanager.spf.results import Cause as SPFCause
-from spfmanager.spf.results import Qualifier, Result
+from spfmanager.spf.parser import parse_record
+from spfmanager.spf.results import Cause, Qualifier, Result
+from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import IP4, IP6, MECHANISM_TYPES, All, Include, Record, Term
 
 log = logging.getLogger(__name__)
 
 IPV4_SIBLING_PREFIX = 24  # a /24 is suggested only if the record already lists an address in it
 
-
-class Cause(StrEnum):
-    """Why SPF did not pass."""
-
-    NOT_AUTHORISED = "not-authorised"  # the record does not list the IP
-    NO_RECORD = "no-record"  # the domain publishes no SPF record
-    TOO_MANY_LOOKUPS = "too-many-lookups"  # RFC 7208 4.6.4
-    TOO_MANY_VOID_LOOKUPS = "too-many-void-lookups"  # RFC 7208 4.6.4
-    MULTIPLE_RECORDS = "multiple-records"  # RFC 7208 4.5
-    MISSING_INCLUDE = "missing-include"  # include: target without a record, RFC 7208 5.2
-    MISSING_REDIRECT = "missing-redirect"  # redirect= target without a record, RFC 7208 6.1
-    SYNTAX = "syntax"  # RFC 7208 12
-    DNS_FAILURE = "dns-failure"  # temperror
-    OTHER_PERMERROR = "other-permerror"
-
-
-# evaluate()'s own cause, as the diagnosis explain gives for it.
-_FROM_EVALUATE: dict[SPFCause, Cause] = {
-    SPFCause.LOOKUP_LIMIT: Cause.TOO_MANY_LOOKUPS,
-    SPFCause.VOID_LIMIT: Cause.TOO_MANY_VOID_LOOKUPS,
-    SPFCause.MULTIPLE_RECORDS: Cause.MULTIPLE_RECORDS,
-    SPFCause.INCLUDE_WITHOUT_RECORD: Cause.MISSING_INCLUDE,
-    SPFCause.REDIRECT_WITHOUT_RECORD: Cause.MISSING_REDIRECT,
-    SPFCause.SYNTAX_ERROR: Cause.SYNTAX,
-}
 
 _ADVICE: dict[Cause, str] = {
     Cause.NOT_AUTHORISED: "authorise the sending IP in the record",
@@ -71,23 +45,27 @@ _ADVICE: dict[Cause, str] = {
         "the domain publishes more than one 'v=spf1' TXT record (RFC 7208 4.5): merge them "
         "into a single record and delete the others"
     ),
-    Cause.MISSING_INCLUDE: (
+    Cause.INCLUDE_MISSING: (
         "an include: points at a name without an SPF record: remove it, or correct the "
         "name as the sending service documents it"
     ),
-    Cause.MISSING_REDIRECT: "the redirect= target has no SPF record: correct or remove it",
-    Cause.SYNTAX: "the record does not follow the RFC 7208 grammar: correct the term shown",
-    Cause.DNS_FAILURE: (
+    Cause.REDIRECT_MISSING: "the redirect= target has no SPF record: correct or remove it",
+    Cause.SYNTAX_ERROR: "the record does not follow the RFC 7208 grammar: correct the term shown",
+    Cause.DNS_ERROR: (
         "a DNS query failed or timed out: this is usually transient; if it persists, check "
         "the authoritative servers of the name shown"
     ),
-    Cause.OTHER_PERMERROR: "the record is invalid: see the reason",
 }
+_OTHER_ADVICE = "the record is invalid: see the reason"  # a permerror without advice of its own
 
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    """The cause of a non-pass result, the name it involves, and what to do in general."""
+    """The cause of a non-pass result, the name it involves, and what to do in general.
+
+    ``cause`` is the evaluator's for a permerror; ``DNS_ERROR`` for any temperror,
+    ``NO_RECORD`` for none, and ``NOT_AUTHORISED`` for fail, softfail and neutral.
+    """
 
     cause: Cause
     advice: str
@@ -127,30 +105,30 @@ def diagnose(result: SPFResult) -> Diagnosis | None:
     if result.result is Result.PASS:
         return None
     if result.result is Result.TEMPERROR:
-        return Diagnosis(Cause.DNS_FAILURE, _ADVICE[Cause.DNS_FAILURE])
+        return Diagnosis(Cause.DNS_ERROR, _ADVICE[Cause.DNS_ERROR])
     if result.result is Result.NONE:
         return Diagnosis(Cause.NO_RECORD, _ADVICE[Cause.NO_RECORD])
     if result.result is Result.PERMERROR:
-        cause = _FROM_EVALUATE.get(result.cause, Cause.OTHER_PERMERROR)
+        cause = result.cause
         target = (
             result.cause_target
-            if cause in (Cause.MISSING_INCLUDE, Cause.MISSING_REDIRECT)
+            if cause in (Cause.INCLUDE_MISSING, Cause.REDIRECT_MISSING)
             else None
         )
-        return Diagnosis(cause, _ADVICE[cause], target)
+        return Diagnosis(cause, _ADVICE.get(cause, _OTHER_ADVICE), target)
     return Diagnosis(Cause.NOT_AUTHORISED, _ADVICE[Cause.NOT_AUTHORISED])
 
 
 def current_record(domain: str, resolver: Resolver) -> Record | None:
     """The single parseable SPF record of ``domain``; None when there is none or several."""
     try:
-        texts = [t for t in resolver.query(domain, RRType.TXT).texts() if _is_spf(t)]
+        found = select_record(resolver.query(domain, RRType.TXT).records).record
     except DNSTemporaryError:
         return None
-    if len(texts) != 1:
+    if found is None:
         return None
     try:
-        return parse_record(texts[0].data.decode("ascii"))
+        return parse_record(found.data.decode("ascii"))
     except (UnicodeDecodeError, SPFSyntaxError):
         return None
 
@@ -171,7 +149,7 @@ def suggest_fix(
     changes: list[str] = []
     if record is None:
         changes.append("publish a new record ending in '~all' (soft-fail other senders at first)")
-    while diagnosis.cause is Cause.MISSING_INCLUDE and diagnosis.target is not None:
+    while diagnosis.cause is Cause.INCLUDE_MISSING and diagnosis.target is not None:
         without = _without_include(base, diagnosis.target)
         if without is None:
             return None  # the broken include is inside a record the domain does not own
@@ -317,10 +295,6 @@ def _evaluate(record: Record, domain: str, connection: Connection, resolver: Res
     parse_record(text)  # the rendered text must itself be a valid record
     overlay = OverlayResolver(resolver, {domain: [_split_strings(text)]})
     return evaluate(connection.ip, connection.mailfrom, connection.helo, resolver=overlay)
-
-
-def _is_spf(text: TXTRecord) -> bool:
-    return is_spf_record(text.data[:7].decode("latin-1"))
 
 
 def _split_strings(text: str) -> list[str]:

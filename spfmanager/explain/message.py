@@ -30,7 +30,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Any
 
-from spfmanager.errors import SPFManagerError
+from spfmanager.errors import MessageError
 from spfmanager.explain.headers import (
     HeaderKind,
     Hop,
@@ -77,10 +77,6 @@ _TRACE_KINDS = {
     "authentication-results": HeaderKind.AUTHENTICATION_RESULTS.value,
     "arc-authentication-results": HeaderKind.ARC_AUTHENTICATION_RESULTS.value,
 }
-
-
-class MessageError(SPFManagerError):
-    """A message that cannot be read or has no headers to explain SPF from."""
 
 
 class IPSource(StrEnum):

@@ -32,9 +32,10 @@ from spfmanager.flatten.program import Block, Failure, Interval, Opaque, Part, P
 from spfmanager.spf.evaluate import is_valid_domain, truncate_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_MX_NAMES
 from spfmanager.spf.macros import Literal, MacroString, bind_letter, expand
-from spfmanager.spf.parser import is_spf_record, parse_record
+from spfmanager.spf.parser import parse_record
 from spfmanager.spf.ranges import Segment, first_match_segments, merge_adjacent
 from spfmanager.spf.results import Result
+from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import (
     IP4,
     IP6,
@@ -114,13 +115,14 @@ class Analyzer:
         answer = self._query(domain, RRType.TXT)
         if answer.nxdomain:
             return Failure(Result.PERMERROR, f"{domain} does not exist (NXDOMAIN)")
-        texts = [t.data for t in answer.texts() if is_spf_record(t.data[:7].decode("latin-1"))]
-        if not texts:
-            return Failure(Result.PERMERROR, f"{domain} has no SPF record")
-        if len(texts) > 1:
-            return Failure(Result.PERMERROR, f"{domain} has {len(texts)} SPF records")
+        selection = select_record(answer.records)
+        record = selection.record
+        if record is None:
+            if not selection.records:
+                return Failure(Result.PERMERROR, f"{domain} has no SPF record")
+            return Failure(Result.PERMERROR, f"{domain} has {len(selection.records)} SPF records")
         try:
-            return parse_record(texts[0].decode("ascii"))
+            return parse_record(record.data.decode("ascii"))
         except UnicodeDecodeError:
             return Failure(Result.PERMERROR, f"the SPF record of {domain} is not ASCII")
         except SPFSyntaxError as exc:

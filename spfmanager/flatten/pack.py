@@ -4,7 +4,8 @@ Records are chained with ``redirect=``: a redirect is a tail call, so the chain 
 exact first-match order and every qualifier (an ``include:`` chain could only carry passes).
 Chained names are content-addressed (``_spf1-<hash>.example.com``): the hash covers the
 record's text, which names the next link, so any change anywhere gives new names up to the
-root. Old and new chains can coexist during a rollover.
+root. Old and new chains can coexist during a rollover. This module owns that name format:
+:func:`chain_name` writes it, :func:`is_chain_name` and :func:`chain_domain` read it.
 
 Each TXT string is at most 255 characters and split only between terms; each name's whole
 TXT answer must fit a 512-byte UDP response (with an EDNS OPT record).
@@ -13,6 +14,7 @@ TXT answer must fit a 512-byte UDP response (with an EDNS OPT record).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +27,7 @@ from spfmanager.spf.terms import VERSION, Explanation, Mechanism, Redirect, Unkn
 EDNS_OPT_BYTES = 11  # RFC 6891 6.1.2: root name, type, class, TTL, RDLEN
 RR_FIXED_BYTES = 2 + 10  # compressed owner name pointer + type, class, TTL, RDLENGTH
 HASH_LENGTH = 8
+_CHAIN_NAME = re.compile(rf"^_spf\d+-[0-9a-f]{{{HASH_LENGTH}}}\.(?P<domain>.+)$")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,23 @@ def answer_size(name: str, records: Sequence[Sequence[str]]) -> int:
 
 
 def chain_name(domain: str, index: int, digest: str) -> str:
+    """The name of link ``index`` (1 for the first after the root) of ``domain``'s chain."""
     return f"_spf{index}-{digest}.{domain}"
+
+
+def chain_domain(name: str) -> str | None:
+    """The domain whose chain ``name`` is a link of, or None when it is no chained name."""
+    match = _CHAIN_NAME.match(name)
+    return match.group("domain") if match else None
+
+
+def is_chain_name(name: str, domain: str | None = None) -> bool:
+    """True when ``name`` is a chained record's name (of ``domain``, when given).
+
+    Names are compared as written: ``domain`` must be spelt as the chain's names spell it.
+    """
+    owner = chain_domain(name)
+    return owner is not None and (domain is None or owner == domain)
 
 
 def pack(

@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from spfmanager.errors import SPFManagerError
+from spfmanager.errors import StalePlanError, UnsafePlanError, VisibilityTimeoutError
 from spfmanager.providers.base import Provider
 from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
-from spfmanager.publish.plan import Phase, Plan, UnsafePlanError, protected
+from spfmanager.publish.plan import Phase, Plan, protected
 from spfmanager.publish.state import PendingDeletion, ServiceSizes, State, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,6 @@ log = logging.getLogger(__name__)
 #: the old root just before it expired still needs the chain for its whole evaluation (RFC
 #: 7208 4.6.4 suggests allowing at least 20 s), and secondary servers may lag.
 RETIRE_GRACE_SECONDS = 60.0
-
-
-class StalePlanError(SPFManagerError):
-    """DNS changed since the plan was made: plan again."""
-
-
-class VisibilityTimeoutError(SPFManagerError):
-    """New records did not become visible at the provider in time; the roots were not switched."""
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,14 @@ def provider_settings(config: Config, name: str | None) -> tuple[str, ProviderCo
 
 
 def open_provider(settings: ProviderConfig, zone: str, base_dir: Path) -> Provider:
-    """An adapter instance for ``zone``; paths are relative to the config's directory."""
+    """An adapter instance for ``zone``; paths are relative to the config's directory.
+
+    The adapter gets every option the loader validated, declared defaults included
+    (:attr:`ProviderConfig.arguments`), with secret references read only now; a plugin
+    that declares no options model gets them as written.
+    """
     options: dict[str, Any] = {}
-    for key, value in settings.options.items():
+    for key, value in settings.arguments.items():
         options[key] = value.reveal() if isinstance(value, Secret) else value
     if settings.kind == "zonefile":
         directory = Path(str(options.get("directory", "zones"))).expanduser()

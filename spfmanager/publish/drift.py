@@ -11,33 +11,116 @@ Static ``ip4``/``ip6`` lists are not measured: they change only with the config.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_network, summarize_address_range
 from typing import TYPE_CHECKING, Any
 
-from spfmanager.flatten.decisions import normal_form, passing_addresses
+from spfmanager.flatten.decisions import Decisions, NormalPart, normal_form
 from spfmanager.publish.state import ServiceSizes
+from spfmanager.spf.results import Result
 from spfmanager.spf.terms import Record, Term
 
 if TYPE_CHECKING:
     from spfmanager.compile import Intent
     from spfmanager.flatten.analyze import Analyzer
 
+ServiceRanges = dict[str, dict[str, list[str]]]  # service -> "4"/"6" -> CIDRs that pass
+
 #: Config fields whose terms' addresses come from DNS.
 MEASURED_FIELDS = frozenset({"services", "include", "a", "mx"})
 
 
-def service_sizes(intent: Intent, analyzer: Analyzer) -> ServiceSizes:
-    """Addresses each DNS-backed source of ``intent`` gives ``pass``, per address family."""
+def service_ranges(intent: Intent, analyzer: Analyzer) -> ServiceRanges:
+    """The CIDRs each DNS-backed source of ``intent`` gives ``pass``, per address family."""
     groups: dict[str, list[Term]] = {}
     for term, sources in zip(intent.record.terms, intent.sources, strict=True):
         for source in sources:
             if source.field in MEASURED_FIELDS:
                 groups.setdefault(str(source), []).append(term)
+    ranges: ServiceRanges = {}
+    for label, terms in groups.items():
+        form = normal_form(analyzer.analyze(Record(tuple(terms)), intent.domain))
+        ranges[label] = {str(v): _cidrs(form, v) for v in (4, 6)}
+    return ranges
+
+
+def sizes_of(ranges: Mapping[str, Mapping[str, Sequence[str]]]) -> ServiceSizes:
+    """Addresses per service and family in ``ranges``."""
     return {
-        label: passing_addresses(normal_form(analyzer.analyze(Record(tuple(terms)), intent.domain)))
-        for label, terms in groups.items()
+        service: {
+            int(v): sum(ip_network(c).num_addresses for c in cidrs) for v, cidrs in fam.items()
+        }
+        for service, fam in ranges.items()
     }
+
+
+def service_sizes(intent: Intent, analyzer: Analyzer) -> ServiceSizes:
+    """Addresses each DNS-backed source of ``intent`` gives ``pass``, per address family."""
+    return sizes_of(service_ranges(intent, analyzer))
+
+
+def range_changes(
+    before: Mapping[str, Mapping[str, Sequence[str]]] | None,
+    after: Mapping[str, Mapping[str, Sequence[str]]] | None,
+) -> list[str]:
+    """Address-level differences, one line per service and range: ``+ svc 192.0.2.0/24``."""
+    lines: list[str] = []
+    before, after = before or {}, after or {}
+    for service in sorted(before.keys() | after.keys()):
+        for version in ("4", "6"):
+            old = before.get(service, {}).get(version, ())
+            new = after.get(service, {}).get(version, ())
+            lines += [f"- {service} {n}" for n in _minus(old, new, version)]
+            lines += [f"+ {service} {n}" for n in _minus(new, old, version)]
+    return lines
+
+
+def _cidrs(form: Sequence[NormalPart], version: int) -> list[str]:
+    spans = [
+        (s.first, s.last)
+        for part in form
+        if isinstance(part, Decisions)
+        for s in part.segments(version)
+        if s.value is Result.PASS
+    ]
+    return _networks(spans, version)
+
+
+def _spans(cidrs: Sequence[str]) -> list[tuple[int, int]]:
+    nets = [ip_network(c) for c in cidrs]
+    return sorted((int(n.network_address), int(n.broadcast_address)) for n in nets)
+
+
+def _networks(spans: Sequence[tuple[int, int]], version: int) -> list[str]:
+    """The fewest CIDRs covering ``spans`` (inclusive integer ranges) of one family."""
+    make = IPv4Address if version == 4 else IPv6Address
+    merged: list[list[int]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return [
+        str(n) for first, last in merged for n in summarize_address_range(make(first), make(last))
+    ]
+
+
+def _minus(a: Sequence[str], b: Sequence[str], version: str) -> list[str]:
+    """CIDRs of the addresses in ``a`` that are not in ``b``."""
+    left = _spans(a)
+    for cut_first, cut_last in _spans(b):
+        kept: list[tuple[int, int]] = []
+        for first, last in left:
+            if last < cut_first or first > cut_last:
+                kept.append((first, last))
+                continue
+            if first < cut_first:
+                kept.append((first, cut_first - 1))
+            if last > cut_last:
+                kept.append((cut_last + 1, last))
+        left = kept
+    return _networks(left, int(version))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ intent (or, when the build failed, from the zone as it is).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,25 +29,21 @@ from typing import Any
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.dns.txt import split_txt
-from spfmanager.errors import SPFManagerError, SPFSyntaxError, VerificationError
+from spfmanager.errors import SPFSyntaxError, VerificationError
+from spfmanager.errors import UnsafePlanError as UnsafePlanError  # noqa: PLC0414  (re-exported)
 from spfmanager.flatten.analyze import Analyzer
 from spfmanager.flatten.decisions import normal_form
+from spfmanager.flatten.pack import PackedRecord, is_chain_name
 from spfmanager.flatten.verify import compare_forms
 from spfmanager.publish.build import DomainBuild
 from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
-from spfmanager.publish.drift import ServiceDrift, compare_sizes
+from spfmanager.publish.drift import ServiceDrift, ServiceRanges, compare_sizes
 from spfmanager.publish.state import PendingDeletion, ServiceSizes
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
 from spfmanager.spf.parser import is_spf_record, parse_record
-from spfmanager.spf.results import Result
-from spfmanager.spf.terms import Include, Redirect
-
-CHAIN_NAME = re.compile(r"^_spf\d+-[0-9a-f]{8}\.(?P<domain>.+)$")
-
-
-class UnsafePlanError(SPFManagerError):
-    """The plan would publish something the safety checks refuse (use --force to override)."""
+from spfmanager.spf.results import Qualifier, Result
+from spfmanager.spf.terms import IP4, IP6, All, Include, Redirect
 
 
 class Phase(IntEnum):
@@ -105,6 +100,7 @@ class DomainPlan:
     cancel: tuple[str, ...] = ()  # scheduled deletions to drop: the names are wanted again
     drift: tuple[ServiceDrift, ...] = ()  # per-service address changes since the last apply
     service_sizes: ServiceSizes | None = None  # to record at apply: the next baseline
+    service_ranges: ServiceRanges | None = None  # the CIDRs each service authorizes now
 
     @property
     def domain(self) -> str:
@@ -182,12 +178,7 @@ def _rrset_data(rrset: TxtRecordSet) -> dict[str, Any]:
 
 def owned_chain_names(current: Iterable[str], domain: str) -> list[str]:
     """Names in ``current`` that are spfmanager's chained records of ``domain``."""
-    owned = []
-    for name in current:
-        match = CHAIN_NAME.match(name)
-        if match and match.group("domain") == domain:
-            owned.append(name)
-    return sorted(owned)
+    return sorted(name for name in current if is_chain_name(name, domain))
 
 
 def foreign_values(rrset: TxtRecordSet | None) -> tuple[str, ...]:
@@ -266,6 +257,7 @@ def plan_domain(
     analyzer: Analyzer | None = None,
     sizes: ServiceSizes | None = None,
     baseline: ServiceSizes | None = None,
+    ranges: ServiceRanges | None = None,
 ) -> DomainPlan:
     """Changes that take ``current`` (the zone's TXT sets by name) to ``build``'s records.
 
@@ -341,6 +333,7 @@ def plan_domain(
         cancel,
         tuple(drift),
         sizes,
+        ranges,
     )
 
 
@@ -383,6 +376,27 @@ def refusals_after(
     return []
 
 
+def _wide_ranges(packed: Sequence[PackedRecord], min4: int, min6: int) -> list[str]:
+    """Passing terms wider than the configured prefixes: ``+all``, ``0.0.0.0/0``, a /4..."""
+    problems: list[str] = []
+    for record in packed:
+        for term in parse_record(record.text).mechanisms:
+            if term.qualifier is not Qualifier.PASS:
+                continue
+            if isinstance(term, All):
+                problems.append(f"{record.name}: '+all' authorizes every address")
+            elif isinstance(term, IP4 | IP6):
+                bits = 32 if isinstance(term, IP4) else 128
+                prefix = bits if term.prefix is None else term.prefix
+                least = min4 if isinstance(term, IP4) else min6
+                if prefix < least:
+                    problems.append(
+                        f"{record.name}: {term.render()} is wider than a /{least} "
+                        f"(min_ipv{4 if bits == 32 else 6}_prefix)"
+                    )
+    return problems
+
+
 def _safety(
     build: DomainBuild,
     current: Mapping[str, TxtRecordSet],
@@ -406,6 +420,9 @@ def _safety(
     for record in result.packed:
         if record.answer_bytes > MAX_UDP_ANSWER:
             problems.append(f"{record.name}: TXT answer of {record.answer_bytes} bytes")
+    problems += _wide_ranges(
+        result.packed, build.intent.min_ipv4_prefix, build.intent.min_ipv6_prefix
+    )
     domain = build.intent.domain
     root = current.get(domain)
     published = {name: [split_txt(text)] for name, text in result.texts.items() if name != domain}

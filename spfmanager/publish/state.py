@@ -41,6 +41,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
@@ -124,11 +125,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything here is UTC."""
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes, PostgreSQL aware ones in the session's TimeZone;
+    everything here is UTC."""
     if not isinstance(moment, datetime):
         raise ValueError(f"not a timestamp: {moment!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 _T = TypeVar("_T")
@@ -155,7 +157,7 @@ class State:
                 f"state store {self.label}: its database driver is not installed "
                 f"({exc.name or exc}); install it (e.g. pip install psycopg) or use sqlite:///"
             ) from None
-        self._guard("open", self._create_tables)
+        self.guard("open", self._create_tables)
 
     def _create_tables(self) -> None:
         """Create missing tables. Two processes opening a new store at once race between
@@ -169,7 +171,7 @@ class State:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
-    def _guard(self, what: str, call: Callable[[], _T]) -> _T:
+    def guard(self, what: str, call: Callable[[], _T]) -> _T:
         """Run ``call``; a database failure becomes a StateError naming the store."""
         try:
             return call()
@@ -184,6 +186,15 @@ class State:
                 f"state store {self.label}: its database driver is not installed ({exc})"
             ) from None
 
+    def ping(self) -> None:
+        """Raise StateError unless the store answers (for health checks)."""
+
+        def select_one() -> None:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+
+        self.guard("answer", select_one)
+
     def last_good(self, domain: str) -> dict[str, list[str]] | None:
         """The records last applied for ``domain`` (name -> strings), if any."""
 
@@ -194,7 +205,7 @@ class State:
                 ).first()
             return None if row is None else dict(json.loads(row[0]))
 
-        return self._guard("read the published records", read)
+        return self.guard("read the published records", read)
 
     def record_published(
         self, domain: str, records: Mapping[str, Sequence[str]], lookups: int, now: datetime
@@ -211,7 +222,7 @@ class State:
                     )
                 )
 
-        self._guard("record the published records", write)
+        self.guard("record the published records", write)
 
     def service_sizes(self, domain: str) -> ServiceSizes | None:
         """Addresses per service at the last apply of ``domain``, if recorded."""
@@ -229,7 +240,7 @@ class State:
                 for service, families in data.items()
             }
 
-        return self._guard("read the service sizes", read)
+        return self.guard("read the service sizes", read)
 
     def record_service_sizes(self, domain: str, sizes: ServiceSizes) -> None:
         def write() -> None:
@@ -242,7 +253,7 @@ class State:
                     insert(service_addresses).values(domain=domain, sizes=json.dumps(data))
                 )
 
-        self._guard("record the service sizes", write)
+        self.guard("record the service sizes", write)
 
     def pending(self, provider: str, zone: str) -> list[PendingDeletion]:
         def read() -> list[PendingDeletion]:
@@ -254,11 +265,11 @@ class State:
                     )
                 ).all()
             return [
-                PendingDeletion(r.provider, r.zone, r.name, r.domain, _aware(r.not_before))
+                PendingDeletion(r.provider, r.zone, r.name, r.domain, aware(r.not_before))
                 for r in rows
             ]
 
-        return self._guard("read the pending deletions", read)
+        return self.guard("read the pending deletions", read)
 
     def add_pending(self, items: Sequence[PendingDeletion]) -> None:
         """Schedule deletions; a name already scheduled keeps its (earlier) time."""
@@ -286,7 +297,7 @@ class State:
                     )
 
         if items:
-            self._guard("schedule deletions", write)
+            self.guard("schedule deletions", write)
 
     def remove_pending(self, provider: str, zone: str, names: Sequence[str]) -> None:
         """Forget scheduled deletions of ``names`` (deleted, or wanted again)."""
@@ -302,7 +313,7 @@ class State:
                 )
 
         if names:
-            self._guard("update the pending deletions", write)
+            self.guard("update the pending deletions", write)
 
     def log_apply(self, provider: str, zone: str, changes: list[str], now: datetime) -> None:
         def write() -> None:
@@ -313,7 +324,7 @@ class State:
                     )
                 )
 
-        self._guard("log the apply", write)
+        self.guard("log the apply", write)
 
     def applied(self, provider: str, zone: str) -> list[list[str]]:
         """The logged change lists of ``provider``'s ``zone``, oldest first."""
@@ -327,7 +338,7 @@ class State:
                 ).all()
             return [list(json.loads(r[0])) for r in rows]
 
-        return self._guard("read the apply log", read)
+        return self.guard("read the apply log", read)
 
     @contextmanager
     def zone_lock(
@@ -347,7 +358,7 @@ class State:
         name = f"zone:{provider}:{zone}"
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + timeout
-        while not self._guard("take the zone lock", lambda: self._try_lock(name, owner, lease)):
+        while not self.guard("take the zone lock", lambda: self._try_lock(name, owner, lease)):
             if time.monotonic() >= deadline:
                 raise StateError(
                     f"state store {self.label}: zone {zone} at provider {provider} is locked "
@@ -357,7 +368,7 @@ class State:
         try:
             yield
         finally:
-            self._guard("release the zone lock", lambda: self._unlock(name, owner))
+            self.guard("release the zone lock", lambda: self._unlock(name, owner))
 
     def _try_lock(self, name: str, owner: str, lease: float) -> bool:
         now = utcnow()
@@ -375,6 +386,42 @@ class State:
         except IntegrityError:
             return False
         return True
+
+    def try_lease(self, name: str, owner: str, seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``seconds`` unless another owner holds it.
+
+        Unlike :meth:`zone_lock` a lease outlives the run that took it: the daemon leases a
+        domain for an interval, so that of several instances exactly one runs it per
+        interval, and a killed instance's domains fall to the others when it lapses.
+        """
+
+        def take() -> bool:
+            now = utcnow()
+            until = now + timedelta(seconds=seconds)
+            with self._lock, self.engine.begin() as connection:
+                connection.execute(
+                    delete(locks).where((locks.c.name == name) & (locks.c.expires_at < now))
+                )
+                renewed = connection.execute(
+                    update(locks)
+                    .where((locks.c.name == name) & (locks.c.owner == owner))
+                    .values(expires_at=until)
+                )
+                if renewed.rowcount:
+                    return True
+            try:
+                with self._lock, self.engine.begin() as connection:
+                    connection.execute(
+                        insert(locks).values(name=name, owner=owner, expires_at=until)
+                    )
+            except IntegrityError:
+                return False
+            return True
+
+        return self.guard("take a lease", take)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self.guard("release a lease", lambda: self._unlock(name, owner))
 
     def _unlock(self, name: str, owner: str) -> None:
         with self._lock, self.engine.begin() as connection:

@@ -7,7 +7,7 @@ and is what the CLI commands and the daemon drive.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyRepor
 from spfmanager.publish.build import DomainBuild, Progress, build
 from spfmanager.publish.changes import TxtRecordSet
 from spfmanager.publish.connect import EMBEDDED_NAME, open_provider, provider_settings
-from spfmanager.publish.drift import service_sizes
+from spfmanager.publish.drift import service_ranges, sizes_of
 from spfmanager.publish.plan import Plan, foreign_values, plan_domain
 from spfmanager.publish.state import State, utcnow
 
@@ -86,16 +86,21 @@ class Workspace:
         return self._current[key]
 
     def build(
-        self, *, progress: Progress | None = None, flattener: Flattener | None = None
+        self,
+        *,
+        progress: Progress | None = None,
+        flattener: Flattener | None = None,
+        domains: Collection[str] | None = None,
     ) -> list[DomainBuild]:
-        """Flatten every domain; the root's other TXT values count against its answer size."""
+        """Flatten every domain (or only ``domains``); the root's other TXT values count
+        against its answer size."""
 
         def others(intent: Intent) -> list[tuple[str, ...]]:
             root = self.current(intent).get(intent.domain)
             return [split_strings(v) for v in foreign_values(root)]
 
         return build(
-            self.intents,
+            [i for i in self.intents if domains is None or i.domain in domains],
             self.resolver,
             other_root_txt=others,
             progress=progress,
@@ -108,15 +113,19 @@ class Workspace:
         now: datetime | None = None,
         progress: Progress | None = None,
         flattener: Flattener | None = None,
+        domains: Collection[str] | None = None,
     ) -> Plan:
+        """Build and plan every domain (or only ``domains``)."""
         now = now or utcnow()
         flattener = flattener or Flattener(self.resolver)
         plans = []
-        for domain_build in self.build(progress=progress, flattener=flattener):
+        builds = self.build(progress=progress, flattener=flattener, domains=domains)
+        for domain_build in builds:
             intent = domain_build.intent
             provider = self.provider_name(intent)
             analyzer = flattener.analyzer(intent.keep)
-            sizes = service_sizes(intent, analyzer) if domain_build.result is not None else None
+            ranges = service_ranges(intent, analyzer) if domain_build.result is not None else None
+            sizes = None if ranges is None else sizes_of(ranges)
             plans.append(
                 plan_domain(
                     domain_build,
@@ -128,6 +137,7 @@ class Workspace:
                     analyzer=analyzer,
                     sizes=sizes,
                     baseline=self.state.service_sizes(intent.domain),
+                    ranges=ranges,
                 )
             )
         return Plan(tuple(plans), now)

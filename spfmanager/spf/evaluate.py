@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from spfmanager.dns.base import Answer, RData, Resolver, RRType, TXTRecord, normalize_name
+from spfmanager.dns.base import Answer, RData, Resolver, RRType, normalize_name
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError
 from spfmanager.spf.compiled import AddressRun, CompiledRecord, compile_record
 from spfmanager.spf.limits import (
@@ -22,8 +22,8 @@ from spfmanager.spf.limits import (
     MAX_VOID_LOOKUPS,
 )
 from spfmanager.spf.macros import MacroString, expand, parse_macro_string
-from spfmanager.spf.parser import is_spf_record
 from spfmanager.spf.results import Cause, Result
+from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr
 from spfmanager.spf.trace import StepKind, TraceStep
 
@@ -211,7 +211,7 @@ class _Check:
         if self.lookups > self.max_lookups:
             message = f"more than {self.max_lookups} DNS lookups at '{term}' (RFC 7208 4.6.4)"
             self.note(depth, StepKind.LIMIT, message)
-            raise _Abort(Result.PERMERROR, message, Cause.LOOKUP_LIMIT)
+            raise _Abort(Result.PERMERROR, message, Cause.TOO_MANY_LOOKUPS)
 
     def count_void(self, depth: int, answer: Answer) -> None:
         if not answer.is_void:
@@ -223,7 +223,7 @@ class _Check:
                 f"{answer.rrtype.value} (RFC 7208 4.6.4)"
             )
             self.note(0, StepKind.LIMIT, message)
-            raise _Abort(Result.PERMERROR, message, Cause.VOID_LIMIT)
+            raise _Abort(Result.PERMERROR, message, Cause.TOO_MANY_VOID_LOOKUPS)
 
     def query(self, name: str, rrtype: RRType, depth: int) -> Answer:
         try:
@@ -289,7 +289,7 @@ class _Check:
             )
         if answer.nxdomain:
             return _Level(Result.NONE, f"{domain} does not exist (NXDOMAIN)", Cause.NO_RECORD)
-        selected = _select_record(answer.records)
+        selected = _compiled_record(answer.records)
         if isinstance(selected, tuple):
             cause, message = selected
             result = Result.NONE if cause is Cause.NO_RECORD else Result.PERMERROR
@@ -335,7 +335,7 @@ class _Check:
             raise _Abort(
                 Result.PERMERROR,
                 f"redirect target {target} has no SPF record ({level.reason})",
-                Cause.REDIRECT_WITHOUT_RECORD,
+                Cause.REDIRECT_MISSING,
                 target,
             )
         return level
@@ -370,7 +370,7 @@ class _Check:
             raise _Abort(
                 Result.PERMERROR,
                 f"include:{target}: {level.reason}",
-                Cause.INCLUDE_WITHOUT_RECORD,
+                Cause.INCLUDE_MISSING,
                 target,
             )
         if level.result.is_error:
@@ -399,7 +399,7 @@ class _Check:
             raise _Abort(
                 Result.PERMERROR,
                 f"{target} has {len(exchanges)} MX records, over {MAX_MX_NAMES} (RFC 7208 4.6.4)",
-                Cause.MX_LIMIT,
+                Cause.TOO_MANY_MX,
             )
         for exchange in sorted(exchanges, key=lambda mx: mx.preference):
             if exchange.exchange in ("", "."):
@@ -525,24 +525,21 @@ def _parse_explanation(text: str) -> MacroString:
 
 
 @lru_cache(maxsize=8192)
-def _select_record(records: tuple[RData, ...]) -> CompiledRecord | tuple[Cause, str]:
+def _compiled_record(records: tuple[RData, ...]) -> CompiledRecord | tuple[Cause, str]:
     """The compiled SPF record among a TXT answer's records, or why there is none usable
     (a cause and a message with a ``{domain}`` placeholder).
 
     Cached on the answer's records: a record seen again costs one dictionary lookup.
     """
-    candidates = [
-        r.data
-        for r in records
-        if isinstance(r, TXTRecord) and is_spf_record(r.data[:7].decode("latin-1"))
-    ]
-    if not candidates:
-        return Cause.NO_RECORD, "{domain} has no SPF record"
-    if len(candidates) > 1:
-        count = len(candidates)
+    selection = select_record(records)
+    record = selection.record
+    if record is None:
+        if selection.cause is Cause.NO_RECORD:
+            return Cause.NO_RECORD, "{domain} has no SPF record"
+        count = len(selection.records)
         return Cause.MULTIPLE_RECORDS, f"{{domain}} has {count} SPF records (RFC 7208 4.5)"
     try:
-        return compile_record(candidates[0].decode("ascii"))
+        return compile_record(record.data.decode("ascii"))
     except UnicodeDecodeError:
         return Cause.SYNTAX_ERROR, "the SPF record of {domain} is not ASCII"
     except SPFSyntaxError as exc:

@@ -51,17 +51,24 @@ _RESULT_QUALIFIER = {result: qualifier for qualifier, result in _QUALIFIER_RESUL
 
 
 class Cause(StrEnum):
-    """Why check_host() gave its result: for programs, where ``reason`` is for people."""
+    """Why SPF gave its result: for programs, where ``reason`` is for people.
+
+    The one vocabulary of causes: the evaluator's ``SPFResult.cause``, the failure codes of
+    ``check``'s findings (:class:`~spfmanager.audit.findings.Finding`) and ``explain``'s
+    diagnosis (:class:`~spfmanager.explain.fix.Diagnosis`) are all members of this enum,
+    and their JSON forms its values.
+    """
 
     MATCHED = "matched"  # a mechanism matched (its qualifier gave the result)
     NO_MATCH = "no-match"  # nothing matched, no redirect: neutral (4.7)
+    NOT_AUTHORISED = "not-authorised"  # explain: fail/softfail/neutral, the IP is not listed
     INVALID_DOMAIN = "invalid-domain"  # 4.3: not a multi-label name -> none
     NO_RECORD = "no-record"  # 4.5: no SPF record (or NXDOMAIN) -> none
     MULTIPLE_RECORDS = "multiple-records"  # 4.5 -> permerror
     SYNTAX_ERROR = "syntax-error"  # 4.6 (or not ASCII) -> permerror
-    LOOKUP_LIMIT = "lookup-limit"  # 4.6.4: more than 10 DNS-querying terms
-    VOID_LIMIT = "void-limit"  # 4.6.4: more than 2 void lookups
-    MX_LIMIT = "mx-limit"  # 4.6.4: more than 10 MX names
-    INCLUDE_WITHOUT_RECORD = "include-without-record"  # 5.2: include target has none
-    REDIRECT_WITHOUT_RECORD = "redirect-without-record"  # 6.1
+    TOO_MANY_LOOKUPS = "too-many-lookups"  # 4.6.4: more than 10 DNS-querying terms
+    TOO_MANY_VOID_LOOKUPS = "too-many-void-lookups"  # 4.6.4: more than 2 void lookups
+    TOO_MANY_MX = "too-many-mx"  # 4.6.4: more than 10 MX names
+    INCLUDE_MISSING = "include-missing"  # 5.2: the include target has no record
+    REDIRECT_MISSING = "redirect-missing"  # 6.1: the redirect target has no record
     DNS_ERROR = "dns-error"  # 4.4 / 5: a query failed -> temperror

@@ -287,12 +287,12 @@ def test_a_utf8_byte_order_mark_is_fine(tmp_path: Path) -> None:
         (
             "- example.com\n- example.org\n",
             ":1: (top level): a config is a mapping of defaults, providers, state, services, "
-            "domains, not a list",
+            "domains, notifications, not a list",
         ),
         (
             "example.com\n",
             ":1: (top level): a config is a mapping of defaults, providers, state, services, "
-            "domains, not a single value ('example.com')",
+            "domains, notifications, not a single value ('example.com')",
         ),
     ],
 )
@@ -380,6 +380,8 @@ INTEGERS = [
     "max_service_shrink",
     "max_service_growth",
     "query_budget",
+    "min_ipv4_prefix",
+    "min_ipv6_prefix",
 ]
 NUMBERS = [*INTEGERS, "flatten_deadline"]
 

@@ -76,3 +76,12 @@ def test_compare_sizes() -> None:
     assert drift == ServiceDrift("s", 4, 100, 50, True)
     assert compare_sizes(before, after, 0.5, 4.0)[0].refused is False
     assert compare_sizes(None, after, 0.25, 4.0) == []
+
+
+def test_a_range_wider_than_the_minimum_prefix_is_refused(tmp_path: Path) -> None:
+    wide = with_mailchimp("v=spf1 ip4:205.192.0.0/12 -all")  # 1M addresses: under the /8 max
+    path = write_config(tmp_path, SERVICES, min_ipv4_prefix=16)
+    (domain_plan,) = workspace(path, wide).plan().domains
+    assert any("ip4:205.192.0.0/12 is wider than a /16" in u for u in domain_plan.unsafe)
+    (domain_plan,) = workspace(write_config(tmp_path, SERVICES), wide).plan().domains
+    assert not any("wider than" in u for u in domain_plan.unsafe)

@@ -52,7 +52,7 @@ CASES: list[tuple[str, dict[str, Any], str, Result, Cause, str | None]] = [
         },
         "192.0.2.1",
         Result.PERMERROR,
-        Cause.INCLUDE_WITHOUT_RECORD,
+        Cause.INCLUDE_MISSING,
         "gone.example",
     ),
     (
@@ -60,7 +60,7 @@ CASES: list[tuple[str, dict[str, Any], str, Result, Cause, str | None]] = [
         {"d.example": [{"TXT": "v=spf1 redirect=gone.example"}]},
         "192.0.2.1",
         Result.PERMERROR,
-        Cause.REDIRECT_WITHOUT_RECORD,
+        Cause.REDIRECT_MISSING,
         "gone.example",
     ),
     (
@@ -72,7 +72,7 @@ CASES: list[tuple[str, dict[str, Any], str, Result, Cause, str | None]] = [
         },
         "192.0.2.1",
         Result.PERMERROR,
-        Cause.LOOKUP_LIMIT,
+        Cause.TOO_MANY_LOOKUPS,
         None,
     ),
     (
@@ -80,7 +80,7 @@ CASES: list[tuple[str, dict[str, Any], str, Result, Cause, str | None]] = [
         {"d.example": [{"TXT": "v=spf1 a:n1.example a:n2.example a:n3.example -all"}]},
         "192.0.2.1",
         Result.PERMERROR,
-        Cause.VOID_LIMIT,
+        Cause.TOO_MANY_VOID_LOOKUPS,
         None,
     ),
     (

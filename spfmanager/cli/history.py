@@ -1,0 +1,55 @@
+"""``spfmanager history DOMAIN``: the runs of a domain and what each change authorized."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from spfmanager.cli.app import app
+from spfmanager.cli.common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    StateOption,
+    clean_errors,
+    console,
+    print_json,
+)
+from spfmanager.cli.workspace import offline_workspace
+from spfmanager.daemon.history import History
+from spfmanager.publish.drift import range_changes
+
+
+@app.command("history")
+def history_command(
+    domain: Annotated[str, typer.Argument(help="The domain.")],
+    config: ConfigOption = Path("spfmanager.yaml"),
+    state: StateOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Runs to show.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Show DOMAIN's runs, newest first, with the address-level diff of each change:
+    which service gained (+) or lost (-) which ranges since the run before."""
+    with clean_errors():
+        workspace = offline_workspace(config, state)
+        runs = History(workspace.state).runs(domain.rstrip(".").lower(), limit=limit + 1)
+    entries = []
+    for index, run in enumerate(runs[:limit]):
+        before = runs[index + 1] if index + 1 < len(runs) else None
+        diff = range_changes(before.services, run.services) if before and run.services else []
+        entries.append((run, diff))
+    if as_json:
+        print_json({"domain": domain, "runs": [r.data | {"diff": d} for r, d in entries]})
+        raise typer.Exit(int(ExitCode.OK))
+    table = Table(title=f"history of {domain}")
+    for column in ("run", "finished", "outcome", "reason", "address changes"):
+        table.add_column(column, overflow="fold")
+    for run, diff in entries:
+        table.add_row(
+            str(run.id), run.finished_at.isoformat(), run.outcome, run.reason, "\n".join(diff)
+        )
+    console().print(table)
+    raise typer.Exit(int(ExitCode.OK))
