@@ -47,8 +47,8 @@ def plan_command(
 ) -> None:
     """Show the DNS changes that would publish the config's records.
 
-    Exit status: 0 in sync; 2 changes pending; 1 error (bad config, a domain that cannot be
-    built, a provider failure).
+    Exit status: 0 in sync; 2 changes pending (or retired names still waiting for their
+    deletion time); 1 error (bad config, a domain that cannot be built, a provider failure).
     """
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
@@ -67,7 +67,8 @@ def plan_command(
         console().print(plan_table(plan))
     if plan.errors:
         raise typer.Exit(int(ExitCode.USAGE))
-    raise typer.Exit(int(ExitCode.PROBLEMS if plan.has_changes else ExitCode.OK))
+    pending = plan.has_changes or plan.waiting
+    raise typer.Exit(int(ExitCode.PROBLEMS if pending else ExitCode.OK))
 
 
 @app.command("apply")

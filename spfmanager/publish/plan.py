@@ -101,6 +101,7 @@ class DomainPlan:
     drift: tuple[ServiceDrift, ...] = ()  # per-service address changes since the last apply
     service_sizes: ServiceSizes | None = None  # to record at apply: the next baseline
     service_ranges: ServiceRanges | None = None  # the CIDRs each service authorizes now
+    waiting: tuple[PendingDeletion, ...] = ()  # scheduled deletions not yet due
 
     @property
     def domain(self) -> str:
@@ -126,6 +127,9 @@ class DomainPlan:
             "retire": list(self.retire),
             "retire_after_seconds": self.retire_after,
             "cancel_pending": list(self.cancel),
+            "waiting_deletions": [
+                {"name": p.name, "not_before": p.not_before.isoformat()} for p in self.waiting
+            ],
             "unsafe": list(self.unsafe),
             "notes": list(self.notes),
             "service_drift": [d.data for d in self.drift],
@@ -154,6 +158,11 @@ class Plan:
         return any(d.changes for d in self.domains)
 
     @property
+    def waiting(self) -> tuple[PendingDeletion, ...]:
+        """Retired names whose deletion is scheduled but not yet due: work still pending."""
+        return tuple(p for d in self.domains for p in d.waiting)
+
+    @property
     def errors(self) -> list[str]:
         return [f"{d.domain}: {d.error}" for d in self.domains if d.error]
 
@@ -165,7 +174,7 @@ class Plan:
     def data(self) -> dict[str, Any]:
         return {
             "created_at": self.created_at.isoformat(),
-            "in_sync": not self.has_changes,
+            "in_sync": not self.has_changes and not self.waiting,
             "errors": self.errors,
             "unsafe": self.unsafe,
             "domains": [d.data for d in self.domains],
@@ -299,6 +308,12 @@ def plan_domain(
     changes += cleanup
     again = {p.name for p in mine if p.name in wanted}
     cancel = tuple(sorted(again | still_used))
+    waiting = tuple(
+        sorted(
+            (p for p in mine if p.name in current and p.name not in due and p.name not in cancel),
+            key=lambda p: p.name,
+        )
+    )
     notes = [f"keep {n}: wanted again; its scheduled deletion is cancelled" for n in sorted(again)]
     notes += [f"keep {n}: a record staying in the zone points at it" for n in sorted(still_used)]
     if result is None:
@@ -312,6 +327,7 @@ def plan_domain(
             unsafe=tuple(unsafe),
             notes=(note, *notes),
             cancel=cancel,
+            waiting=waiting,
         )
     scheduled = {p.name for p in mine}
     retire = tuple(n for n in owned if n not in wanted and n not in due and n not in scheduled)
@@ -334,6 +350,7 @@ def plan_domain(
         tuple(drift),
         sizes,
         ranges,
+        waiting,
     )
 
 

@@ -62,6 +62,14 @@ def plan_table(plan: Plan) -> RenderableType:
     for domain in plan.domains:
         for note in domain.notes:
             parts.append(Text(f"{domain.domain}: {note}", style="dim"))
+        for pending in domain.waiting:
+            parts.append(
+                Text(
+                    f"{domain.domain}: {pending.name} waits for deletion until "
+                    f"{pending.not_before.isoformat()} (the old root may still be cached)",
+                    style="yellow",
+                )
+            )
     return Group(*parts)
 
 
@@ -69,7 +77,9 @@ def plan_markdown(plan: Plan) -> str:
     """The plan as GitHub-flavoured Markdown."""
     lines = ["## spfmanager plan", ""]
     if not plan.has_changes and not plan.errors:
-        lines.append("No changes: DNS is in sync.")
+        lines.append(
+            "No changes: DNS is in sync." if not plan.waiting else "No changes to apply now."
+        )
     lines += ["| domain | records | lookups | bytes | status |", "| --- | --- | --- | --- | --- |"]
     for domain in plan.domains:
         result = domain.build.result
@@ -95,6 +105,9 @@ def plan_markdown(plan: Plan) -> str:
                 f"| {change.phase.name.lower()} | {change.kind} | `{change.name}` "
                 f"| {_cell(f'`{new}`' if new else '')} |"
             )
+    if plan.waiting:
+        lines += ["", "Retired names waiting for their deletion time (the old root may be cached):"]
+        lines += [f"- `{p.name}` after {p.not_before.isoformat()}" for p in plan.waiting]
     return "\n".join(lines) + "\n"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from spfmanager.cli import app
+from spfmanager.publish.apply import RETIRE_GRACE_SECONDS
+from spfmanager.publish.state import utcnow
+from tests.test_workflow import UPSTREAM, workspace, write_config
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 DATA = Path(__file__).parent.parent / "data"
@@ -170,3 +174,25 @@ def test_over_limit_example_chains_records() -> None:
     assert big["intent_lookups"] > 10 and big["lookups"] <= 8 and len(big["records"]) > 1
     for record in big["records"]:
         assert all(len(s) <= 255 for s in record["strings"]) and record["answer_bytes"] <= 512
+
+
+def test_plan_exits_2_while_retired_names_wait_for_deletion(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text(yaml.safe_dump(UPSTREAM), encoding="utf-8")
+    config = write_config(tmp_path, ["microsoft365", "sendgrid"])
+    common = ["-c", str(config), "--dns-snapshot", str(snapshot)]
+    assert run("apply", *common)[0] == 0
+    assert run("plan", *common)[0] == 0
+    write_config(tmp_path, ["microsoft365", "sendgrid", "mailchimp"])  # new chain names
+    assert run("apply", *common)[0] == 0
+    code, out = run("plan", *common, "--json")
+    plan = json.loads(out)
+    waiting = [w["name"] for d in plan["domains"] for w in d["waiting_deletions"]]
+    assert code == 2 and waiting and not plan["in_sync"]
+    assert not [c for d in plan["domains"] for c in d["changes"]]
+    code, out = run("plan", *common)
+    assert code == 2 and "waits for deletion" in out
+    later = utcnow() + timedelta(seconds=301 + RETIRE_GRACE_SECONDS)
+    ws = workspace(config)
+    ws.apply(ws.plan(now=later), now=later)
+    assert run("plan", *common)[0] == 0
