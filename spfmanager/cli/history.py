@@ -20,6 +20,7 @@ from spfmanager.cli.common import (
 )
 from spfmanager.cli.workspace import offline_workspace
 from spfmanager.daemon.history import History
+from spfmanager.daemon.runner import LOOKBACK
 from spfmanager.publish.drift import range_changes
 
 
@@ -35,10 +36,12 @@ def history_command(
     which service gained (+) or lost (-) which ranges since the run before."""
     with clean_errors():
         workspace = offline_workspace(config, state)
-        runs = History(workspace.state).runs(domain.rstrip(".").lower(), limit=limit + 1)
+        # further back than shown: the diff of a run after failed ones (which know no
+        # addresses) is against the last run that knew them
+        runs = History(workspace.state).runs(domain.rstrip(".").lower(), limit=limit + LOOKBACK)
     entries = []
     for index, run in enumerate(runs[:limit]):
-        before = runs[index + 1] if index + 1 < len(runs) else None
+        before = next((r for r in runs[index + 1 :] if r.services is not None), None)
         diff = range_changes(before.services, run.services) if before and run.services else []
         entries.append((run, diff))
     if as_json:

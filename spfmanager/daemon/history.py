@@ -145,7 +145,7 @@ class History:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        state.guard("create the daemon tables", lambda: metadata.create_all(state.engine))
+        state.guard("create the daemon tables", lambda: state.create_tables(metadata))
 
     # -- runs ----------------------------------------------------------------------------
 

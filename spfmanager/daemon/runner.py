@@ -33,9 +33,10 @@ from spfmanager.daemon.metrics import cause_of
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.recording import RecordingResolver
 from spfmanager.errors import SPFManagerError
+from spfmanager.flatten import Flattener
 from spfmanager.publish.drift import range_changes
 from spfmanager.publish.plan import DomainPlan, Plan
-from spfmanager.publish.state import utcnow
+from spfmanager.publish.state import State, utcnow
 from spfmanager.publish.workflow import Workspace
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class Outcome(StrEnum):
 
 
 FAILURES = frozenset({Outcome.UPSTREAM_ERROR, Outcome.FAILED})
+LOOKBACK = 1000  # runs read back to find the last one that knew the addresses
+# Domains built and planned at a time in a pass: small enough that a stop (SIGTERM) is seen
+# within seconds, large enough that per-plan overheads do not matter.
+PLAN_CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -122,30 +127,47 @@ class Runner:
         self.lease = lease
         self.observers = tuple(observers)
         self.retire_grace = retire_grace
+        self._state: State | None = None
 
     def run(
         self, domains: Collection[str] | None = None, *, stop: threading.Event | None = None
     ) -> list[DomainRun]:
         """One pass over ``domains`` (all of the config's by default). When ``stop`` is set
-        the pass ends after the domain being settled (its apply finishes)."""
+        the pass ends after the domain being settled (its apply finishes).
+
+        The domains go ``PLAN_CHUNK`` at a time: each chunk is leased, built, planned and
+        settled before the next, with one Flattener for the whole pass (DNS answers,
+        analyses and proofs stay shared by every domain). So a stop is seen within one
+        chunk's build, not after every domain's; the first domains publish before the last
+        are built; and a lease is taken right before its domain runs, not at the start of
+        a pass that may outlast it.
+        """
         recorder = RecordingResolver(self.resolvers())
-        workspace = Workspace.load(self.config_path, recorder, state_url=self.state_url)
+        workspace = Workspace.load(
+            self.config_path, recorder, state_url=self.state_url, state=self._state
+        )
+        self._state = workspace.state  # one engine (and connection pool) for every pass
         history = History(workspace.state)
         wanted = [i.domain for i in workspace.intents if domains is None or i.domain in domains]
-        mine: set[str] = set()
-        skipped: list[DomainRun] = []
-        for domain in wanted:
-            if self.lease <= 0 or workspace.state.try_lease(
-                f"domain:{domain}", self.instance, self.lease
-            ):
-                mine.add(domain)
-            else:
-                reason = "another instance runs this domain in this interval"
-                skipped.append(DomainRun(domain, Outcome.SKIPPED, reason, 0.0))
+        flattener = Flattener(recorder)
         results: list[DomainRun] = []
-        if mine:
+        skipped: list[DomainRun] = []
+        for start in range(0, len(wanted), PLAN_CHUNK):
+            if stop is not None and stop.is_set():
+                break
+            mine: set[str] = set()
+            for domain in wanted[start : start + PLAN_CHUNK]:
+                if self.lease <= 0 or workspace.state.try_lease(
+                    f"domain:{domain}", self.instance, self.lease
+                ):
+                    mine.add(domain)
+                else:
+                    reason = "another instance runs this domain in this interval"
+                    skipped.append(DomainRun(domain, Outcome.SKIPPED, reason, 0.0))
+            if not mine:
+                continue
             started = time.monotonic()
-            plan = workspace.plan(domains=mine)
+            plan = workspace.plan(domains=mine, flattener=flattener)
             share = (time.monotonic() - started) / len(plan.domains) if plan.domains else 0.0
             snapshot = history.add_snapshot(recorder.zonedata())
             for domain_plan in plan.domains:
@@ -180,7 +202,8 @@ class Runner:
         result = domain_plan.build.result
         outcome, reason, changes, cause = self._decide(workspace, history, plan, domain_plan)
         ranges = domain_plan.service_ranges
-        diff = tuple(range_changes(previous.services, ranges)) if previous and ranges else ()
+        baseline = _last_known(history, domain, previous)
+        diff = tuple(range_changes(baseline.services, ranges)) if baseline and ranges else ()
         finished_at = utcnow()
         run_id = history.add_run(
             domain=domain,
@@ -222,7 +245,8 @@ class Runner:
         if result is None:
             upstream = domain_plan.build.transient or workspace.state.last_good(domain)
             outcome = Outcome.UPSTREAM_ERROR if upstream else Outcome.FAILED
-            kept = "; the last good record stays" if upstream else ""
+            stays = upstream and "last good record" not in (domain_plan.error or "")
+            kept = "; the last good record stays" if stays else ""
             cause = "dns-temporary" if domain_plan.build.transient else "flatten"
             return outcome, f"{domain_plan.error}{kept}", [], cause
         print_ = fingerprint(result.records)
@@ -241,6 +265,18 @@ class Runner:
             history.release(domain)
             note = "approved change" if force else "upstream returned to normal: hold dropped"
         if not domain_plan.changes:
+            if fingerprint(workspace.state.last_good(domain)) != print_:
+                # The zone serves the build but the store never recorded it: an apply
+                # interrupted between its zone write and its state update (or a change by
+                # hand). Record it now, so last-good and the drift baseline are current.
+                workspace.state.record_published(domain, result.records, result.lookups, utcnow())
+                if domain_plan.service_sizes is not None:
+                    workspace.state.record_service_sizes(domain, domain_plan.service_sizes)
+                reason = "served already but not recorded (an interrupted apply): recorded now"
+                return Outcome.APPLIED, f"{reason}; {note}" if note else reason, [], None
+            if _unrecorded_apply(workspace, history, domain, print_):
+                reason = "published by a run that did not record it (killed, or a manual apply)"
+                return Outcome.APPLIED, f"{reason}; {note}" if note else reason, [], None
             return Outcome.UNCHANGED, note or "in sync", [], None
         try:
             single = Plan((domain_plan,), plan.created_at, forced=force)
@@ -263,3 +299,29 @@ class Runner:
                 observer.settled(run, previous, history)
             except Exception:  # an observer must never stop the daemon
                 log.exception("observer %r failed for %s", observer, run.domain)
+
+
+def _last_known(history: History, domain: str, latest: Run | None) -> Run | None:
+    """The latest run of ``domain`` that knew its services' addresses: the baseline of the
+    address-level diff. A failed run knows none; diffing against it would show every
+    address as new (and count an upstream change) on the run after an outage."""
+    if latest is None or latest.services is not None:
+        return latest
+    return next((r for r in history.runs(domain, limit=LOOKBACK) if r.services is not None), None)
+
+
+def _unrecorded_apply(workspace: Workspace, history: History, domain: str, print_: str) -> bool:
+    """Whether the records ``print_``, which ``domain``'s zone serves already, were applied
+    without a run recording it: the store says they were published, and no applied or
+    unchanged run has them. A daemon killed between an apply and its history record leaves
+    this (so does ``spfmanager apply`` by hand); recorded as applied now, the change keeps
+    its place in the history, its address-level diff and its notification."""
+    settled = (Outcome.APPLIED.value, Outcome.UNCHANGED.value)
+    latest = history.runs(domain, limit=1)
+    if latest and latest[0].outcome in settled and fingerprint(latest[0].records) == print_:
+        return False  # the usual case, in one look
+    runs = history.runs(domain, limit=LOOKBACK)
+    last = next((r for r in runs if r.outcome in settled), None)
+    if last is not None and fingerprint(last.records) == print_:
+        return False
+    return fingerprint(workspace.state.last_good(domain)) == print_

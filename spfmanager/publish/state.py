@@ -160,11 +160,15 @@ class State:
         self.guard("open", self._create_tables)
 
     def _create_tables(self) -> None:
-        """Create missing tables. Two processes opening a new store at once race between
-        checking and creating: the loser's CREATE fails, and a second look finds them."""
+        self.create_tables(metadata)
+
+    def create_tables(self, tables: MetaData) -> None:
+        """Create ``tables``' missing tables. Two processes opening a new store at once race
+        between checking and creating (on PostgreSQL the loser's CREATE fails on a catalog
+        unique index): the loser looks again and finds them."""
         for attempt in range(3):
             try:
-                metadata.create_all(self.engine)
+                tables.create_all(self.engine)
                 return
             except (OperationalError, ProgrammingError, IntegrityError):
                 if attempt == 2:

@@ -48,12 +48,19 @@ class Workspace:
 
     @classmethod
     def load(
-        cls, path: str | Path, resolver: Resolver, *, state_url: str | None = None
+        cls,
+        path: str | Path,
+        resolver: Resolver,
+        *,
+        state_url: str | None = None,
+        state: State | None = None,
     ) -> Workspace:
+        """The config at ``path``; the state store ``state`` (one already open, as the
+        daemon keeps between passes), else ``state_url``, else the config's."""
         path = Path(path)
         config = load_config(path)
-        workspace = cls(config, path, resolver)
-        if state_url is not None:
+        workspace = cls(config, path, resolver, state=state)
+        if state is None and state_url is not None:
             workspace._state = State(state_url)
         return workspace
 
