@@ -437,9 +437,7 @@ class _Reporter:
 class TimedRunner(Runner):
     """The daemon's Runner, reporting each pass: when, how long, outcomes, memory."""
 
-    def __init__(
-        self, *args: Any, report: Callable[[dict[str, Any]], None], **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, report: Callable[[dict[str, Any]], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.report = report
 
@@ -1097,9 +1095,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--domains", type=int, default=default.domains)
     parser.add_argument("--services", type=int, default=default.services)
     parser.add_argument("--minutes", type=float, default=default.minutes, help="soak length")
-    parser.add_argument(
-        "--change-every", type=float, default=default.change_every, help="seconds"
-    )
+    parser.add_argument("--change-every", type=float, default=default.change_every, help="seconds")
     parser.add_argument("--interval", type=float, default=default.interval, help="seconds")
     parser.add_argument("--ttl", type=int, default=default.ttl, help="upstream TTL, seconds")
     parser.add_argument("--min-interval", type=float, default=default.min_interval)
