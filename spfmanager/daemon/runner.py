@@ -34,13 +34,12 @@ from spfmanager.dns.base import Resolver
 from spfmanager.dns.recording import RecordingResolver
 from spfmanager.errors import SPFManagerError
 from spfmanager.flatten import Flattener
+from spfmanager.flatten.pack import forget_sizes
 from spfmanager.publish.drift import range_changes
 from spfmanager.publish.plan import DomainPlan, Plan
 from spfmanager.publish.state import State, utcnow
 from spfmanager.publish.workflow import Workspace
-from spfmanager.spf import evaluate as spf_evaluate
-from spfmanager.spf.compiled import compile_record
-from spfmanager.spf.parser import parse_record
+from spfmanager.spf.evaluate import forget_records
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +185,8 @@ class Runner:
                 )
         for run in skipped:
             self._tell(run, None, history)
-        forget_compiled_records()
+        forget_records()  # a pass's record texts are not seen again: memory stays flat
+        forget_sizes()
         return [*results, *skipped]
 
     def _settle(
@@ -329,19 +329,3 @@ def _unrecorded_apply(workspace: Workspace, history: History, domain: str, print
     if last is not None and fingerprint(last.records) == print_:
         return False
     return fingerprint(workspace.state.last_good(domain)) == print_
-
-
-def forget_compiled_records() -> None:
-    """Empty the per-process caches of parsed and compiled SPF records, after a pass.
-
-    They serve evaluating one record many times: a receiver, or the proofs within a pass.
-    In the daemon every applied change brings record texts that are never seen again, and
-    each of the three caches keeps up to 8,192 of them (~15 KB a record for the three):
-    without this a daemon's memory grew with every pass that applied changes until the
-    caches were full (+110 MB for 300 domains, every pass a little slower as the collector
-    walked the larger heap). The next pass compiles again what it reads (the upstream
-    answers, the records of unchanged domains): a small part of a pass's proofs.
-    """
-    parse_record.cache_clear()
-    compile_record.cache_clear()
-    spf_evaluate._compiled_record.cache_clear()

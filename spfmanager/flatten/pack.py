@@ -96,6 +96,12 @@ def pack(
     return _finalize(groups, domain, tail, exp, root_modifiers, other_root_txt)
 
 
+def forget_sizes() -> None:
+    """Empty the cache of group sizes (keyed on term texts), as the daemon does after a pass
+    so that rotating upstream texts do not accumulate in memory."""
+    _group_sizes.cache_clear()
+
+
 @lru_cache(maxsize=4096)
 def _group_sizes(
     texts: tuple[str, ...],

@@ -22,6 +22,7 @@ from spfmanager.spf.limits import (
     MAX_VOID_LOOKUPS,
 )
 from spfmanager.spf.macros import MacroString, expand, parse_macro_string
+from spfmanager.spf.parser import parse_record
 from spfmanager.spf.results import Cause, Result
 from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr
@@ -522,6 +523,19 @@ class _Check:
 def _parse_explanation(text: str) -> MacroString:
     """Explanation strings parsed once per process (the default one is used on every fail)."""
     return parse_macro_string(text, explanation=True)
+
+
+def forget_records() -> None:
+    """Empty this process's caches of parsed, compiled and selected SPF records.
+
+    They serve evaluating one record many times (a receiver; the proofs within a pass) and
+    keep up to 8,192 records each. A long-running process that keeps meeting new record
+    texts (the daemon, as upstream rotates) calls this between passes so its memory stays
+    flat; the next evaluation compiles again what it reads.
+    """
+    parse_record.cache_clear()
+    compile_record.cache_clear()
+    _compiled_record.cache_clear()
 
 
 @lru_cache(maxsize=8192)
