@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 import spfmanager.daemon.runner as runner_module
-
 from spfmanager.daemon.history import History, Run
 from spfmanager.daemon.runner import DomainRun, Outcome, Runner
 from spfmanager.dns.snapshot import SnapshotResolver
