@@ -23,6 +23,7 @@ from spfmanager.spf.limits import (
 )
 from spfmanager.spf.macros import MacroString, expand, parse_macro_string
 from spfmanager.spf.parser import parse_record
+from spfmanager.spf.profiles import RFC7208, Profile
 from spfmanager.spf.results import Cause, Result
 from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr
@@ -108,11 +109,13 @@ def evaluate(
     receiver: str = "unknown",
     max_lookups: int = MAX_DNS_LOOKUPS,
     max_void_lookups: int = MAX_VOID_LOOKUPS,
+    profile: Profile = RFC7208,
 ) -> SPFResult:
     """Evaluate SPF for a connection from ``ip`` with MAIL FROM ``mailfrom`` and HELO ``helo``.
 
     An empty ``mailfrom`` checks ``postmaster@helo`` (RFC 7208 2.4). ``default_explanation``
-    is a macro-string used for ``fail`` when the record has no usable ``exp=``.
+    is a macro-string used for ``fail`` when the record has no usable ``exp=``. ``profile``
+    is the receiver implementation whose reading to reproduce (:mod:`spfmanager.spf.profiles`).
     """
     address = ip if isinstance(ip, IPv4Address | IPv6Address) else parse_ip(ip)
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
@@ -125,6 +128,7 @@ def evaluate(
         local = "postmaster"
         sender = f"postmaster@{domain}"
     check = _Check(address, sender, local, domain, helo, resolver, receiver)
+    check.profile = profile
     check.max_lookups = max_lookups
     check.max_void = max_void_lookups
     check.default_explanation = default_explanation
@@ -193,6 +197,7 @@ class _Check:
         self.helo = helo
         self.resolver = resolver
         self.receiver = receiver
+        self.profile = RFC7208
         self.max_lookups = MAX_DNS_LOOKUPS
         self.max_void = MAX_VOID_LOOKUPS
         self.default_explanation: str | None = None
