@@ -14,6 +14,9 @@ that raised one before it moved here still re-export it::
     │   └── SnapshotEntryError  one bad entry of the zonedata, by name and index
     ├── ConfigError             a config file with problems (file, line, field; all at once)
     ├── FlattenError            no equivalent record fits the limits, or upstream is broken
+    │   ├── OwnRecordError      the domain's own record is broken as written
+    │   ├── UpstreamRecordError an upstream record missing, duplicated, looping, unparsable
+    │   └── KeptTermLimitError  a kept term reaches a lookup or void limit
     ├── VerificationError       published records would not behave like the intent
     ├── UnsafePlanError         a plan the safety checks refuse (--force overrides)
     ├── StalePlanError          DNS changed since the plan was made: plan again
@@ -28,6 +31,8 @@ that raised one before it moved here still re-export it::
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class SPFManagerError(Exception):
@@ -93,16 +98,71 @@ class ConfigError(SPFManagerError):
         super().__init__("\n".join(problems))
 
 
+class RefusalCause(StrEnum):
+    """Why ``flatten()`` refused, for programs (``FlattenError.cause``)."""
+
+    OWN_SYNTAX = "own-syntax"  # the domain's own record (the intent) does not parse
+    INTENT_ERROR = "intent-error"  # the intent itself gives receivers an error
+    UPSTREAM_MISSING = "upstream-missing"  # an include/redirect target has no SPF record
+    UPSTREAM_DUPLICATE = "upstream-duplicate"  # an upstream name has several SPF records
+    UPSTREAM_LOOP = "upstream-loop"  # includes/redirects loop
+    UPSTREAM_SYNTAX = "upstream-syntax"  # an upstream record does not parse
+    KEPT_TERM_LIMIT = "kept-term-limit"  # a kept term reaches a lookup or void limit
+    TRANSIENT_DNS = "transient-dns"  # timeout, SERVFAIL: keep the last good record
+    LOOKUP_LIMIT = "lookup-limit"  # the result needs more DNS lookups than allowed
+    QUERY_BUDGET = "query-budget"  # the build needed more DNS queries than its budget
+    DEADLINE = "deadline"  # the build took longer than its deadline
+    SIZE = "size"  # no packing fits the size limits
+    NOT_EQUIVALENT = "not-equivalent"  # no published form proved equal to the intent
+    OTHER = "other"
+
+
 class FlattenError(SPFManagerError):
     """No record set equivalent to the intent fits the limits, or upstream is broken.
 
-    ``transient`` is True when the cause may go away by itself (a DNS timeout upstream):
-    the right reaction is to keep the last good published record and retry later.
+    ``cause`` says why, for programs. ``transient`` is True when the cause may go away by
+    itself (a DNS timeout upstream): the right reaction is to keep the last good published
+    record and retry later. ``affected`` is the share of client addresses (0..1) whose
+    result the refusal is about, when known; ``affected_note`` says which, for people.
     """
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        cause: RefusalCause | None = None,
+        affected: float | None = None,
+        affected_note: str | None = None,
+    ) -> None:
         self.transient = transient
+        self.cause = cause or (RefusalCause.TRANSIENT_DNS if transient else RefusalCause.OTHER)
+        self.affected = affected
+        self.affected_note = affected_note
         super().__init__(message)
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {
+            "error": str(self),
+            "cause": self.cause.value,
+            "transient": self.transient,
+            "affected": self.affected,
+            "affected_note": self.affected_note,
+        }
+
+
+class OwnRecordError(FlattenError):
+    """The domain's own record (the intent) is broken: a syntax error, or receivers get an
+    error from it as written."""
+
+
+class UpstreamRecordError(FlattenError):
+    """An upstream record is missing, duplicated, looping or does not parse."""
+
+
+class KeptTermLimitError(FlattenError):
+    """A term kept verbatim reaches a lookup or void-lookup limit for some addresses."""
 
 
 class VerificationError(SPFManagerError):
