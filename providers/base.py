@@ -55,12 +55,9 @@ their ``env:``/``file:`` references as plain strings. An adapter whose ``Options
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
 import time
-import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -68,7 +65,12 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from spfmanager.dns.txt import MAX_TXT_STRING
-from spfmanager.errors import ProviderError, ProviderRateLimitError, ProviderServerError
+from spfmanager.errors import (
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderServerError,
+    secret_forms,
+)
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
 log = logging.getLogger(__name__)
@@ -135,7 +137,7 @@ class Provider(ABC):
         """Register credential values (empty ones are ignored) to scrub from errors and logs."""
         for value in values:
             if value:
-                self._secret_forms.update(_encodings(value))
+                self._secret_forms.update(secret_forms(value))
 
     def scrub(self, text: str) -> str:
         """``text`` with every registered secret, in any of its encodings, as ``***``."""
@@ -238,20 +240,3 @@ class Provider(ABC):
     @abstractmethod
     def _apply(self, changes: Sequence[Change]) -> None:
         """Carry out ``changes`` idempotently, in order."""
-
-
-def _encodings(secret: str) -> set[str]:
-    """``secret`` as it may appear in a message: raw, URL-encoded, JSON- or repr-escaped,
-    base64 (standard and URL-safe, padding stripped)."""
-    forms = {
-        secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret)[1:-1].replace("/", "\\/"),
-        repr(secret)[1:-1],
-    }
-    raw = secret.encode("utf-8", "surrogateescape")
-    forms.add(base64.b64encode(raw).decode().rstrip("="))
-    forms.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
-    return {form for form in forms if form}

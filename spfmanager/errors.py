@@ -32,6 +32,9 @@ that raised one before it moved here still re-export it::
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.parse
 from enum import StrEnum
 
 
@@ -207,3 +210,23 @@ class ProviderRateLimitError(ProviderError):
 
 class ProviderServerError(ProviderError):
     """The provider failed on its side (5xx, timeout)."""
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` as it may appear in an error message or a server's reply: raw,
+    URL-encoded, JSON- or repr-escaped, base64 (standard with and without padding,
+    URL-safe). Providers and notifiers replace each form with ``***`` before showing text."""
+    raw = secret.encode("utf-8", "surrogateescape")
+    forms = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret),
+        urllib.parse.quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        repr(secret)[1:-1],
+        base64.b64encode(raw).decode(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+    return {form for form in forms if form}

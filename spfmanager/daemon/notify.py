@@ -20,7 +20,6 @@ when a server echoes them back.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import logging
@@ -65,7 +64,7 @@ from spfmanager.config.notifications import (
     channel_label,
 )
 from spfmanager.config.secret import Secret
-from spfmanager.errors import ConfigError
+from spfmanager.errors import ConfigError, secret_forms
 
 __all__ = [
     "EMAIL_BODY_TEMPLATE",
@@ -225,25 +224,6 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
 # -- secrets --------------------------------------------------------------------------------
 
 
-def _forms(secret: str) -> set[str]:
-    """``secret`` as it may appear in a message: raw, URL-encoded, JSON- or repr-escaped,
-    base64 (standard with and without padding, URL-safe)."""
-    raw = secret.encode("utf-8", "surrogateescape")
-    forms = {
-        secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret)[1:-1].replace("/", "\\/"),
-        repr(secret)[1:-1],
-        base64.b64encode(raw).decode(),
-        base64.b64encode(raw).decode().rstrip("="),
-        base64.urlsafe_b64encode(raw).decode().rstrip("="),
-    }
-    return {form for form in forms if form}
-
-
 class _Scrubber:
     """The secrets one delivery revealed, to replace with ``***`` in whatever it reports."""
 
@@ -252,11 +232,11 @@ class _Scrubber:
 
     def add(self, secret: str) -> None:
         if secret:
-            self._forms |= _forms(secret)
+            self._forms |= secret_forms(secret)
         # "Bearer <token>", "Basic <credentials>": a server may echo the token alone.
         scheme, _, token = secret.partition(" ")
         if scheme and len(token) >= 8:
-            self._forms |= _forms(token)
+            self._forms |= secret_forms(token)
 
     def add_url(self, url: str) -> None:
         """A URL that is a credential: it, and the parts of it a server may echo."""
