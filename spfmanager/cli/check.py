@@ -38,6 +38,7 @@ from spfmanager.cli.common import (
 from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.spf.evaluate import SPFResult, evaluate, is_valid_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
+from spfmanager.spf.profiles import RECEIVER_PROFILES, Profile
 from spfmanager.spf.results import Result
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -135,17 +136,23 @@ def _check_connection(
     if normalize_name(mailfrom.rpartition("@")[2]) != domain:
         fail(f"--sender must be an address at {domain}, not {mailfrom!r}")
     outcome = evaluate(address, mailfrom, helo or domain, resolver=resolver)
+    libraries = {
+        profile: evaluate(address, mailfrom, helo or domain, resolver=resolver, profile=profile)
+        for profile in RECEIVER_PROFILES
+    }
     receivers = simulate(outcome)
     if json_output:
         print_json(
             {
                 "evaluation": outcome.data,
+                "libraries": [_library_data(p, r, outcome) for p, r in libraries.items()],
                 "receivers": [r.data for r in receivers],
                 "summary": summarize(receivers),
             }
         )
     else:
         _render_connection(outcome, receivers, console())
+        _render_libraries(outcome, libraries, console())
     if outcome.result is not Result.PASS:
         raise typer.Exit(int(ExitCode.PROBLEMS))
 
@@ -265,6 +272,40 @@ def _render_connection(outcome: SPFResult, receivers: list[ReceiverOutcome], out
         table.add_row(receiver.receiver, receiver.setting, receiver.action.value)
     out.print(table)
     out.print(Text(summarize(receivers)))
+
+
+def _library_data(profile: Profile, result: SPFResult, rfc: SPFResult) -> dict[str, object]:
+    return {
+        "profile": profile.name,
+        "library": profile.title,
+        "result": result.result.value,
+        "reason": result.reason,
+        "cause": result.cause.value,
+        "same_as_rfc7208": result.result is rfc.result,
+    }
+
+
+def _render_libraries(
+    outcome: SPFResult, libraries: dict[Profile, SPFResult], out: Console
+) -> None:
+    """The result at each receiver library (they read some records otherwise than the RFC)."""
+    table = Table(title="The same connection at each receiver library")
+    table.add_column("Library")
+    table.add_column("Used by", overflow="fold")
+    table.add_column("Result")
+    table.add_column("Why", overflow="fold")
+    for profile, result in libraries.items():
+        why = "same as RFC 7208" if result.result is outcome.result else result.reason
+        table.add_row(
+            profile.title,
+            ", ".join(profile.receivers),
+            Text(result.result.value, style=_style(result.result)),
+            why,
+        )
+    out.print(table)
+    differ = [p.title for p, r in libraries.items() if r.result is not outcome.result]
+    if differ:
+        out.print(Text(f"Read differently by: {', '.join(differ)}.", style="yellow"))
 
 
 def _style(result: Result) -> str:
