@@ -151,3 +151,29 @@ def test_help_documents_exit_codes() -> None:
     assert result.exit_code == 0
     assert "Exit status" in result.stdout
     assert "--dns-snapshot" in result.stdout
+
+
+def test_connection_shows_each_receiver_library(tmp_path: Path) -> None:
+    # Three MX hosts without an address: RFC 7208 counts the MX query only (fail), pyspf and
+    # Mail::SPF count each empty host lookup as void and give permerror past two.
+    zone = {
+        "voidmx.test": [
+            {"TXT": "v=spf1 mx -all"},
+            *({"MX": [10, f"mx{n}.voidmx.test"]} for n in range(3)),
+        ],
+        **{f"mx{n}.voidmx.test": [{"TXT": "not an address"}] for n in range(3)},
+    }
+    snapshot = tmp_path / "snap.json"
+    snapshot.write_text(json.dumps(zone), encoding="utf-8")
+    result = run("voidmx.test", "--dns-snapshot", str(snapshot), "--ip", "192.0.2.1", "--json")
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    assert data["evaluation"]["result"] == "fail"
+    libraries = {entry["profile"]: entry for entry in data["libraries"]}
+    assert set(libraries) == {"pyspf", "mailspf", "libspf2", "mailauth"}
+    for name in ("pyspf", "mailspf"):
+        assert libraries[name]["result"] == "permerror", libraries[name]
+        assert libraries[name]["same_as_rfc7208"] is False
+    text = run("voidmx.test", "--dns-snapshot", str(snapshot), "--ip", "192.0.2.1").stdout
+    assert "The same connection at each receiver library" in text
+    assert "Read differently by: pyspf" in text
