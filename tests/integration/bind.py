@@ -10,7 +10,9 @@ Usage::
 ``tsig=True`` every zone accepts RFC 2136 updates signed with ``server.tsig_name`` /
 ``server.tsig_secret`` (hmac-sha256). ``load()`` replaces the zones, ``add_zone()`` adds
 one; both return once the new data is served. BIND does not fail when its port is taken,
-so readiness is a marker TXT record unique to this instance and generation.
+so readiness is a marker TXT record unique to this instance and generation. ``port``
+fixes the port (for instance 53 inside a private network namespace, for receivers that
+only read /etc/resolv.conf); by default a free one is picked at each start attempt.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class BindServer:
         tsig: bool = False,
         ttl: int = DEFAULT_TTL,
         tsig_name: str = "spfmanager-test",
+        port: int | None = None,
     ) -> None:
         self._zones = {_origin(o): _Zone(_origin(o), z, ttl) for o, z in (zones or {}).items()}
         self.tsig_name: str | None = tsig_name if tsig else None
@@ -111,6 +114,7 @@ class BindServer:
         self.tsig_algorithm = TSIG_ALGORITHM
         self.host = HOST
         self.port = 0
+        self._fixed_port = port
         self._token = secrets.token_hex(6)
         self._generation = 0
         self._files: dict[str, tuple[str, str]] = {}  # origin: (zone file, its marker)
@@ -140,7 +144,7 @@ class BindServer:
         binary = require_named()
         self._tmp = tempfile.TemporaryDirectory(prefix="spfmanager-bind-")
         for attempt in range(1, START_ATTEMPTS + 1):
-            self.port = free_port()
+            self.port = self._fixed_port or free_port()
             self._write()
             log_file = (self.directory / "named.log").open("ab")
             self._process = subprocess.Popen(
