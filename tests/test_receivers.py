@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from spfmanager.audit.receivers import POLICIES, Action, ReceiverOutcome, simulate, summarize
+from spfmanager.audit.receivers import (
+    ENGINES,
+    POLICIES,
+    UNKNOWN_ENGINE,
+    Action,
+    ReceiverOutcome,
+    ReceiverPolicy,
+    simulate,
+    summarize,
+)
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.spf.evaluate import evaluate
+from spfmanager.spf.profiles import PROFILES
 from spfmanager.spf.results import Result
 
 
@@ -101,3 +111,25 @@ def test_summary_lists_harshest_first() -> None:
 def test_policies_are_immutable() -> None:
     with pytest.raises(TypeError):
         POLICIES[0].actions[Result.PASS] = Action.REJECT  # type: ignore[index]
+
+
+def test_every_product_names_a_profile_and_says_whether_it_is_a_guess() -> None:
+    for policy in POLICIES:
+        engine = policy.engine
+        assert engine is ENGINES[policy.receiver], policy.receiver
+        assert engine.profile is PROFILES[engine.profile_name]
+        assert engine.source.strip(), policy.receiver
+        # no vendor here documents its SPF library: every engine is marked a guess
+        assert engine.documented is False, policy.receiver
+        assert engine.data == {
+            "profile": engine.profile_name,
+            "documented": False,
+            "source": engine.source,
+        }
+
+
+def test_a_receiver_without_engine_data_is_an_rfc7208_guess() -> None:
+    policy = ReceiverPolicy("Some MTA", "default", {})
+    assert policy.engine is UNKNOWN_ENGINE
+    assert policy.engine.profile is PROFILES["rfc7208"]
+    assert not policy.engine.documented

@@ -27,17 +27,23 @@ policies encode vendors' documentation as we read it, plus stated assumptions:
 
 These are typical outcomes for mail whose only authentication is SPF, not guarantees:
 content filters, reputation and DKIM change what happens.
+
+Each product also names the SPF implementation it likely runs (:class:`ReceiverEngine`), as
+a :mod:`receiver profile <spfmanager.spf.profiles>` to evaluate with. None of these vendors
+documents its engine: all are *guesses* (``documented=False``), RFC 7208 for products with
+an implementation of their own, each with the page that was searched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from spfmanager.spf.evaluate import SPFResult
+from spfmanager.spf.profiles import Profile, profile_named
 from spfmanager.spf.results import Result
 
 
@@ -71,6 +77,60 @@ _VERBS = {
 _SEVERITY = list(Action)
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiverEngine:
+    """The SPF implementation a receiver product runs, as a receiver profile's name."""
+
+    profile_name: str  # a key of spfmanager.spf.profiles.PROFILES
+    documented: bool  # False: a guess
+    source: str  # where the vendor says so, or what was searched and why this guess
+
+    @property
+    def profile(self) -> Profile:
+        return profile_named(self.profile_name)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"profile": self.profile_name, "documented": self.documented, "source": self.source}
+
+
+_OWN = "no SPF library named; an implementation of its own is assumed to read RFC 7208"
+UNKNOWN_ENGINE = ReceiverEngine("rfc7208", False, "receiver unknown: RFC 7208 assumed")
+
+ENGINES: Mapping[str, ReceiverEngine] = MappingProxyType(
+    {
+        "Mailborder": ReceiverEngine(
+            "rfc7208",
+            False,
+            "https://mailborder.com/docs/spf-checks (own mb-spf-eval tool, /etc/mailborder/"
+            "spf.cf) and https://docs.mailborder.com/introduction/key-features (V6 builds "
+            "on Rspamd, whose SPF code has no profile here): " + _OWN,
+        ),
+        "GFI MailEssentials": ReceiverEngine(
+            "rfc7208",
+            False,
+            "http://manuals.gfi.com/en/mailessentials/content/administrator/anti-spam/"
+            "anti-spam_filters/sender_policy_framework.htm (a Windows filter; RFC 4408 "
+            "result names): " + _OWN,
+        ),
+        "SecurityGateway": ReceiverEngine(
+            "rfc7208",
+            False,
+            "https://help.mdaemon.com/MDaemon/en/security--spf__sender_id.html (MDaemon "
+            "Technologies' SPF settings, Windows): " + _OWN,
+        ),
+        "Vipre-like filter": ReceiverEngine(
+            "rfc7208",
+            False,
+            "https://www.cambridge-networks.co.uk/docs-email-vipre-spf (Vipre/FuseMail "
+            "quarantines on SPF fail): " + _OWN,
+        ),
+        "Microsoft 365": ReceiverEngine("rfc7208", False, "Exchange Online Protection: " + _OWN),
+        "Gmail": ReceiverEngine("rfc7208", False, "Google's own receiver: " + _OWN),
+    }
+)
+
+
 @dataclass(frozen=True)
 class ReceiverPolicy:
     """One receiver with one setting: its action per SPF result (unlisted: accept)."""
@@ -78,6 +138,7 @@ class ReceiverPolicy:
     receiver: str
     setting: str
     actions: Mapping[Result, Action]
+    engine: ReceiverEngine = field(default=UNKNOWN_ENGINE, compare=False)
 
     def action(self, result: Result) -> Action:
         return self.actions.get(result, Action.ACCEPT)
@@ -105,7 +166,8 @@ class ReceiverOutcome:
 
 
 def _policy(receiver: str, setting: str, actions: dict[Result, Action]) -> ReceiverPolicy:
-    return ReceiverPolicy(receiver, setting, MappingProxyType(actions))
+    engine = ENGINES.get(receiver, UNKNOWN_ENGINE)
+    return ReceiverPolicy(receiver, setting, MappingProxyType(actions), engine)
 
 
 _R = Result

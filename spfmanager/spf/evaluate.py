@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,10 +11,18 @@ from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from spfmanager.dns.base import Answer, RData, Resolver, RRType, normalize_name
+from spfmanager.dns.base import Answer, MXRecord, RData, Resolver, RRType, normalize_name
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError
-from spfmanager.spf.compiled import AddressRun, CompiledRecord, compile_record
+from spfmanager.spf.compiled import (
+    AddressRun,
+    CompiledRecord,
+    ProfileCompiler,
+    compile_record,
+    forget_profile_compilers,
+    profile_compiler,
+)
 from spfmanager.spf.limits import (
+    MAX_DEPTH,
     MAX_DNS_LOOKUPS,
     MAX_DOMAIN_LENGTH,
     MAX_LABEL_LENGTH,
@@ -23,10 +32,10 @@ from spfmanager.spf.limits import (
 )
 from spfmanager.spf.macros import MacroString, expand, parse_macro_string
 from spfmanager.spf.parser import parse_record
-from spfmanager.spf.profiles import RFC7208, Profile
+from spfmanager.spf.profiles import RFC7208, ExcessNames, Profile
 from spfmanager.spf.results import Cause, Result
 from spfmanager.spf.select import select_record
-from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr
+from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr, Redirect
 from spfmanager.spf.trace import StepKind, TraceStep
 
 IPAddress = IPv4Address | IPv6Address
@@ -107,18 +116,43 @@ def evaluate(
     resolver: Resolver,
     default_explanation: str | None = None,
     receiver: str = "unknown",
-    max_lookups: int = MAX_DNS_LOOKUPS,
-    max_void_lookups: int = MAX_VOID_LOOKUPS,
+    max_lookups: int | None = None,
+    max_void_lookups: int | None = None,
     profile: Profile = RFC7208,
 ) -> SPFResult:
     """Evaluate SPF for a connection from ``ip`` with MAIL FROM ``mailfrom`` and HELO ``helo``.
 
     An empty ``mailfrom`` checks ``postmaster@helo`` (RFC 7208 2.4). ``default_explanation``
     is a macro-string used for ``fail`` when the record has no usable ``exp=``. ``profile``
-    is the receiver implementation whose reading to reproduce (:mod:`spfmanager.spf.profiles`).
+    is the receiver implementation whose reading to reproduce (:mod:`spfmanager.spf.profiles`);
+    ``max_lookups`` and ``max_void_lookups`` override its limits (default: the profile's,
+    10 and 2 for RFC 7208). Include/redirect nesting stops at ``MAX_DEPTH`` whatever the
+    limits (permerror, :attr:`Cause.RECURSION`).
+
+    A chain of ip4/ip6/include/redirect/all checked often is answered from its interval
+    table (:mod:`spfmanager.spf.chain`): the same result, field by field, the trace and a
+    fail's explanation computed when read. ``resolver=SlowPath(resolver)`` forces the
+    term-by-term path.
     """
+    tabled = _chain.evaluate_chain(
+        ip,
+        mailfrom,
+        helo,
+        resolver=resolver,
+        default_explanation=default_explanation,
+        receiver=receiver,
+        max_lookups=max_lookups,
+        max_void_lookups=max_void_lookups,
+        profile=profile,
+    )
+    if tabled is not None:
+        return tabled
     address = ip if isinstance(ip, IPv4Address | IPv6Address) else parse_ip(ip)
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+    if (
+        isinstance(address, IPv6Address)
+        and address.ipv4_mapped is not None
+        and not profile.mapped_client_is_ipv6
+    ):
         address = address.ipv4_mapped  # RFC 7208 5: IPv4-mapped addresses are IPv4
     sender = mailfrom or f"postmaster@{helo}"
     local, at, domain = sender.rpartition("@")
@@ -128,9 +162,8 @@ def evaluate(
         local = "postmaster"
         sender = f"postmaster@{domain}"
     check = _Check(address, sender, local, domain, helo, resolver, receiver)
-    check.profile = profile
-    check.max_lookups = max_lookups
-    check.max_void = max_void_lookups
+    if profile is not RFC7208 or max_lookups is not None or max_void_lookups is not None:
+        check.configure(profile, max_lookups, max_void_lookups)
     check.default_explanation = default_explanation
     level = check.check_host(domain, 0, want_explanation=True)
     return SPFResult(
@@ -178,6 +211,16 @@ def truncate_domain(domain: str) -> str:
 class _Check:
     """State of one evaluation: counters, the trace, and macro values."""
 
+    # Departures read only once departs is set (configure()): class defaults, RFC 7208's
+    compiler: ProfileCompiler | None = None  # how the receiver compiles records
+    lookups_per_include = False  # libspf2: each include counts from zero
+    on_record = False  # pyspf/Mail::SPF: checks and counts when a record is read
+    profiled_run = False  # steps run by _run_profile rather than _run
+    counts_unreached_redirect = False  # pyspf/Mail::SPF: redirect= counted when read
+    lookup_limit_at_next_term = False
+    step_limit = sys.maxsize  # the lookup limit checked before each term (libspf2)
+    mapped_ip: int | None = None  # ::ffff:a.b.c.d for ip6 terms (Mail::SPF)
+
     def __init__(
         self,
         ip: IPAddress,
@@ -200,12 +243,46 @@ class _Check:
         self.profile = RFC7208
         self.max_lookups = MAX_DNS_LOOKUPS
         self.max_void = MAX_VOID_LOOKUPS
+        self.departs = False  # whether any departure (class attributes above) is on
         self.default_explanation: str | None = None
         self.lookups = 0
         self.void = 0
         self.trace: list[RawStep] = []
         self.current_domain = sender_domain
         self._validated_name: str | None = None
+
+    def configure(
+        self, profile: Profile, max_lookups: int | None, max_void_lookups: int | None
+    ) -> None:
+        """Evaluate as ``profile``'s receiver does, with its limits unless overridden."""
+        self.profile = profile
+        self.compiler = profile_compiler(profile)
+        self.on_record = profile.rejects_self_include or profile.counts_unreached_redirect
+        self.lookups_per_include = profile.lookups_per_include
+        self.counts_unreached_redirect = profile.counts_unreached_redirect
+        lookups = profile.max_lookups if max_lookups is None else max_lookups
+        if profile.lookup_limit_at_next_term:
+            self.lookup_limit_at_next_term = True
+            self.step_limit = lookups  # checked before each term: count_lookup never raises
+            self.max_lookups = sys.maxsize
+        else:
+            self.max_lookups = lookups
+        voids = profile.max_void_lookups if max_void_lookups is None else max_void_lookups
+        self.max_void = sys.maxsize if voids is None else voids
+        if profile.ip6_matches_mapped_ipv4 and self.ipv4:
+            self.mapped_ip = 0xFFFF_0000_0000 | self.ip_int
+        self.profiled_run = (
+            profile.redirect_in_place
+            or profile.lookup_limit_at_next_term
+            or self.mapped_ip is not None
+        )
+        self.departs = (
+            self.compiler is not None
+            or self.on_record
+            or self.profiled_run
+            or self.lookups_per_include
+            or self.counts_unreached_redirect
+        )
 
     # -- tracing and counting -------------------------------------------------------------
 
@@ -250,6 +327,13 @@ class _Check:
 
     # -- check_host -----------------------------------------------------------------------
 
+    def too_deep(self, domain: str, depth: int) -> _Abort:
+        """The error for an include or redirect= target nested deeper than MAX_DEPTH,
+        whatever the lookup limit (the default limit alone stops nesting at 11)."""
+        message = f"include/redirect nesting deeper than {MAX_DEPTH} records at {domain} (a loop?)"
+        self.note(depth, StepKind.LIMIT, message)
+        return _Abort(Result.PERMERROR, message, Cause.RECURSION, domain)
+
     def check_host(self, domain: str, depth: int, *, want_explanation: bool) -> _Level:
         self.note(depth, StepKind.CHECK, lambda: f"check_host({self.ip}, {domain}, {self.sender})")
         try:
@@ -275,7 +359,15 @@ class _Check:
         compiled = found
         previous_domain, self.current_domain = self.current_domain, normalize_name(domain)
         try:
-            level = self._run(compiled, depth)
+            if not self.departs:
+                level = self._run(compiled, depth)
+            else:
+                if self.on_record:
+                    self._read_record(compiled, domain, depth)
+                if self.profiled_run:
+                    level = self._run_profile(compiled, depth, want_explanation)
+                else:
+                    level = self._run(compiled, depth)
             if level is None:
                 level = self._redirect_or_neutral(compiled, depth, want_explanation)
             elif level.result is Result.FAIL and want_explanation:
@@ -301,7 +393,39 @@ class _Check:
             result = Result.NONE if cause is Cause.NO_RECORD else Result.PERMERROR
             return _Level(result, message.format(domain=domain), cause)
         self.note(depth, StepKind.RECORD, selected.record.source)
+        if self.departs and self.compiler is not None:
+            return self._as_receiver_compiles(selected, self.compiler, domain, depth)
         return selected
+
+    def _as_receiver_compiles(
+        self, written: CompiledRecord, compiler: ProfileCompiler, domain: str, depth: int
+    ) -> CompiledRecord | _Level:
+        """The record as the profile's receiver compiles it (libspf2, mailauth)."""
+        as_run = compiler(written.record.source)
+        if isinstance(as_run, str):
+            message = f"syntax error in the SPF record of {domain} for {self.profile.name}"
+            return _Level(Result.PERMERROR, f"{message}: {as_run}", Cause.SYNTAX_ERROR)
+        if len(as_run.record.terms) != len(written.record.terms):
+            self.note(depth, StepKind.NOTE, lambda: _dropped(written, as_run, self.profile))
+        return as_run
+
+    def _read_record(self, compiled: CompiledRecord, domain: str, depth: int) -> None:
+        """What pyspf and Mail::SPF do with a record before (or regardless of) running it."""
+        record = compiled.record
+        if self.profile.rejects_self_include:
+            own = domain[:-1] if domain.endswith(".") else domain
+            for mechanism in record.mechanisms:
+                if isinstance(mechanism, Include):
+                    target = self.expand_domain(mechanism.domain)
+                    if (target[:-1] if target.endswith(".") else target) == own:
+                        message = (
+                            f"'{mechanism.render()}' includes the record's own domain "
+                            f"({self.profile.name} rejects it, reached or not)"
+                        )
+                        self.note(depth, StepKind.LIMIT, message)
+                        raise _Abort(Result.PERMERROR, message, Cause.RECURSION, own)
+        if self.counts_unreached_redirect and record.redirect is not None:
+            self.count_lookup(depth, record.redirect.render())
 
     def _run(self, compiled: CompiledRecord, depth: int) -> _Level | None:
         for step in compiled.steps:
@@ -323,19 +447,90 @@ class _Check:
             return _Level(result, f"matched '{text}'", Cause.MATCHED, text)
         return None
 
+    def _run_profile(
+        self, compiled: CompiledRecord, depth: int, want_explanation: bool
+    ) -> _Level | None:
+        """_run for receivers that run redirect= in place, check the lookup limit before
+        each term, or match ip6 terms against IPv4-mapped clients."""
+        redirect_at = compiled.redirect_at
+        mapped = self.mapped_ip
+        for index, step in enumerate(compiled.steps):
+            if index == redirect_at:
+                return self._follow_redirect(compiled, depth, want_explanation)
+            self._check_step_limit(depth, step, compiled)
+            if isinstance(step, AddressRun):
+                table = step.ipv4 if self.ipv4 else step.ipv6
+                found = table.lookup(self.ip_int)
+                if mapped is not None:
+                    as_ip6 = step.ipv6.lookup(mapped)
+                    if as_ip6 is not None and (found is None or as_ip6 < found):
+                        found = as_ip6
+                if found is None:
+                    self.note(depth, StepKind.TERM, f"{len(step.mechanisms)} ip terms: no match")
+                    continue
+                mechanism: Mechanism = step.mechanisms[found]
+            else:
+                mechanism = step
+                if mapped is not None and isinstance(mechanism, IP6):
+                    low, high = mechanism.span()
+                    matched = low <= mapped <= high
+                else:
+                    matched = self._matches(mechanism, depth)
+                if not matched:
+                    self.note(depth, StepKind.TERM, f"{compiled.texts[id(mechanism)]}: no match")
+                    continue
+            text = compiled.texts[id(mechanism)]
+            self.note(depth, StepKind.MATCH, f"{text}: match")
+            return _Level(mechanism.qualifier.result, f"matched '{text}'", Cause.MATCHED, text)
+        if redirect_at is not None:
+            return self._follow_redirect(compiled, depth, want_explanation)
+        return None
+
+    def _check_step_limit(
+        self, depth: int, step: AddressRun | Mechanism | Redirect, compiled: CompiledRecord
+    ) -> None:
+        if self.lookups > self.step_limit:
+            if isinstance(step, AddressRun):
+                term = f"{len(step.mechanisms)} ip terms"
+            elif isinstance(step, Redirect):
+                term = step.render()
+            else:
+                term = compiled.texts[id(step)]
+            message = (
+                f"more than {self.step_limit} DNS lookups before '{term}' "
+                f"({self.profile.name} checks the limit before each term)"
+            )
+            self.note(depth, StepKind.LIMIT, message)
+            raise _Abort(Result.PERMERROR, message, Cause.TOO_MANY_LOOKUPS)
+
     def _redirect_or_neutral(
         self, compiled: CompiledRecord, depth: int, want_explanation: bool
     ) -> _Level:
-        redirect = compiled.record.redirect
-        if redirect is None:
+        if compiled.record.redirect is None or compiled.redirect_at is not None:
             return _Level(
                 Result.NEUTRAL,
                 "no term matched and there is no redirect (RFC 7208 4.7)",
                 Cause.NO_MATCH,
             )
-        self.count_lookup(depth, redirect.render())
+        return self._follow_redirect(compiled, depth, want_explanation)
+
+    def _follow_redirect(
+        self, compiled: CompiledRecord, depth: int, want_explanation: bool
+    ) -> _Level:
+        redirect = compiled.record.redirect
+        if redirect is None:  # pragma: no cover - callers check
+            raise ValueError("no redirect= to follow")
+        if not self.departs:
+            self.count_lookup(depth, redirect.render())
+        else:
+            if self.lookup_limit_at_next_term:
+                self._check_step_limit(depth, redirect, compiled)
+            if not self.counts_unreached_redirect:  # else counted when the record was read
+                self.count_lookup(depth, redirect.render())
         target = self.expand_domain(redirect.domain)
         self.note(depth, StepKind.NOTE, f"redirect to {target}")
+        if depth >= MAX_DEPTH:
+            raise self.too_deep(target, depth + 1)
         level = self.check_host(target, depth + 1, want_explanation=want_explanation)
         if level.result is Result.NONE:
             raise _Abort(
@@ -369,7 +564,16 @@ class _Check:
 
     def _include(self, mechanism: Include, depth: int) -> bool:
         target = self.expand_domain(mechanism.domain)
-        level = self.check_host(target, depth + 1, want_explanation=False)
+        if depth >= MAX_DEPTH:
+            raise self.too_deep(target, depth + 1)
+        if self.departs and self.lookups_per_include:
+            counted, self.lookups = self.lookups, 0
+            try:
+                level = self.check_host(target, depth + 1, want_explanation=False)
+            finally:
+                self.lookups = counted
+        else:
+            level = self.check_host(target, depth + 1, want_explanation=False)
         if level.result is Result.PASS:
             return True
         if level.result is Result.NONE:
@@ -387,40 +591,140 @@ class _Check:
     def _address_match(
         self, name: str, cidr4: int | None, cidr6: int | None, depth: int, count_void: bool
     ) -> bool:
-        rrtype = RRType.A if self.ipv4 else RRType.AAAA
-        answer = self.query_or_abort(name, rrtype, depth)
-        if count_void:
+        answer = self.query_or_abort(name, RRType.A if self.ipv4 else RRType.AAAA, depth)
+        if count_void and not answer.records and self._void(answer, depth):
             self.count_void(depth, answer)
         prefix = (
             (32 if cidr4 is None else cidr4) if self.ipv4 else (128 if cidr6 is None else cidr6)
         )
         return any(_same_network(self.ip, address, prefix) for address in answer.addresses())
 
+    def _listed(self, answer: Answer, cidr4: int | None, cidr6: int | None) -> bool:
+        prefix = (
+            (32 if cidr4 is None else cidr4) if self.ipv4 else (128 if cidr6 is None else cidr6)
+        )
+        return any(_same_network(self.ip, address, prefix) for address in answer.addresses())
+
+    def _void(self, answer: Answer, depth: int) -> bool:
+        """Whether an empty address answer is void: for mailauth, only if the name has no
+        address of the other family either."""
+        if not self.profile.void_needs_both_families:
+            return True
+        other = RRType.AAAA if answer.rrtype is RRType.A else RRType.A
+        try:
+            return not self.query(answer.name, other, depth).records
+        except DNSTemporaryError:
+            return False
+
     def _mx(self, mechanism: MX, depth: int) -> bool:
         target = self.target(mechanism.domain)
         answer = self.query_or_abort(target, RRType.MX, depth)
         self.count_void(depth, answer)
         exchanges = answer.exchanges()
-        if len(exchanges) > MAX_MX_NAMES:
-            raise _Abort(
-                Result.PERMERROR,
-                f"{target} has {len(exchanges)} MX records, over {MAX_MX_NAMES} (RFC 7208 4.6.4)",
-                Cause.TOO_MANY_MX,
-            )
-        for exchange in sorted(exchanges, key=lambda mx: mx.preference):
+        profile = self.profile
+        excess = len(exchanges) > MAX_MX_NAMES
+        if excess and profile.excess_mx is ExcessNames.PERMERROR:
+            raise self._too_many_mx(target, len(exchanges))
+        if not profile.mx_in_answer_order:
+            exchanges = sorted(exchanges, key=lambda mx: mx.preference)
+        if not (profile.void_mx_hosts or excess):
+            for exchange in exchanges:
+                if exchange.exchange in ("", "."):
+                    continue
+                if self._address_match(
+                    exchange.exchange, mechanism.cidr4, mechanism.cidr6, depth, False
+                ):
+                    return True
+            return False
+        return self._mx_hosts(mechanism, target, exchanges, excess, depth)
+
+    def _mx_hosts(
+        self, mechanism: MX, target: str, exchanges: list[MXRecord], excess: bool, depth: int
+    ) -> bool:
+        """The MX hosts of a receiver that counts their voids or meets more than 10."""
+        profile = self.profile
+        host_voids = 0
+        rrtype = RRType.A if self.ipv4 else RRType.AAAA
+        for exchange in exchanges[:MAX_MX_NAMES]:
             if exchange.exchange in ("", "."):
                 continue
-            if self._address_match(
-                exchange.exchange, mechanism.cidr4, mechanism.cidr6, depth, False
-            ):
+            answer = self.query_or_abort(exchange.exchange, rrtype, depth)
+            if profile.void_mx_hosts and not answer.records and self._void(answer, depth):
+                if not profile.mx_host_voids_per_mechanism:
+                    self.count_void(depth, answer)
+                else:
+                    host_voids += 1
+                    if host_voids > self.max_void:
+                        message = (
+                            f"more than {self.max_void} MX hosts of {target} without "
+                            f"addresses ({profile.name} counts them per mx term)"
+                        )
+                        self.note(depth, StepKind.LIMIT, message)
+                        raise _Abort(Result.PERMERROR, message, Cause.TOO_MANY_VOID_LOOKUPS)
+            if self._listed(answer, mechanism.cidr4, mechanism.cidr6):
                 return True
+        if excess and profile.excess_mx is ExcessNames.PERMERROR_UNLESS_MATCHED:
+            raise self._too_many_mx(target, len(exchanges))
         return False
 
+    def _too_many_mx(self, target: str, count: int) -> _Abort:
+        return _Abort(
+            Result.PERMERROR,
+            f"{target} has {count} MX records, over {MAX_MX_NAMES} (RFC 7208 4.6.4)",
+            Cause.TOO_MANY_MX,
+        )
+
     def _ptr(self, target: str, depth: int) -> bool:
-        for name in self.validated_names(depth, count_void=True):
-            if _is_same_or_subdomain(name, target):
-                return True
-        return False
+        profile = self.profile
+        names = self._ptr_names(depth)
+        excess = len(names) > MAX_PTR_NAMES
+        if excess and profile.excess_ptr is ExcessNames.PERMERROR:
+            raise self._too_many_ptr(len(names))
+        matched = False
+        for name in names[:MAX_PTR_NAMES]:
+            within = _is_same_or_subdomain(name, target)
+            if not within and profile.ptr_checks_matching_names_only:
+                continue
+            if self._validated(name, depth) and within:
+                matched = True
+                if not profile.ptr_validates_all_names:
+                    break
+        if not matched and excess and profile.excess_ptr is ExcessNames.PERMERROR_UNLESS_MATCHED:
+            raise self._too_many_ptr(len(names))
+        return matched
+
+    def _ptr_names(self, depth: int) -> list[str]:
+        """The client's PTR names (RFC 7208 5.5: none when the query fails)."""
+        try:
+            answer = self.query(self.ip.reverse_pointer, RRType.PTR, depth)
+        except DNSTemporaryError as exc:
+            if self.profile.ptr_query_error_is_temperror:
+                message = f"DNS error for {self.ip.reverse_pointer} PTR: {exc}"
+                raise _Abort(Result.TEMPERROR, message, Cause.DNS_ERROR) from None
+            return []
+        self.count_void(depth, answer)
+        return answer.names()
+
+    def _validated(self, name: str, depth: int) -> bool:
+        """Whether the PTR name ``name`` has the client's address (RFC 7208 5.5)."""
+        rrtype = RRType.A if self.ipv4 else RRType.AAAA
+        try:
+            answer = self.query(name, rrtype, depth)
+        except DNSTemporaryError as exc:
+            if self.profile.ptr_name_error_is_temperror:
+                message = f"DNS error for {name} {rrtype.value}: {exc}"
+                raise _Abort(Result.TEMPERROR, message, Cause.DNS_ERROR) from None
+            return False
+        if self.profile.void_ptr_hosts:
+            self.count_void(depth, answer)
+        return self.ip in answer.addresses()
+
+    def _too_many_ptr(self, count: int) -> _Abort:
+        message = (
+            f"{self.ip.reverse_pointer} has {count} PTR records, over {MAX_PTR_NAMES} "
+            f"({self.profile.name} gives permerror)"
+        )
+        return _Abort(Result.PERMERROR, message, Cause.TOO_MANY_PTR)
 
     def _exists(self, mechanism: Exists, depth: int) -> bool:
         target = self.expand_domain(mechanism.domain)
@@ -471,6 +775,8 @@ class _Check:
                 return str(self.ip)
             return ".".join(f"{int(self.ip):032X}")  # RFC 7208 7.3 example: upper case
         if letter == "p":
+            if self.profile.p_macro_is_sender_domain:
+                return self.sender_domain
             return self._validated_domain()
         if letter == "v":
             return "in-addr" if self.ipv4 else "ip6"
@@ -541,6 +847,8 @@ def forget_records() -> None:
     parse_record.cache_clear()
     compile_record.cache_clear()
     _compiled_record.cache_clear()
+    forget_profile_compilers()
+    _chain.forget_chains()
 
 
 @lru_cache(maxsize=8192)
@@ -564,6 +872,15 @@ def _compiled_record(records: tuple[RData, ...]) -> CompiledRecord | tuple[Cause
     except SPFSyntaxError as exc:
         detail = str(exc).replace("{", "{{").replace("}", "}}")
         return Cause.SYNTAX_ERROR, "syntax error in the SPF record of {domain}: " + detail
+
+
+def _dropped(written: CompiledRecord, run: CompiledRecord, profile: Profile) -> str:
+    kept = {id(term) for term in run.record.terms}
+    dropped = [t.render() for t in written.record.terms if id(t) not in kept]
+    return (
+        f"{profile.name} drops {len(dropped)} terms past its {profile.max_mechanism_bytes} "
+        f"bytes of mechanisms: {' '.join(dropped)}"
+    )
 
 
 def _same_network(ip: IPAddress, address: IPAddress, prefix: int) -> bool:
@@ -597,3 +914,7 @@ def _show(record: object) -> str:
     if exchange is not None:
         return f"{getattr(record, 'preference', '')} {exchange}"
     return str(record)
+
+
+# Last: spf/chain.py subclasses SPFResult and uses evaluate() as its reference path.
+from spfmanager.spf import chain as _chain  # noqa: E402

@@ -10,3 +10,7 @@ MAX_DOMAIN_LENGTH = 253  # RFC 7208 7.3: longer expansions are truncated from th
 MAX_LABEL_LENGTH = 63  # RFC 1035 2.3.4
 MAX_UDP_ANSWER = 512  # RFC 1035 4.2.1 and RFC 7208 3.4: answers should fit one UDP packet
 DNS_HEADER_BYTES = 12  # RFC 1035 4.1.1
+# Not in RFC 7208: its lookup limit bounds nesting to 11 records, but a raised limit (or a
+# receiver counting lookups per include, as libspf2 does) leaves only the nesting to bound
+# recursion. 20 nested records, as pyspf's MAX_RECURSION and libspf2's "depth > 20".
+MAX_DEPTH = 20

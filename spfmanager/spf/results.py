@@ -69,6 +69,8 @@ class Cause(StrEnum):
     TOO_MANY_LOOKUPS = "too-many-lookups"  # 4.6.4: more than 10 DNS-querying terms
     TOO_MANY_VOID_LOOKUPS = "too-many-void-lookups"  # 4.6.4: more than 2 void lookups
     TOO_MANY_MX = "too-many-mx"  # 4.6.4: more than 10 MX names
+    TOO_MANY_PTR = "too-many-ptr"  # (libspf2) more than 10 PTR names, none matching
     INCLUDE_MISSING = "include-missing"  # 5.2: the include target has no record
     REDIRECT_MISSING = "redirect-missing"  # 6.1: the redirect target has no record
     DNS_ERROR = "dns-error"  # 4.4 / 5: a query failed -> temperror
+    RECURSION = "recursion"  # include/redirect nested over MAX_DEPTH, or (pyspf) self-include

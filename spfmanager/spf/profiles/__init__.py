@@ -7,12 +7,13 @@ result that implementation gives; :func:`spfmanager.spf.evaluate.evaluate` takes
 implementation holds its profile and the evidence for each departure (the RFC section, the
 library's behaviour, the differential test that pins it).
 
-May import :mod:`spfmanager.spf.limits`, :mod:`spfmanager.spf.results` only.
+May import :mod:`spfmanager.spf.limits`, :mod:`~spfmanager.spf.results`,
+:mod:`~spfmanager.spf.terms` and :mod:`~spfmanager.spf.macros` only (not the evaluator).
 """
 
 from __future__ import annotations
 
-from spfmanager.spf.profiles.base import Departure, Profile
+from spfmanager.spf.profiles.base import Departure, ExcessNames, Profile
 from spfmanager.spf.profiles.libspf2 import LIBSPF2
 from spfmanager.spf.profiles.mailauth import MAILAUTH
 from spfmanager.spf.profiles.mailspf import MAILSPF
@@ -41,6 +42,7 @@ __all__ = [
     "RECEIVER_PROFILES",
     "RFC7208",
     "Departure",
+    "ExcessNames",
     "Profile",
     "profile_named",
 ]
