@@ -50,7 +50,7 @@ class Intent:
     zone: str
     provider: str | None
     ttl: int
-    lookup_budget: int
+    lookup_budget: int  # lookups the flattened records should need; 10 is the limit
     policy: Policy
     record: Record
     keep: frozenset[str]

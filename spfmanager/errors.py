@@ -109,6 +109,7 @@ class RefusalCause(StrEnum):
     UPSTREAM_MISSING = "upstream-missing"  # an include/redirect target has no SPF record
     UPSTREAM_DUPLICATE = "upstream-duplicate"  # an upstream name has several SPF records
     UPSTREAM_LOOP = "upstream-loop"  # includes/redirects loop
+    UPSTREAM_DEPTH = "upstream-depth"  # includes/redirects nest deeper than is followed
     UPSTREAM_SYNTAX = "upstream-syntax"  # an upstream record does not parse
     KEPT_TERM_LIMIT = "kept-term-limit"  # a kept term reaches a lookup or void limit
     TRANSIENT_DNS = "transient-dns"  # timeout, SERVFAIL: keep the last good record

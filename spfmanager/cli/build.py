@@ -25,6 +25,7 @@ from spfmanager.cli.flatten import show_result
 from spfmanager.cli.workspace import open_workspace, progress_bar
 from spfmanager.dns.base import Resolver, RRType
 from spfmanager.errors import DNSTemporaryError
+from spfmanager.flatten.verify import Proof
 from spfmanager.publish.build import DomainBuild
 from spfmanager.publish.export import ExportFormat, export
 from spfmanager.spf.select import select_record
@@ -100,9 +101,17 @@ def _show(builds: list[DomainBuild], resolver: Resolver, verbose: bool) -> None:
             f"{result.lookups} (was {result.intent_lookups})",
             str(result.total_bytes),
             _dns_change(build, resolver),
-            Text(f"proven: {result.proof.points_evaluated} boundary addresses", "green"),
+            _proof_cell(result.proof),
         )
     out.print(table)
     for build in builds:
         if build.result is not None and (verbose or len(builds) == 1):
             show_result(build.result)
+
+
+def _proof_cell(proof: Proof) -> Text:
+    text = Text(f"proven: {proof.points_evaluated} addresses, every receiver library", "green")
+    if proof.profile_differences:
+        differ = sorted({name for d in proof.profile_differences for name in d.profiles})
+        text.append(f"\nthe intent reads otherwise at {', '.join(differ)}", "yellow")
+    return text

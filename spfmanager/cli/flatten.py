@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -18,6 +19,7 @@ from spfmanager.cli.common import (
     console,
     print_json,
 )
+from spfmanager.errors import FlattenError
 from spfmanager.flatten import DEFAULT_LOOKUP_BUDGET, FlattenResult, flatten
 from spfmanager.flatten.budget import DEFAULT_DEADLINE, DEFAULT_QUERY_BUDGET
 from spfmanager.publish.export import ExportFormat, export
@@ -34,7 +36,13 @@ def flatten_command(
         typer.Option("--keep", metavar="TERM", help="A term never to flatten (repeatable)."),
     ] = None,
     budget: Annotated[
-        int, typer.Option("--lookup-budget", min=0, max=10, help="Most DNS lookups allowed.")
+        int,
+        typer.Option(
+            "--lookup-budget",
+            min=0,
+            max=10,
+            help="DNS lookups the records should need; more, up to 10, is a warning.",
+        ),
     ] = DEFAULT_LOOKUP_BUDGET,
     query_budget: Annotated[
         int,
@@ -62,19 +70,24 @@ def flatten_command(
 
     Exit status: 0 flattened and proven; 1 when no equivalent record fits, upstream is
     broken, or flattening needs more than --query-budget queries or --deadline seconds
-    (the reason is printed).
+    (the reason is printed; with --json, also the refusal's cause on stdout).
     """
     with clean_errors():
         resolver = build_resolver(snapshot, nameserver, port)
-        result = flatten(
-            record,
-            domain,
-            resolver=resolver,
-            keep=keep or (),
-            lookup_budget=budget,
-            query_budget=query_budget,
-            deadline=deadline,
-        )
+        try:
+            result = flatten(
+                record,
+                domain,
+                resolver=resolver,
+                keep=keep or (),
+                lookup_budget=budget,
+                query_budget=query_budget,
+                deadline=deadline,
+            )
+        except FlattenError as exc:
+            if as_json:
+                print_json(exc.data)
+            raise
     if as_json:
         print_json(result.data)
     elif output is not None:
@@ -99,10 +112,14 @@ def show_result(result: FlattenResult) -> None:
         f"{len(result.packed)} record(s), {result.total_bytes} bytes"
     )
     proof = result.proof
+    readings = len(proof.profiles) + 1
     out.print(
         f"[green]proven equivalent[/]: {proof.ranges_compared} address ranges compared, "
-        f"{proof.points_evaluated} boundary addresses evaluated"
+        f"{proof.points_evaluated} addresses evaluated in {len(proof.classes)} classes, "
+        f"under RFC 7208 and {readings - 1} receiver libraries"
     )
+    for difference in proof.profile_differences:
+        out.print(Text(f"receivers differ: {difference.sentence}", style="yellow"))
     for kept in result.kept:
         out.print(f"[yellow]kept[/] {kept}")
     for warning in result.warnings:

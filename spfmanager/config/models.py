@@ -147,7 +147,12 @@ TTL = Annotated[int, Strict(), Field(ge=1, le=MAX_TTL, description="Seconds")]
 LookupBudget = Annotated[
     int,
     Strict(),
-    Field(ge=1, le=MAX_DNS_LOOKUPS, description="DNS lookups the published record may cost"),
+    Field(
+        ge=1,
+        le=MAX_DNS_LOOKUPS,
+        description="DNS lookups the published records should cost: more, up to RFC 7208's "
+        "limit of 10, is published with a warning; only more than 10 is refused",
+    ),
 ]
 MaxIPv4 = Annotated[
     int,

@@ -43,6 +43,7 @@ from spfmanager.errors import (
     ProviderError,
     ProviderRateLimitError,
     ProviderServerError,
+    RefusalCause,
     SnapshotError,
     SPFSyntaxError,
     StateError,
@@ -67,6 +68,7 @@ SUCCESS_OUTCOMES: Final = frozenset({"applied", "unchanged"})
 ERROR_CAUSES: Final = (
     "dns",
     "dns-temporary",
+    "upstream",
     "snapshot",
     "syntax",
     "config",
@@ -101,6 +103,21 @@ _CAUSES_BY_ERROR: Final[tuple[tuple[type[BaseException], str], ...]] = (
 )
 
 
+#: The causes that are upstream's, not the domain's own config: the last good record stays.
+UPSTREAM_CAUSES: Final = frozenset({"dns-temporary", "upstream"})
+
+
+def build_cause(transient: bool, refusal: RefusalCause | None) -> str:
+    """The ``cause`` label of a build that flatten refused: ``dns-temporary`` (a timeout
+    upstream), ``upstream`` (an include or redirect target vanished — a sudden NXDOMAIN —,
+    duplicated, looping, nesting too deep or unparsable), else ``flatten``."""
+    if transient or refusal is RefusalCause.TRANSIENT_DNS:
+        return "dns-temporary"
+    if refusal is not None and refusal.value.startswith("upstream-"):
+        return "upstream"
+    return "flatten"
+
+
 def cause_of(error: BaseException) -> str:
     """The ``cause`` label (one of :data:`ERROR_CAUSES`) for an exception a run raised.
 
@@ -108,7 +125,7 @@ def cause_of(error: BaseException) -> str:
     upstream) is ``dns-temporary``; anything outside the spfmanager tree is ``internal``.
     """
     if isinstance(error, FlattenError):
-        return "dns-temporary" if error.transient else "flatten"
+        return build_cause(error.transient, error.cause)
     for kind, cause in _CAUSES_BY_ERROR:
         if isinstance(error, kind):
             return cause

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from spfmanager.daemon.history import History, Run, fingerprint
-from spfmanager.daemon.metrics import cause_of
+from spfmanager.daemon.metrics import UPSTREAM_CAUSES, build_cause, cause_of
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.recording import RecordingResolver
 from spfmanager.errors import SPFManagerError
@@ -247,11 +247,17 @@ class Runner:
         result = domain_plan.build.result
         hold = history.hold(domain)
         if result is None:
-            upstream = domain_plan.build.transient or workspace.state.last_good(domain)
+            last_good = workspace.state.last_good(domain)
+            cause = build_cause(domain_plan.build.transient, domain_plan.build.cause)
+            upstream = cause in UPSTREAM_CAUSES or last_good
             outcome = Outcome.UPSTREAM_ERROR if upstream else Outcome.FAILED
-            stays = upstream and "last good record" not in (domain_plan.error or "")
-            kept = "; the last good record stays" if stays else ""
-            cause = "dns-temporary" if domain_plan.build.transient else "flatten"
+            kept = ""
+            if upstream:  # say what stays only where a record was published before
+                kept = (
+                    "; the last good record stays"
+                    if last_good
+                    else "; nothing was published before"
+                )
             return outcome, f"{domain_plan.error}{kept}", [], cause
         print_ = fingerprint(result.records)
         approved = hold is not None and hold.approved_at is not None

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from spfmanager.dns.base import Answer, Resolver, RRType, query_within
-from spfmanager.errors import DNSTemporaryError, FlattenError
+from spfmanager.errors import DNSTemporaryError, FlattenError, RefusalCause
 
 DEFAULT_QUERY_BUDGET = 5000  # DNS queries flattening one domain may send
 DEFAULT_DEADLINE = 60.0  # seconds flattening one domain may take
@@ -28,7 +28,8 @@ class Budget:
         """The error for a domain that needs more queries (upstream is too large or hostile:
         retrying will not help)."""
         return FlattenError(
-            f"flattening {self.domain} needed more than {self.queries} DNS queries (query_budget)"
+            f"flattening {self.domain} needed more than {self.queries} DNS queries (query_budget)",
+            cause=RefusalCause.QUERY_BUDGET,
         )
 
     def over_time(self) -> FlattenError:
@@ -36,6 +37,7 @@ class Budget:
         return FlattenError(
             f"flattening {self.domain} took longer than {self.seconds:g} s (flatten_deadline)",
             transient=True,
+            cause=RefusalCause.DEADLINE,
         )
 
 

@@ -42,7 +42,12 @@ NormalPart = Decisions | Opaque
 
 
 def normal_form(program: Program) -> list[NormalPart]:
-    """Drop unreachable and empty parts, merge adjacent address-only parts."""
+    """Drop unreachable and empty parts, merge adjacent address-only parts.
+
+    Once every address is decided the form ends (its last part is total): no address
+    reaches a later part, kept terms included.
+    """
+    everything = {v: [(0, (1 << BITS[v]) - 1)] for v in (4, 6)}
     decided: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
     out: list[NormalPart] = []
     for part in program.parts:
@@ -59,8 +64,9 @@ def normal_form(program: Program) -> list[NormalPart]:
         for v in (4, 6):
             newly = [(s.first, s.last) for s in current[v] if s.value is not None]
             decided[v] = merge_ranges([*decided[v], *newly])
-        out.append(Decisions(tuple(current[4]), tuple(current[6]), part.total))
-        if part.total:
+        total = part.total or decided == everything
+        out.append(Decisions(tuple(current[4]), tuple(current[6]), total))
+        if total:
             break
     return out
 

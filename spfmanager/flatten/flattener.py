@@ -8,15 +8,21 @@ that cannot be flattened faithfully stay verbatim, in place; nothing moves acros
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.dns.memo import MemoResolver
-from spfmanager.errors import FlattenError
+from spfmanager.errors import (
+    FlattenError,
+    KeptTermLimitError,
+    OwnRecordError,
+    RefusalCause,
+    SPFSyntaxError,
+)
 from spfmanager.flatten.analyze import Analyzer, pin_domain
 from spfmanager.flatten.budget import (
     DEFAULT_DEADLINE,
@@ -25,21 +31,18 @@ from spfmanager.flatten.budget import (
     Clock,
     MeteredResolver,
 )
-from spfmanager.flatten.cover import EMITTABLE, Cidr, Coverer
-from spfmanager.flatten.decisions import BITS, Decisions, normal_form, passing_addresses
+from spfmanager.flatten.cover import cover_part
+from spfmanager.flatten.decisions import Decisions, normal_form, passing_addresses
 from spfmanager.flatten.pack import PackedRecord, pack
 from spfmanager.flatten.program import Opaque, Program
+from spfmanager.flatten.refusals import refusal
 from spfmanager.flatten.verify import Proof, verify, verify_chain
-from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
+from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
 from spfmanager.spf.macros import MacroString
 from spfmanager.spf.parser import parse_record
-from spfmanager.spf.results import Qualifier, Result
 from spfmanager.spf.terms import (
-    IP4,
-    IP6,
     MX,
     A,
-    All,
     Explanation,
     Mechanism,
     Ptr,
@@ -48,7 +51,9 @@ from spfmanager.spf.terms import (
     UnknownModifier,
 )
 
-DEFAULT_LOOKUP_BUDGET = 8  # leaves headroom under RFC 7208's 10 for upstream growth
+# The lookups flattened records should need: headroom under RFC 7208's 10 for upstream
+# growth. A preference: records needing more, up to the 10, are published with a warning.
+DEFAULT_LOOKUP_BUDGET = 8
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class FlattenResult:
     proof: Proof
     dns_queries: int
     passing: dict[int, int] = field(default_factory=dict)  # family -> addresses that pass
+    resolved: tuple[str, ...] = ()  # terms resolved at build time (exists: of a fixed name)
 
     @property
     def records(self) -> dict[str, list[str]]:
@@ -97,6 +103,7 @@ class FlattenResult:
             "intent_lookups": self.intent_lookups,
             "bytes": self.total_bytes,
             "kept": list(self.kept),
+            "resolved": list(self.resolved),
             "warnings": list(self.warnings),
             "proof": self.proof.data,
             "dns_queries": self.dns_queries,
@@ -121,8 +128,16 @@ def flatten(
 
     ``keep`` lists terms (as written) never to flatten. ``other_root_txt`` are the other TXT
     records at the domain (verification strings...), which share its 512-byte answer.
+    ``lookup_budget`` is the lookups the records should need: more, up to RFC 7208's 10, is
+    a warning in :attr:`FlattenResult.warnings`; only more than 10 is refused.
     At most ``query_budget`` DNS queries are sent and ``deadline`` seconds spent, else
     FlattenError (transient for the deadline).
+
+    Every refusal is a FlattenError with a :class:`~spfmanager.errors.RefusalCause`:
+    :class:`~spfmanager.errors.OwnRecordError` for a record that does not parse or gives
+    receivers an error as written, :class:`~spfmanager.errors.UpstreamRecordError` for an
+    upstream record missing, duplicated, looping or unparsable,
+    :class:`~spfmanager.errors.KeptTermLimitError` for kept terms over the lookup limit.
     """
     return Flattener(resolver).flatten(
         record,
@@ -174,16 +189,18 @@ class Flattener:
         deadline: float = DEFAULT_DEADLINE,
     ) -> FlattenResult:
         """See :func:`flatten`."""
-        intent = parse_record(record) if isinstance(record, str) else record
         domain = normalize_name(domain)
+        intent = _parse_intent(record, domain) if isinstance(record, str) else record
         if lookup_budget > MAX_DNS_LOOKUPS:
             raise FlattenError(
-                f"lookup budget {lookup_budget} exceeds RFC 7208's {MAX_DNS_LOOKUPS}"
+                f"lookup budget {lookup_budget} exceeds RFC 7208's {MAX_DNS_LOOKUPS}",
+                cause=RefusalCause.OTHER,
             )
         if query_budget < 1 or not deadline > 0:
             raise FlattenError(
                 f"the query budget ({query_budget}) and the deadline ({deadline} s) must be "
-                "positive"
+                "positive",
+                cause=RefusalCause.OTHER,
             )
         with self.meter.budget(Budget(domain, query_budget, deadline)):
             return self._flatten(intent, domain, keep, lookup_budget, other_root_txt, max_answer)
@@ -200,30 +217,32 @@ class Flattener:
         analyzer = self.analyzer(keep)
         queries_before = self.resolver.queries
         program, form, intent_lookups = self._analyze(analyzer, intent, domain, keep)
-        failures = [f for part in form if isinstance(part, Decisions) for f in part.failures()]
-        if failures:
-            reasons = "; ".join(dict.fromkeys(f.reason for f in failures))
-            raise FlattenError(f"{domain}: receivers get an error from this record: {reasons}")
+        refused = refusal(domain, form)
+        if refused is not None:
+            raise refused  # before anything evaluates the intent: a loop would not end
         terms, final_redirect, kept = self._encode(form)
-        packed = pack(
-            terms,
-            domain,
-            final_redirect=final_redirect,
-            explanation=_pinned_explanation(intent, domain),
-            root_modifiers=[t for t in intent.terms if isinstance(t, UnknownModifier)],
-            other_root_txt=other_root_txt,
-            max_answer=max_answer,
-        )
-        lookups = sum(p.lookups for p in kept) + len(packed) - 1
-        if lookups > lookup_budget:
-            detail = ", ".join(f"{p.term.render()} ({p.lookups})" for p in kept) or "none"
-            raise FlattenError(
-                f"{domain}: the flattened records need {lookups} DNS lookups, over the budget "
-                f"of {lookup_budget} ({len(packed) - 1} for chained records; kept terms: "
-                f"{detail})"
+        try:
+            packed = pack(
+                terms,
+                domain,
+                final_redirect=final_redirect,
+                explanation=_pinned_explanation(intent, domain),
+                root_modifiers=[t for t in intent.terms if isinstance(t, UnknownModifier)],
+                other_root_txt=other_root_txt,
+                max_answer=max_answer,
             )
+        except FlattenError as exc:
+            raise FlattenError(f"{domain}: {exc}", cause=RefusalCause.SIZE) from None
+        lookups = _check_lookups(domain, kept, len(packed) - 1)
         proof = self._prove(intent, domain, packed, keep, form, terms, final_redirect)
         passing = passing_addresses(form)
+        warnings = _warnings(program, passing)
+        if lookups > lookup_budget:
+            warnings.append(
+                f"the flattened records need {lookups} DNS lookups, over the lookup budget of "
+                f"{lookup_budget} but within RFC 7208's {MAX_DNS_LOOKUPS}: little headroom "
+                f"for upstream growth ({_lookups_detail(kept, len(packed) - 1)})"
+            )
         return FlattenResult(
             domain=domain,
             intent=intent,
@@ -231,10 +250,11 @@ class Flattener:
             lookups=lookups,
             intent_lookups=intent_lookups,
             kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
-            warnings=tuple(_warnings(program, passing)),
+            warnings=tuple(warnings),
             proof=proof,
             dns_queries=self.resolver.queries - queries_before,
             passing=passing,
+            resolved=program.resolved,
         )
 
     def _prove(
@@ -293,9 +313,66 @@ class Flattener:
                     terms.append(part.term)
                 continue
             if part not in self._covers:
-                self._covers[part] = _cover_part(part)
+                self._covers[part] = cover_part(part)
             terms.extend(self._covers[part])
         return terms, final_redirect, kept
+
+
+def _parse_intent(text: str, domain: str) -> Record:
+    """The domain's own record; a syntax error is the intent's, naming the term."""
+    try:
+        return parse_record(text)
+    except SPFSyntaxError as exc:
+        term = _term_at(exc.text or text, exc.position)
+        where = f" at '{term}'" if term else ""
+        raise OwnRecordError(
+            f"{domain}: syntax error in this record{where}: {exc}", cause=RefusalCause.OWN_SYNTAX
+        ) from None
+
+
+def _term_at(text: str, position: int) -> str:
+    """The whitespace-separated term of ``text`` at (or last before) ``position``."""
+    starts = [(m.start(), m.group()) for m in re.finditer(r"\S+", text)]
+    before = [term for start, term in starts if start <= position]
+    return (before or [term for _, term in starts] or [text])[-1 if before else 0]
+
+
+def _check_lookups(domain: str, kept: Sequence[Opaque], links: int) -> int:
+    """The published records' worst-case lookups (kept terms and ``links`` chained
+    records); over RFC 7208's limit, receivers would get permerror: refuse."""
+    kept_lookups = sum(p.lookups for p in kept)
+    lookups = kept_lookups + links
+    if kept_lookups > MAX_DNS_LOOKUPS:
+        raise KeptTermLimitError(
+            f"{domain}: the terms kept as written need up to {kept_lookups} DNS lookups, over "
+            f"RFC 7208's limit of {MAX_DNS_LOOKUPS}: receivers would get permerror where the "
+            f"intent does not ({_lookups_detail(kept, links)})",
+            cause=RefusalCause.KEPT_TERM_LIMIT,
+        )
+    for version, index in ((4, 0), (6, 1)):
+        voids = sum(p.voids[index] for p in kept)
+        if voids > MAX_VOID_LOOKUPS:
+            terms = ", ".join(
+                f"{p.term.render()} ({p.voids[index]})" for p in kept if p.voids[index]
+            )
+            raise KeptTermLimitError(
+                f"{domain}: the terms kept as written may cost an IPv{version} client {voids} "
+                f"void lookups, over RFC 7208's limit of {MAX_VOID_LOOKUPS}: receivers would "
+                f"get permerror where the intent does not ({terms})",
+                cause=RefusalCause.KEPT_TERM_LIMIT,
+            )
+    if lookups > MAX_DNS_LOOKUPS:
+        raise FlattenError(
+            f"{domain}: the flattened records need {lookups} DNS lookups, over RFC 7208's "
+            f"limit of {MAX_DNS_LOOKUPS} ({_lookups_detail(kept, links)})",
+            cause=RefusalCause.LOOKUP_LIMIT,
+        )
+    return lookups
+
+
+def _lookups_detail(kept: Sequence[Opaque], links: int) -> str:
+    terms = ", ".join(f"{p.term.render()} ({p.lookups})" for p in kept) or "none"
+    return f"{links} for chained records; kept terms: {terms}"
 
 
 def _domain_independent(record: Record) -> bool:
@@ -312,35 +389,6 @@ def _domain_independent(record: Record) -> bool:
 def _depends_on_domain(form: list[Decisions | Opaque]) -> bool:
     """Kept terms are pinned to the domain: their encodings differ per domain."""
     return any(isinstance(part, Opaque) for part in form)
-
-
-def _cover_part(part: Decisions) -> list[Mechanism]:
-    """Minimal terms for one address-only part; a total part ends with its best ``all``."""
-    coverers = {v: Coverer(part.segments(v), BITS[v]) for v in (4, 6)}
-    defaults: tuple[Result | None, ...] = EMITTABLE if part.total else (None,)
-    best: tuple[float, list[Mechanism]] | None = None
-    for default in defaults:
-        solutions = {v: coverers[v].cover(default) for v in (4, 6)}
-        cost = solutions[4][0] + solutions[6][0]
-        if best is not None and cost >= best[0]:
-            continue
-        if cost == float("inf"):
-            raise FlattenError("internal error: a fall-through range cannot be expressed")
-        terms = [_mechanism(c, v) for v in (4, 6) for c in solutions[v][1]]
-        if default is not None:
-            terms.append(All(Qualifier.for_result(default)))
-        best = (cost, terms)
-    assert best is not None
-    return best[1]
-
-
-def _mechanism(cidr: Cidr, version: int) -> Mechanism:
-    qualifier = Qualifier.for_result(cidr.result)
-    if version == 4:
-        prefix4 = None if cidr.prefix == 32 else cidr.prefix
-        return IP4(qualifier, IPv4Address(cidr.address), prefix4)
-    prefix6 = None if cidr.prefix == 128 else cidr.prefix
-    return IP6(qualifier, IPv6Address(cidr.address), prefix6)
 
 
 def _pinned_explanation(intent: Record, domain: str) -> Explanation | None:

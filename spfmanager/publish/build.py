@@ -8,7 +8,7 @@ from typing import Any
 
 from spfmanager.compile import Intent
 from spfmanager.dns.base import Resolver
-from spfmanager.errors import FlattenError, VerificationError
+from spfmanager.errors import FlattenError, RefusalCause, VerificationError
 from spfmanager.flatten import Flattener, FlattenResult
 
 
@@ -20,6 +20,8 @@ class DomainBuild:
     result: FlattenResult | None
     error: str | None = None
     transient: bool = False  # the error may pass by itself: keep the last good record
+    cause: RefusalCause | None = None  # why, for programs
+    affected: float | None = None  # the share of client addresses the error is about
 
     @property
     def data(self) -> dict[str, Any]:
@@ -34,6 +36,8 @@ class DomainBuild:
         if self.error is not None:
             data["error"] = self.error
             data["transient"] = self.transient
+            data["cause"] = None if self.cause is None else self.cause.value
+            data["affected"] = self.affected
         return data
 
 
@@ -69,9 +73,12 @@ def build(
             )
             builds.append(DomainBuild(intent, result))
         except FlattenError as exc:
-            builds.append(DomainBuild(intent, None, str(exc), exc.transient))
+            builds.append(
+                DomainBuild(intent, None, str(exc), exc.transient, exc.cause, exc.affected)
+            )
         except VerificationError as exc:
-            builds.append(DomainBuild(intent, None, f"verification failed: {exc}"))
+            error = f"verification failed: {exc}"
+            builds.append(DomainBuild(intent, None, error, cause=RefusalCause.NOT_EQUIVALENT))
         if progress is not None:
             progress(intent.domain)
     return builds

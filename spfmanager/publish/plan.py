@@ -120,6 +120,7 @@ class DomainPlan:
             "zone": self.zone,
             "error": self.error,
             "transient": self.build.transient,
+            "cause": None if self.build.cause is None else self.build.cause.value,
             "records": None if result is None else result.data["records"],
             "lookups": None if result is None else result.lookups,
             "bytes": None if result is None else result.total_bytes,
@@ -317,7 +318,14 @@ def plan_domain(
     notes = [f"keep {n}: wanted again; its scheduled deletion is cancelled" for n in sorted(again)]
     notes += [f"keep {n}: a record staying in the zone points at it" for n in sorted(still_used)]
     if result is None:
-        note = "keeping the last good record" if build.transient else "nothing published"
+        published_before = any(is_spf_record(v) for v in (root.values if root else ()))
+        note = "nothing published"
+        if build.transient:  # a record published before stays; on a first run, none does
+            note = (
+                "keeping the last good record"
+                if published_before
+                else "nothing was published before"
+            )
         unsafe = refusals_after(build, current, changes, resolver, analyzer)
         return DomainPlan(
             build,

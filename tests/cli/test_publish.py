@@ -196,3 +196,30 @@ def test_plan_exits_2_while_retired_names_wait_for_deletion(tmp_path: Path) -> N
     ws = workspace(config)
     ws.apply(ws.plan(now=later), now=later)
     assert run("plan", *common)[0] == 0
+
+
+def test_flatten_says_which_receivers_read_the_intent_otherwise(tmp_path: Path) -> None:
+    # Three MX hosts without an address: RFC 7208 gives fail outside the /24; pyspf, Mail::SPF
+    # and mailauth count the empty host lookups as void and give permerror. The flattened
+    # record lists no MX host, so every receiver gets fail from it: said, not refused.
+    zone: dict[str, list[dict[str, object]]] = {
+        "voidmx.test": [{"MX": [10 * n, f"mx{n}.voidmx.test"]} for n in range(3)],
+        **{f"mx{n}.voidmx.test": [{"TXT": "no address"}] for n in range(3)},
+    }
+    snapshot = tmp_path / "snap.json"
+    snapshot.write_text(json.dumps(zone), encoding="utf-8")
+    record = "v=spf1 ip4:192.0.2.0/24 mx -all"
+    args = ["flatten", record, "-d", "voidmx.test", "--dns-snapshot", str(snapshot)]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    differences = json.loads(result.stdout)["proof"]["profile_differences"]
+    pyspf = next(d for d in differences if "pyspf" in d["profiles"])
+    assert (pyspf["result"], pyspf["rfc_result"], pyspf["published_result"]) == (
+        "permerror",
+        "fail",
+        "fail",
+    )
+    assert "mailspf" in {p for d in differences for p in d["profiles"]}
+    text = runner.invoke(app, args, terminal_width=200).stdout
+    assert "receivers differ: receivers using pyspf" in text
+    assert "the published records give them fail" in text

@@ -282,6 +282,11 @@ def test_a_scrape_never_sees_half_a_run() -> None:
         (errors.DNSError("nxdomain"), "dns"),
         (errors.FlattenError("upstream timed out", transient=True), "dns-temporary"),
         (errors.FlattenError("does not fit"), "flatten"),
+        (
+            errors.UpstreamRecordError("gone", cause=errors.RefusalCause.UPSTREAM_MISSING),
+            "upstream",
+        ),
+        (errors.OwnRecordError("bad", cause=errors.RefusalCause.OWN_SYNTAX), "flatten"),
         (errors.SnapshotError("bad"), "snapshot"),
         (errors.SPFSyntaxError("bad"), "syntax"),
         (errors.ConfigError(["f:1: bad"]), "config"),

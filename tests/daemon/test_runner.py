@@ -16,7 +16,7 @@ from spfmanager.daemon.history import History, Run
 from spfmanager.daemon.runner import DomainRun, Outcome, Runner
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.flatten.pack import _group_sizes
-from spfmanager.spf.compiled import compile_record
+from spfmanager.spf.compiled import _PROFILE_COMPILERS, compile_record
 from spfmanager.spf.evaluate import _compiled_record
 from spfmanager.spf.parser import parse_record
 
@@ -65,6 +65,11 @@ def cache_sizes() -> dict[str, int]:
         "compile_record": compile_record.cache_info().currsize,
         "evaluate": _compiled_record.cache_info().currsize,
         "pack": _group_sizes.cache_info().currsize,
+        **{
+            f"profile {profile.name}": compiler.cache_info().currsize  # type: ignore[attr-defined]
+            for profile, compiler in _PROFILE_COMPILERS.values()
+            if compiler is not None
+        },
     }
 
 

@@ -2,7 +2,9 @@
 
 Every solution is checked by reading its terms back, first match first, into address ranges
 and comparing them with the partition asked for; minimality against a brute-force search
-over every term list on small address spaces, and on known cases at full width.
+over every term list on small address spaces, and on known cases at full width. These tests
+exercise the unconstrained optimum (``min_prefix=0, forbidden=()``) where a /0 matters;
+the portable rules (no /0, no ip6 term over ::ffff:0:0/96) are tested in test_portable.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from spfmanager.spf.results import Result
 DONT_CARE = "don't care"
 TARGETS: tuple[Target, ...] = (None, *EMITTABLE)
 Required = Target | str  # a result, None (falls through) or DONT_CARE
+UNCONSTRAINED: dict[str, Any] = {"min_prefix": 0, "forbidden": ()}  # /0 allowed, no holes
 
 
 def span(cidr: Cidr, bits: int) -> tuple[int, int]:
@@ -177,11 +180,19 @@ def test_a_24_minus_an_address_nobody_cares_about_is_one_term() -> None:
 def test_each_default_gives_its_own_cheapest_list() -> None:
     # 8-bit space: 0..15 neutral, the rest fail.
     segments = [Segment(0, 15, Result.NEUTRAL), Segment(16, 255, Result.FAIL)]
-    coverer = Coverer(segments, 8)
+    coverer = Coverer(segments, 8, **UNCONSTRAINED)
     assert coverer.cover(Result.FAIL) == (1, [Cidr(0, 4, Result.NEUTRAL)])
     for default in (None, Result.PASS, Result.SOFTFAIL, Result.NEUTRAL):
         cost, cidrs = coverer.cover(default)
         assert (cost, cidrs) == (2, [Cidr(0, 4, Result.NEUTRAL), Cidr(0, 0, Result.FAIL)]), default
+        check_exact(segments, 8, default, cost, cidrs)
+    # Portable (the default): no /0, so the failing rest is two /1s around the exception.
+    portable = Coverer(segments, 8)
+    assert portable.cover(Result.FAIL) == (1, [Cidr(0, 4, Result.NEUTRAL)])
+    for default in (None, Result.PASS, Result.SOFTFAIL, Result.NEUTRAL):
+        cost, cidrs = portable.cover(default)
+        expected = [Cidr(0, 4, Result.NEUTRAL), Cidr(0, 1, Result.FAIL), Cidr(128, 1, Result.FAIL)]
+        assert (cost, cidrs) == (3, expected), default
         check_exact(segments, 8, default, cost, cidrs)
 
 
@@ -230,7 +241,7 @@ def test_the_cover_is_exact_and_minimal_on_small_spaces(
 ) -> None:
     required, bits, default = case
     segments = segments_of(required)
-    cost, cidrs = Coverer(segments, bits).cover(default)
+    cost, cidrs = Coverer(segments, bits, **UNCONSTRAINED).cover(default)
     check_exact(segments, bits, default, cost, cidrs)
     assert cost == fewest_terms(required, bits, default)
 
@@ -253,7 +264,7 @@ def test_the_cover_is_exact_and_never_worse_than_the_plain_blocks(
     case: tuple[list[Segment[Target]], int, Target],
 ) -> None:
     segments, bits, default = case
-    cost, cidrs = Coverer(segments, bits).cover(default)
+    cost, cidrs = Coverer(segments, bits, **UNCONSTRAINED).cover(default)
     expressible = default is None or all(s.value is not None for s in segments)
     assert math.isinf(cost) != expressible
     check_exact(segments, bits, default, cost, cidrs)

@@ -303,11 +303,15 @@ def test_chain_names_are_content_addressed() -> None:
     assert set(first.records) - {DOMAIN} != set(changed.records) - {DOMAIN}
 
 
-def test_lookup_budget_is_enforced() -> None:
-    data = {f"k{i}.example": [{"TXT": "v=spf1 exists:%{i}.x.example -all"}] for i in range(4)}
-    record = "v=spf1 " + " ".join(f"include:k{i}.example" for i in range(4)) + " -all"
-    with pytest.raises(FlattenError, match="budget"):
-        flatten(record, DOMAIN, resolver=zone(data), lookup_budget=6)
+def test_lookup_budget_is_a_preference_within_the_limit() -> None:
+    data = {f"k{i}.example": [{"TXT": f"v=spf1 ip4:192.0.2.{i} -all"}] for i in range(11)}
+    kept = [f"include:k{i}.example" for i in range(11)]
+    record = "v=spf1 " + " ".join(kept[:7]) + " -all"
+    result = flatten(record, DOMAIN, resolver=zone(data), keep=kept, lookup_budget=6)
+    assert result.lookups == 7
+    assert any("over the lookup budget of 6" in w for w in result.warnings)
+    with pytest.raises(FlattenError, match="over RFC 7208's limit of 10"):
+        flatten("v=spf1 " + " ".join(kept) + " -all", DOMAIN, resolver=zone(data), keep=kept)
 
 
 def test_each_name_queried_once_per_run() -> None:

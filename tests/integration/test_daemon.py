@@ -305,6 +305,7 @@ def test_an_upstream_failure_publishes_nothing_alerts_and_recovers(
             assert run.outcome is Outcome.UPSTREAM_ERROR, run
             assert time.monotonic() - started < 10
             assert "last good record" in run.reason
+            assert run.cause == ("upstream" if failure == "nxdomain" else "dns-temporary")
             assert zone_path(tmp_path).read_bytes() == published
     (error,) = hook.events(DOMAIN, "error")  # notifications are sent before the pass returns
     cause = {"timeout": "timeout", "refused": "REFUSED", "nxdomain": "NXDOMAIN"}[failure]

@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 
 from spfmanager.cli import app
 from spfmanager.dns.base import RRType, query_within
-from spfmanager.errors import DNSTemporaryError, FlattenError
+from spfmanager.errors import DNSTemporaryError, FlattenError, RefusalCause
 from spfmanager.flatten import Flattener
 from tests.integration.hostile_dns import HostileDNS
 
@@ -128,10 +128,11 @@ def test_flatten_refuses_answers_that_are_not_clean(
 ) -> None:
     result, _ = cli(server, "flatten", record, "-d", "example.com")
     assert result.exit_code == 1
-    assert reason in result.stderr and "keeping the last good record" in result.stderr
+    assert reason in result.stderr and "transient: try again later" in result.stderr
     with pytest.raises(FlattenError, match=reason) as raised:
         Flattener(server.resolver()).flatten(record, "example.com")
     assert raised.value.transient
+    assert raised.value.cause is RefusalCause.TRANSIENT_DNS
 
 
 def test_flatten_fan_out_stops_at_the_query_budget(server: HostileDNS) -> None:
