@@ -40,6 +40,16 @@ def test_quick_json_run_as_module() -> None:
         assert row["spfmanager_ops"] > 0
         assert row["pyspf_ops"] > 0
         assert row["ratio"] == pytest.approx(row["spfmanager_ops"] / row["pyspf_ops"], rel=0.01)
+    chain = document["chain"]
+    assert chain["root_terms"] >= 50
+    assert chain["root_strings"] > 1  # published as several 255-byte strings
+    assert chain["table"]["evaluations"] > 0
+    assert {row["clients"] for row in chain["rows"]} == {"ipv4", "ipv6", "all"}
+    for row in chain["rows"]:
+        assert sum(row["results"].values()) == row["count"]
+        for path in ("pyspf_us", "slow_us", "chain_us", "evaluate_us"):
+            assert row[path] > 0
+        assert row["chain_ratio"] == pytest.approx(row["pyspf_us"] / row["chain_us"], rel=0.01)
 
 
 def test_quick_table_run_as_script() -> None:
@@ -47,4 +57,6 @@ def test_quick_table_run_as_script() -> None:
     assert completed.returncode == 0, completed.stderr
     assert "SPF evaluations per second" in completed.stdout
     for heading in ("spfmanager/s", "pyspf/s", "ratio", "a flattened", "b includes", "c small"):
+        assert heading in completed.stdout
+    for heading in ("d chain", "chain ratio", "evaluate()"):
         assert heading in completed.stdout

@@ -123,3 +123,16 @@ def known_departures() -> dict[str, dict[str, KnownDeparture]]:
                 impl, case, results, str(entry["section"]), str(entry["reason"])
             )
     return known
+
+
+PROFILE_GAPS_FILE = Path(__file__).parent / "profile_gaps.yaml"
+
+
+def profile_gaps() -> dict[str, dict[str, str]]:
+    """``profile_gaps.yaml``: per implementation, the suite tests and probes where its
+    profile does not yet give the library's result, each with why (a reading not modelled).
+    The conformance tests fail on any other difference, and on a listed one that closed."""
+    data = yaml.safe_load(PROFILE_GAPS_FILE.read_text(encoding="utf-8")) or {}
+    return {
+        str(impl): {str(k): str(v) for k, v in (gaps or {}).items()} for impl, gaps in data.items()
+    }
