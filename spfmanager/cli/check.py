@@ -21,7 +21,13 @@ from spfmanager.audit import (
     Severity,
     audit_domain,
 )
-from spfmanager.audit.receivers import ReceiverOutcome, simulate, summarize
+from spfmanager.audit.receivers import (
+    ENGINES,
+    UNKNOWN_ENGINE,
+    ReceiverOutcome,
+    simulate,
+    summarize,
+)
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ExitCode,
@@ -146,7 +152,10 @@ def _check_connection(
             {
                 "evaluation": outcome.data,
                 "libraries": [_library_data(p, r, outcome) for p, r in libraries.items()],
-                "receivers": [r.data for r in receivers],
+                "receivers": [
+                    {**r.data, "engine": ENGINES.get(r.receiver, UNKNOWN_ENGINE).data}
+                    for r in receivers
+                ],
                 "summary": summarize(receivers),
             }
         )
@@ -265,11 +274,14 @@ def _render_connection(outcome: SPFResult, receivers: list[ReceiverOutcome], out
         out.print(Text(str(step)), soft_wrap=True)
     out.print()
     table = Table(title="What receivers do with this result")
-    table.add_column("Receiver")
-    table.add_column("Setting")
-    table.add_column("Action")
+    table.add_column("Receiver", overflow="fold")
+    table.add_column("Setting", overflow="fold")
+    table.add_column("Action", overflow="fold")
+    table.add_column("SPF engine", overflow="fold")
     for receiver in receivers:
-        table.add_row(receiver.receiver, receiver.setting, receiver.action.value)
+        engine = ENGINES.get(receiver.receiver, UNKNOWN_ENGINE)
+        named = engine.profile.title + ("" if engine.documented else " (a guess)")
+        table.add_row(receiver.receiver, receiver.setting, receiver.action.value, named)
     out.print(table)
     out.print(Text(summarize(receivers)))
 
@@ -290,9 +302,9 @@ def _render_libraries(
 ) -> None:
     """The result at each receiver library (they read some records otherwise than the RFC)."""
     table = Table(title="The same connection at each receiver library")
-    table.add_column("Library")
+    table.add_column("Library", overflow="fold")
     table.add_column("Used by", overflow="fold")
-    table.add_column("Result")
+    table.add_column("Result", overflow="fold")
     table.add_column("Why", overflow="fold")
     for profile, result in libraries.items():
         why = "same as RFC 7208" if result.result is outcome.result else result.reason

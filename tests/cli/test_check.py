@@ -97,6 +97,9 @@ def test_connection_json(snap: str) -> None:
     assert "esp.github.com" in data["evaluation"]["reason"]
     assert {step["kind"] for step in data["evaluation"]["trace"]} >= {"check", "query", "error"}
     assert len(data["receivers"]) == 15
+    engines = {r["receiver"]: r["engine"] for r in data["receivers"]}
+    assert engines["Mailborder"]["profile"] == "rfc7208"
+    assert engines["Mailborder"]["documented"] is False and engines["Mailborder"]["source"]
     assert data["summary"].startswith("Rejected by")
 
 
@@ -177,3 +180,9 @@ def test_connection_shows_each_receiver_library(tmp_path: Path) -> None:
     text = run("voidmx.test", "--dns-snapshot", str(snapshot), "--ip", "192.0.2.1").stdout
     assert "The same connection at each receiver library" in text
     assert "Read differently by: pyspf" in text
+
+
+def test_connection_tables_are_not_cut_in_a_pipe(snap: str) -> None:
+    result = run("amazonses.com", "--dns-snapshot", snap, "--ip", "192.0.2.1")
+    assert "…" not in result.stdout
+    assert "(a guess)" in result.stdout  # the receivers' likely SPF engine
