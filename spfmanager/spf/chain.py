@@ -91,6 +91,8 @@ _STRUCTURAL = frozenset(
         "redirect_in_place",
         "max_mechanism_bytes",
         "rejects_zero_prefix",
+        "grammar",
+        "name_checks",
     }
 )
 # Which addresses an ip term matches, and in which family a client is checked: every

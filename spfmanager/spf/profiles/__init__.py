@@ -13,7 +13,7 @@ May import :mod:`spfmanager.spf.limits`, :mod:`~spfmanager.spf.results`,
 
 from __future__ import annotations
 
-from spfmanager.spf.profiles.base import Departure, ExcessNames, Profile
+from spfmanager.spf.profiles.base import Departure, ExcessNames, Grammar, NameChecks, Profile
 from spfmanager.spf.profiles.libspf2 import LIBSPF2
 from spfmanager.spf.profiles.mailauth import MAILAUTH
 from spfmanager.spf.profiles.mailspf import MAILSPF
@@ -43,6 +43,8 @@ __all__ = [
     "RFC7208",
     "Departure",
     "ExcessNames",
+    "Grammar",
+    "NameChecks",
     "Profile",
     "profile_named",
 ]

@@ -16,6 +16,20 @@ class ExcessNames(StrEnum):
     PERMERROR_UNLESS_MATCHED = "permerror-unless-matched"  # the first 10, then permerror
 
 
+class Grammar(StrEnum):
+    """The parser a receiver reads record text with."""
+
+    RFC7208 = "rfc7208"
+    LIBSPF2 = "libspf2"
+
+
+class NameChecks(StrEnum):
+    """The checks a receiver applies to a domain name before querying it."""
+
+    RFC7208 = "rfc7208"
+    MAILAUTH = "mailauth"
+
+
 @dataclass(frozen=True)
 class Departure:
     """One documented point where the implementation reads SPF otherwise than RFC 7208."""
@@ -92,4 +106,11 @@ class Profile:
     # -- macros (7.3) ------------------------------------------------------------------------
     # %{p} expands to the sender's domain, unvalidated (no PTR lookups).
     p_macro_is_sender_domain: bool = False
+    # -- syntax (12) and names (4.3) ------------------------------------------------------
+    # Which grammar reads the record text: RFC 7208 section 12, or libspf2's more lenient
+    # (and at points stricter) parser.
+    grammar: Grammar = Grammar.RFC7208
+    # Which checks an expanded domain name must pass before it is queried: RFC 7208 4.3 and
+    # 4.8, or mailauth's own (a name its pattern or node's resolver refuses).
+    name_checks: NameChecks = NameChecks.RFC7208
     departures: tuple[Departure, ...] = field(default=())
