@@ -112,11 +112,11 @@ def show_result(result: FlattenResult) -> None:
         f"{len(result.packed)} record(s), {result.total_bytes} bytes"
     )
     proof = result.proof
-    readings = len(proof.profiles) + 1
+    libraries = [name for name in proof.profiles if name != "rfc7208"]
     out.print(
         f"[green]proven equivalent[/]: {proof.ranges_compared} address ranges compared, "
         f"{proof.points_evaluated} addresses evaluated in {len(proof.classes)} classes, "
-        f"under RFC 7208 and {readings - 1} receiver libraries"
+        f"under RFC 7208 and {len(libraries)} receiver libraries ({', '.join(libraries)})"
     )
     for difference in proof.profile_differences:
         out.print(Text(f"receivers differ: {difference.sentence}", style="yellow"))

@@ -223,3 +223,5 @@ def test_flatten_says_which_receivers_read_the_intent_otherwise(tmp_path: Path) 
     text = runner.invoke(app, args, terminal_width=200).stdout
     assert "receivers differ: receivers using pyspf" in text
     assert "the published records give them fail" in text
+    words = " ".join(text.split())
+    assert "under RFC 7208 and 4 receiver libraries (pyspf, mailspf, libspf2, mailauth)" in words
