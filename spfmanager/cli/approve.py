@@ -1,5 +1,7 @@
 """``spfmanager approve DOMAIN``: let exactly the held change through on the next run."""
 
+# ruff: noqa: PLC0415  (the state store is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +21,6 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.cli.workspace import offline_workspace
-from spfmanager.daemon.history import History
-from spfmanager.publish.state import utcnow
 
 
 @app.command("approve")
@@ -35,6 +35,9 @@ def approve_command(
     Only the held record set is approved: if upstream changes again before the next run,
     the new change is held anew. Exit status: 0 approved; 1 nothing is held or error.
     """
+    from spfmanager.daemon.history import History
+    from spfmanager.publish.state import utcnow
+
     with clean_errors():
         workspace = offline_workspace(config, state)
         name = domain.rstrip(".").lower()

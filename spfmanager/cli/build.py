@@ -1,9 +1,11 @@
 """``spfmanager build``: flatten every domain of a config and show what changes in DNS."""
 
+# ruff: noqa: PLC0415  (the pipeline is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -23,12 +25,12 @@ from spfmanager.cli.common import (
 )
 from spfmanager.cli.flatten import show_result
 from spfmanager.cli.workspace import open_workspace, progress_bar
-from spfmanager.dns.base import Resolver, RRType
-from spfmanager.errors import DNSTemporaryError
-from spfmanager.flatten.verify import Proof
-from spfmanager.publish.build import DomainBuild
-from spfmanager.publish.export import ExportFormat, export
-from spfmanager.spf.select import select_record
+from spfmanager.publish.formats import ExportFormat
+
+if TYPE_CHECKING:
+    from spfmanager.dns.base import Resolver
+    from spfmanager.flatten.verify import Proof
+    from spfmanager.publish.build import DomainBuild
 
 
 @app.command("build")
@@ -57,6 +59,8 @@ def build_command(
     if as_json:
         print_json([{**b.data, "dns_change": _dns_change(b, workspace.resolver)} for b in builds])
     elif output is not None:
+        from spfmanager.publish.export import export
+
         results = [b.result for b in builds if b.result is not None]
         ttl = workspace.config.defaults.ttl
         typer.echo(export(results, output, ttl=ttl), nl=False)
@@ -66,6 +70,10 @@ def build_command(
 
 
 def _current_root(domain: str, resolver: Resolver) -> str | None:
+    from spfmanager.dns.base import RRType
+    from spfmanager.errors import DNSTemporaryError
+    from spfmanager.spf.select import select_record
+
     try:
         answer = resolver.query(domain, RRType.TXT)
     except DNSTemporaryError:

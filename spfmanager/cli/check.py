@@ -1,33 +1,18 @@
 """``spfmanager check``: audit a domain's SPF record, or evaluate one connection."""
 
+# ruff: noqa: PLC0415  (the audit and the evaluator are imported inside: --help needs neither)
+
 from __future__ import annotations
 
 from ipaddress import ip_address
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
-from spfmanager.audit import (
-    DEFAULT_CHECK_DEADLINE,
-    Audit,
-    DeadlineResolver,
-    Edge,
-    Node,
-    NodeStatus,
-    Severity,
-    audit_domain,
-)
-from spfmanager.audit.receivers import (
-    ENGINES,
-    UNKNOWN_ENGINE,
-    ReceiverOutcome,
-    simulate,
-    summarize,
-)
+from spfmanager.cli import defaults
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ExitCode,
@@ -41,13 +26,18 @@ from spfmanager.cli.common import (
     fail,
     print_json,
 )
-from spfmanager.dns.base import Resolver, normalize_name
-from spfmanager.spf.evaluate import SPFResult, evaluate, is_valid_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
-from spfmanager.spf.profiles import RECEIVER_PROFILES, Profile
 from spfmanager.spf.results import Result
 
-SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from spfmanager.audit import Audit, Node
+    from spfmanager.audit.receivers import ReceiverOutcome
+    from spfmanager.dns.base import Resolver
+    from spfmanager.spf.evaluate import SPFResult
+    from spfmanager.spf.profiles import Profile
+
 RESULT_STYLE = {
     Result.PASS: "bold green",
     Result.FAIL: "bold red",
@@ -94,13 +84,17 @@ def check(
             metavar="SECONDS",
             help="Most time the whole check may take; lookups left are reported not done.",
         ),
-    ] = DEFAULT_CHECK_DEADLINE,
+    ] = defaults.CHECK_DEADLINE,
     dns_snapshot: SnapshotOption = None,
     nameserver: NameserverOption = None,
     port: PortOption = 53,
     json_output: JsonOption = False,
 ) -> None:
     """Audit DOMAIN's SPF record, or evaluate one connection (see CHECK_HELP)."""
+    from spfmanager.audit import DeadlineResolver, NodeStatus, audit_domain
+    from spfmanager.dns.base import normalize_name
+    from spfmanager.spf.evaluate import is_valid_domain
+
     name = normalize_name(domain)
     if not is_valid_domain(name):
         fail(f"not a valid domain name: {domain!r}")
@@ -132,6 +126,11 @@ def _check_connection(
     resolver: Resolver,
     json_output: bool,
 ) -> None:
+    from spfmanager.audit.receivers import ENGINES, UNKNOWN_ENGINE, simulate, summarize
+    from spfmanager.dns.base import normalize_name
+    from spfmanager.spf.evaluate import evaluate
+    from spfmanager.spf.profiles import RECEIVER_PROFILES
+
     try:
         address = ip_address(ip)
     except ValueError:
@@ -186,6 +185,8 @@ def _render_audit(audit: Audit, out: Console) -> None:
 
 
 def _tree(root: Node) -> Tree:
+    from rich.tree import Tree
+
     tree = Tree(_label(root))
     stack: list[tuple[Node, Tree]] = [(child, tree) for child in reversed(root.children)]
     while stack:  # iterative: deep trees must not exhaust the Python stack
@@ -196,6 +197,8 @@ def _tree(root: Node) -> Tree:
 
 
 def _label(node: Node) -> Text:
+    from spfmanager.audit import Edge, NodeStatus
+
     # A branch costs its own term (1 lookup) plus everything below its target.
     lookups = node.total_lookups + (0 if node.edge is Edge.ROOT else 1)
     label = Text(node.domain if node.edge is Edge.ROOT else node.term, style="bold")
@@ -230,6 +233,13 @@ def _limits(audit: Audit) -> Text:
 
 
 def _findings_table(audit: Audit) -> Table:
+    from spfmanager.audit import Severity
+
+    severity_style = {
+        Severity.ERROR: "bold red",
+        Severity.WARNING: "yellow",
+        Severity.INFO: "cyan",
+    }
     table = Table(title=f"Findings for {audit.domain}", show_lines=True)
     table.add_column("Severity")
     table.add_column("Code", overflow="fold")
@@ -240,7 +250,7 @@ def _findings_table(audit: Audit) -> Table:
         if finding.detail:
             problem.append(f"\n{finding.detail}", style="dim")
         table.add_row(
-            Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
+            Text(finding.severity.value, style=severity_style[finding.severity]),
             finding.code.value,
             problem,
             finding.fix,
@@ -252,6 +262,8 @@ def _findings_table(audit: Audit) -> Table:
 
 
 def _render_connection(outcome: SPFResult, receivers: list[ReceiverOutcome], out: Console) -> None:
+    from spfmanager.audit.receivers import ENGINES, UNKNOWN_ENGINE, summarize
+
     out.print(
         Text.assemble(
             ("Result: ", "bold"),

@@ -8,15 +8,18 @@ from contextlib import contextmanager
 from enum import IntEnum
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from spfmanager.dns.base import Resolver
-from spfmanager.dns.snapshot import SnapshotResolver
-from spfmanager.errors import ConfigError, SnapshotError, SPFManagerError, SPFSyntaxError
+if TYPE_CHECKING:
+    from spfmanager.dns.base import Resolver
+
+# Command modules import only what their signatures need at module level (typer, rich, the
+# option types); everything else inside the command, so that ``--help`` stays fast
+# (tests/cli/test_startup.py).
 
 
 class ExitCode(IntEnum):
@@ -80,6 +83,13 @@ def clean_errors() -> Iterator[None]:
 
     A ConfigError prints every problem, one per line (each names file, line and field).
     """
+    from spfmanager.errors import (  # noqa: PLC0415  (lazy: --help needs none of it)
+        ConfigError,
+        SnapshotError,
+        SPFManagerError,
+        SPFSyntaxError,
+    )
+
     try:
         yield
     except ConfigError as exc:
@@ -103,6 +113,8 @@ def build_resolver(
     if snapshot is not None:
         if nameservers:
             fail("--dns-snapshot and --nameserver cannot be used together")
+        from spfmanager.dns.snapshot import SnapshotResolver  # noqa: PLC0415
+
         return SnapshotResolver.from_file(snapshot)
     for server in nameservers or []:
         try:

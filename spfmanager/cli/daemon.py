@@ -1,5 +1,7 @@
 """``spfmanager daemon``: keep every domain's SPF fresh as upstream IPs change."""
 
+# ruff: noqa: PLC0415  (the daemon is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 import logging
@@ -8,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -24,14 +26,13 @@ from spfmanager.cli.common import (
     fail,
 )
 from spfmanager.cli.runs import open_runner
-from spfmanager.config.schedule import ScheduleConfig
-from spfmanager.daemon.http import ObservabilityServer, serve
-from spfmanager.daemon.logs import configure_logging
-from spfmanager.daemon.metrics import Metrics
-from spfmanager.daemon.observers import standard_observers
-from spfmanager.daemon.scheduler import Daemon
-from spfmanager.dns.snapshot import SnapshotResolver
-from spfmanager.publish.workflow import Workspace
+from spfmanager.cli.workspace import offline_workspace
+
+if TYPE_CHECKING:
+    from spfmanager.config.schedule import ScheduleConfig
+    from spfmanager.daemon.http import ObservabilityServer
+    from spfmanager.daemon.scheduler import Daemon
+    from spfmanager.publish.workflow import Workspace
 
 log = logging.getLogger("spfmanager.daemon")
 
@@ -70,13 +71,19 @@ def daemon_command(
     good record; unsafe changes are held until 'spfmanager approve'. With several instances
     on one PostgreSQL state store, each domain runs on one instance per interval.
     """
+    from spfmanager.daemon.http import serve
+    from spfmanager.daemon.logs import configure_logging
+    from spfmanager.daemon.metrics import Metrics
+    from spfmanager.daemon.observers import standard_observers
+    from spfmanager.daemon.scheduler import Daemon
+
     if log_format not in ("json", "text"):
         fail(f"--log-format must be json or text, not {log_format!r}")
     fmt: Literal["json", "text"] = "json" if log_format == "json" else "text"
     server: ObservabilityServer | None = None
     with clean_errors():
         configure_logging(fmt)
-        workspace = Workspace.load(config, SnapshotResolver({}), state_url=state)
+        workspace = offline_workspace(config, state)
         schedules = {
             intent.domain: _override(intent.schedule, interval) for intent in workspace.intents
         }
@@ -114,6 +121,8 @@ def daemon_command(
 
 
 def _override(schedule: ScheduleConfig, interval: float | None) -> ScheduleConfig:
+    from spfmanager.config.schedule import ScheduleConfig
+
     if interval is None:
         return schedule
     return ScheduleConfig(

@@ -4,17 +4,18 @@ Exit status: 0 when SPF passes now, 2 when it does not, 1 on errors (unreadable 
 no headers to work with, unreadable snapshot).
 """
 
+# ruff: noqa: PLC0415  (the explainer is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from spfmanager.audit.receivers import simulate, summarize
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ExitCode,
@@ -28,9 +29,11 @@ from spfmanager.cli.common import (
     fail,
     print_json,
 )
-from spfmanager.explain import Explanation, explain, read_message
 from spfmanager.spf.results import Result
 from spfmanager.spf.trace import StepKind
+
+if TYPE_CHECKING:
+    from spfmanager.explain import Explanation
 
 _DECISIVE = frozenset({StepKind.CHECK, StepKind.MATCH, StepKind.LIMIT, StepKind.ERROR})
 _STYLE = {
@@ -60,6 +63,9 @@ def explain_command(
     json_output: JsonOption = False,
 ) -> None:
     """Explain a message's SPF result: then, now, why, and a record change proven to fix it."""
+    from spfmanager.audit.receivers import simulate
+    from spfmanager.explain import explain, read_message
+
     address = _ip_option(ip)
     with clean_errors():
         evidence = read_message(message)
@@ -84,6 +90,8 @@ def _ip_option(text: str | None) -> IPv4Address | IPv6Address | None:
 
 
 def _render(explanation: Explanation, *, full_trace: bool) -> None:
+    from spfmanager.audit.receivers import simulate, summarize
+
     out = console()
     evidence = explanation.evidence
     conn = explanation.connection

@@ -1,13 +1,16 @@
 """``spfmanager flatten``: flatten one record ad hoc."""
 
+# ruff: noqa: PLC0415  (the flattener is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from spfmanager.cli import defaults
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     JsonOption,
@@ -19,10 +22,10 @@ from spfmanager.cli.common import (
     console,
     print_json,
 )
-from spfmanager.errors import FlattenError
-from spfmanager.flatten import DEFAULT_LOOKUP_BUDGET, FlattenResult, flatten
-from spfmanager.flatten.budget import DEFAULT_DEADLINE, DEFAULT_QUERY_BUDGET
-from spfmanager.publish.export import ExportFormat, export
+from spfmanager.publish.formats import ExportFormat
+
+if TYPE_CHECKING:
+    from spfmanager.flatten import FlattenResult
 
 
 @app.command("flatten")
@@ -43,19 +46,19 @@ def flatten_command(
             max=10,
             help="DNS lookups the records should need; more, up to 10, is a warning.",
         ),
-    ] = DEFAULT_LOOKUP_BUDGET,
+    ] = defaults.LOOKUP_BUDGET,
     query_budget: Annotated[
         int,
         typer.Option(
             "--query-budget", min=1, help="Most DNS queries flattening may send (else fail)."
         ),
-    ] = DEFAULT_QUERY_BUDGET,
+    ] = defaults.QUERY_BUDGET,
     deadline: Annotated[
         float,
         typer.Option(
             "--deadline", min=0.001, metavar="SECONDS", help="Most time flattening may take."
         ),
-    ] = DEFAULT_DEADLINE,
+    ] = defaults.FLATTEN_DEADLINE,
     output: Annotated[
         ExportFormat | None,
         typer.Option("--format", "-f", help="Print the records in this format instead."),
@@ -72,6 +75,10 @@ def flatten_command(
     broken, or flattening needs more than --query-budget queries or --deadline seconds
     (the reason is printed; with --json, also the refusal's cause on stdout).
     """
+    from spfmanager.errors import FlattenError
+    from spfmanager.flatten import flatten
+    from spfmanager.publish.export import export
+
     with clean_errors():
         resolver = build_resolver(snapshot, nameserver, port)
         try:

@@ -1,5 +1,7 @@
 """``spfmanager history DOMAIN``: the runs of a domain and what each change authorized."""
 
+# ruff: noqa: PLC0415  (the state store is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +21,6 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.cli.workspace import offline_workspace
-from spfmanager.daemon.history import History
-from spfmanager.daemon.runner import LOOKBACK
-from spfmanager.publish.drift import range_changes
 
 
 @app.command("history")
@@ -34,6 +33,10 @@ def history_command(
 ) -> None:
     """Show DOMAIN's runs, newest first, with the address-level diff of each change:
     which service gained (+) or lost (-) which ranges since the run before."""
+    from spfmanager.daemon.history import History
+    from spfmanager.daemon.runner import LOOKBACK
+    from spfmanager.publish.drift import range_changes
+
     with clean_errors():
         workspace = offline_workspace(config, state)
         # further back than shown: the diff of a run after failed ones (which know no

@@ -1,10 +1,12 @@
 """``spfmanager plan`` and ``spfmanager apply``: publish like Terraform — plan, then apply it."""
 
+# ruff: noqa: PLC0415  (publishing is imported inside the commands: --help needs none of it)
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,8 +25,9 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.cli.workspace import open_workspace, progress_bar
-from spfmanager.publish.apply import ApplyItem
-from spfmanager.publish.render import plan_markdown, plan_table
+
+if TYPE_CHECKING:
+    from spfmanager.publish.apply import ApplyItem
 
 PlanFileOption = Annotated[
     Path | None,
@@ -50,6 +53,8 @@ def plan_command(
     Exit status: 0 in sync; 2 changes pending (or retired names still waiting for their
     deletion time); 1 error (bad config, a domain that cannot be built, a provider failure).
     """
+    from spfmanager.publish.render import plan_markdown, plan_table
+
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
         with progress_bar(len(workspace.intents), not (as_json or markdown)) as advance:
@@ -120,6 +125,8 @@ def apply_command(
 
 
 def _saved_plan(path: Path, force: bool) -> list[ApplyItem]:
+    from spfmanager.publish.apply import ApplyItem
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         items = ApplyItem.from_data(data)

@@ -1,5 +1,7 @@
 """``spfmanager rollback DOMAIN [--to RUN]``: republish an earlier proven record set."""
 
+# ruff: noqa: PLC0415  (the daemon is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +19,6 @@ from spfmanager.cli.common import (
     console,
     print_json,
 )
-from spfmanager.daemon.rollback import rollback
 
 
 @app.command("rollback")
@@ -36,6 +37,8 @@ def rollback_command(
     """Rebuild a run's records from its stored upstream answers, prove them, and publish
     them through plan/apply (same rollover). The domain then stays pinned there until
     'spfmanager approve DOMAIN'. Exit status: 0 done; 1 refused or error."""
+    from spfmanager.daemon.rollback import rollback
+
     with clean_errors():
         done = rollback(config, domain.rstrip(".").lower(), run_id=to, state_url=state)
     if as_json:

@@ -1,5 +1,7 @@
 """``spfmanager run-once``: one guarded pass over every domain, for cron and CronJobs."""
 
+# ruff: noqa: PLC0415  (the daemon is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,17 +24,6 @@ from spfmanager.cli.common import (
 )
 from spfmanager.cli.runs import open_runner
 from spfmanager.cli.workspace import offline_workspace
-from spfmanager.daemon.observers import standard_observers
-from spfmanager.daemon.runner import FAILURES, Outcome
-
-_STYLE = {
-    Outcome.APPLIED: "green",
-    Outcome.UNCHANGED: "dim",
-    Outcome.HELD: "bold yellow",
-    Outcome.UPSTREAM_ERROR: "red",
-    Outcome.FAILED: "bold red",
-    Outcome.SKIPPED: "dim",
-}
 
 
 @app.command("run-once")
@@ -53,6 +44,17 @@ def run_once_command(
     'spfmanager approve'. Exit status: 0 every domain applied or unchanged; 2 something was
     held or failed; 1 error (bad config, state store unavailable).
     """
+    from spfmanager.daemon.observers import standard_observers
+    from spfmanager.daemon.runner import FAILURES, Outcome
+
+    styles = {
+        Outcome.APPLIED: "green",
+        Outcome.UNCHANGED: "dim",
+        Outcome.HELD: "bold yellow",
+        Outcome.UPSTREAM_ERROR: "red",
+        Outcome.FAILED: "bold red",
+        Outcome.SKIPPED: "dim",
+    }
     with clean_errors():
         notifications = offline_workspace(config, state).config.notifications
         runner = open_runner(config, snapshot, nameserver, port, state)
@@ -63,7 +65,7 @@ def run_once_command(
     else:
         out = console()
         for run in runs:
-            style = _STYLE[run.outcome]
+            style = styles[run.outcome]
             out.print(
                 f"[{style}]{run.outcome.value:>14}[/] {run.domain}: {run.reason}", soft_wrap=True
             )

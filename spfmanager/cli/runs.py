@@ -1,15 +1,18 @@
 """What the daemon's commands share: the upstream resolver of each pass, the runner."""
 
+# ruff: noqa: PLC0415  (imports inside functions: the runner loads the whole publish stack)
+
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spfmanager.cli.common import build_resolver
-from spfmanager.daemon.runner import Observer, ResolverFactory, Runner
-from spfmanager.dns.base import Resolver
-from spfmanager.dns.snapshot import SnapshotResolver
+
+if TYPE_CHECKING:
+    from spfmanager.daemon.runner import Observer, ResolverFactory, Runner
+    from spfmanager.dns.base import Resolver
 
 
 def resolver_factory(
@@ -18,6 +21,8 @@ def resolver_factory(
     """A snapshot is read afresh for every pass (an edited file is an upstream change);
     live DNS is one resolver for the process, whose TTL cache passes share."""
     if snapshot is not None:
+        from spfmanager.dns.snapshot import SnapshotResolver
+
         build_resolver(snapshot, nameservers, port)  # fail now on a bad file or option
 
         def fresh() -> Resolver:
@@ -30,6 +35,8 @@ def resolver_factory(
 
 def instance_name() -> str:
     """This process, as named in leases and history: host and pid."""
+    import socket
+
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -43,6 +50,8 @@ def open_runner(
     lease: float = 0.0,
     observers: tuple[Observer, ...] = (),
 ) -> Runner:
+    from spfmanager.daemon.runner import Runner
+
     return Runner(
         config,
         resolver_factory(snapshot, nameservers, port),

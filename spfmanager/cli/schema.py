@@ -1,5 +1,7 @@
 """``spfmanager schema``: print the JSON Schema of ``spfmanager.yaml``."""
 
+# ruff: noqa: PLC0415  (the config models are imported inside the command: --help needs none of them)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +11,6 @@ import typer
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import fail
-from spfmanager.config import config_schema_json
 
 SCHEMA_HELP = (
     "Print the JSON Schema of spfmanager.yaml, for editors (yaml-language-server) and CI.\n\n"
@@ -24,6 +25,8 @@ def schema(
         typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
 ) -> None:
+    from spfmanager.config import config_schema_json
+
     text = config_schema_json()
     if output is None:
         typer.echo(text, nl=False)

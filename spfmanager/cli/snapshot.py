@@ -1,12 +1,13 @@
 """``spfmanager snapshot``: record the upstream DNS a config needs, for offline builds."""
 
+# ruff: noqa: PLC0415  (the pipeline is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -19,10 +20,6 @@ from spfmanager.cli.common import (
     console,
     fail,
 )
-from spfmanager.compile import compile_file
-from spfmanager.dns.recording import RecordingResolver
-from spfmanager.errors import SPFManagerError
-from spfmanager.flatten import Flattener
 
 
 @app.command("snapshot")
@@ -36,6 +33,13 @@ def snapshot_command(
     port: PortOption = 53,
 ) -> None:
     """Write every DNS answer the config's build needs as a --dns-snapshot file."""
+    import yaml
+
+    from spfmanager.compile import compile_file
+    from spfmanager.dns.recording import RecordingResolver
+    from spfmanager.errors import SPFManagerError
+    from spfmanager.flatten import Flattener
+
     with clean_errors():
         recorder = RecordingResolver(build_resolver(snapshot, nameserver, port))
         _, intents = compile_file(config)

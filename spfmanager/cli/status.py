@@ -1,5 +1,7 @@
 """``spfmanager status``: every domain's last run, held changes and pending deletions."""
 
+# ruff: noqa: PLC0415  (the state store is imported inside the command: --help needs none of it)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +21,6 @@ from spfmanager.cli.common import (
     print_json,
 )
 from spfmanager.cli.workspace import offline_workspace
-from spfmanager.daemon.history import History
 
 
 @app.command("status")
@@ -32,6 +33,8 @@ def status_command(
 
     Exit status: 0 nothing held or failing; 2 something held, failing or waiting; 1 error.
     """
+    from spfmanager.daemon.history import History
+
     with clean_errors():
         workspace = offline_workspace(config, state)
         history = History(workspace.state)

@@ -1,18 +1,20 @@
 """Open a config's :class:`~spfmanager.publish.workflow.Workspace`, with a progress bar."""
 
+# ruff: noqa: PLC0415  (imports inside functions: the workflow loads sqlalchemy, providers...)
+
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from rich.progress import Progress
+from typing import TYPE_CHECKING
 
 from spfmanager.cli.common import build_resolver, error_console
-from spfmanager.dns.snapshot import SnapshotResolver
-from spfmanager.publish.build import Progress as ProgressCallback
-from spfmanager.publish.workflow import Workspace
+
+if TYPE_CHECKING:
+    from spfmanager.publish.build import Progress as ProgressCallback
+    from spfmanager.publish.workflow import Workspace
 
 
 def open_workspace(
@@ -23,6 +25,8 @@ def open_workspace(
     state: str | None = None,
 ) -> Workspace:
     """Load ``config`` (ConfigError lists every problem) with the chosen DNS."""
+    from spfmanager.publish.workflow import Workspace
+
     resolver = build_resolver(snapshot, nameservers, port)
     return Workspace.load(config, resolver, state_url=state)
 
@@ -33,6 +37,8 @@ def progress_bar(total: int, enabled: bool) -> Iterator[ProgressCallback | None]
     if not enabled or total < 2 or not sys.stderr.isatty():
         yield None
         return
+    from rich.progress import Progress
+
     with Progress(console=error_console(), transient=True) as progress:
         task = progress.add_task("flattening", total=total)
 
@@ -44,4 +50,7 @@ def progress_bar(total: int, enabled: bool) -> Iterator[ProgressCallback | None]
 
 def offline_workspace(config: Path, state: str | None) -> Workspace:
     """The config and its state store, for commands that need no DNS (status, history)."""
+    from spfmanager.dns.snapshot import SnapshotResolver
+    from spfmanager.publish.workflow import Workspace
+
     return Workspace.load(config, SnapshotResolver({}), state_url=state)

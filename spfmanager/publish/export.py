@@ -8,21 +8,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from enum import StrEnum
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from spfmanager import __version__
 from spfmanager.flatten import FlattenResult
+from spfmanager.publish.formats import ExportFormat  # re-exported: its home before formats.py
 
-
-class ExportFormat(StrEnum):
-    BIND = "bind"
-    OCTODNS = "octodns"
-    TERRAFORM_ROUTE53 = "terraform-route53"
-    TERRAFORM_CLOUDFLARE = "terraform-cloudflare"
-    JSON = "json"
-
+__all__ = [
+    "ExportFormat",
+    "export",
+    "hcl_string",
+    "octodns_escape",
+    "relative",
+    "resource_name",
+    "route53_value",
+    "yaml_string",
+    "zone_strings",
+]
 
 _TEMPLATES = {
     ExportFormat.BIND: "bind.zone.j2",
