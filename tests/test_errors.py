@@ -16,6 +16,7 @@ PACKAGES = ("spfmanager", "spfmanager.providers")
 # Control flow, not errors: private, and caught inside the module that raises them.
 INTERNAL = {
     "spfmanager.spf.evaluate._Abort",  # ends check_host() at any depth; evaluate() returns
+    "spfmanager.spf.evaluate._Refused",  # mailauth: a name its resolver refuses (an _Abort)
     "spfmanager.daemon.notify._Failure",  # one delivery attempt; Notifier reports it
 }
 

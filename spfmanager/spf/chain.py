@@ -43,7 +43,7 @@ from typing import Any
 
 from spfmanager.dns.base import Answer, RData, Resolver, RRType, TXTRecord
 from spfmanager.errors import SPFSyntaxError
-from spfmanager.spf.compiled import CompiledRecord, compile_record
+from spfmanager.spf.compiled import CompiledRecord, compile_record, libspf2_reads_as_rfc7208
 from spfmanager.spf.evaluate import (
     RawStep,
     SPFResult,
@@ -52,7 +52,7 @@ from spfmanager.spf.evaluate import (
     parse_ip,
     truncate_domain,
 )
-from spfmanager.spf.profiles import RFC7208, Profile
+from spfmanager.spf.profiles import RFC7208, Grammar, NameChecks, Profile
 from spfmanager.spf.ranges import IPV4_BITS, IPV6_BITS, FirstMatchMap
 from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import (
@@ -591,8 +591,12 @@ def _discover(
     walk = _walk(domain, resolver)
     if walk is None:
         return None
-    if not walk.supported:
+    if not walk.supported or (
+        profile.name_checks is NameChecks.MAILAUTH and _unparsed(walk)
+    ):  # mailauth runs the terms of a record RFC 7208's grammar rejects: not tabled
         return _Entry(walk.answers, None, profile)
+    if profile.grammar is Grammar.LIBSPF2 and not libspf2_reads_as_rfc7208(domain, walk.answers):
+        return _Entry(walk.answers, None, profile)  # libspf2 reads it otherwise: not tabled
     content = tuple((name, a.nxdomain, a.records) for name, a in walk.answers)
     key = (domain, max_lookups, max_void_lookups, id(profile), content)
     chain = _CHAINS.get(key)
@@ -601,6 +605,15 @@ def _discover(
             del _CHAINS[next(iter(_CHAINS))]
         chain = _CHAINS[key] = _Chain(domain, walk, profile, max_lookups, max_void_lookups)
     return _Entry(walk.answers, chain, profile)
+
+
+def _unparsed(walk: _Walk) -> bool:
+    """Whether the chain holds an SPF record RFC 7208's grammar rejects."""
+    return any(
+        _record_of(answer) is None and select_record(answer.records).record is not None
+        for _, answer in walk.answers
+        if not answer.nxdomain
+    )
 
 
 def forget_chains() -> None:

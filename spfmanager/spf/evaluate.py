@@ -16,6 +16,7 @@ from spfmanager.errors import DNSTemporaryError, SPFSyntaxError
 from spfmanager.spf.compiled import (
     AddressRun,
     CompiledRecord,
+    LenientRecord,
     ProfileCompiler,
     compile_record,
     forget_profile_compilers,
@@ -32,7 +33,10 @@ from spfmanager.spf.limits import (
 )
 from spfmanager.spf.macros import MacroString, expand, parse_macro_string
 from spfmanager.spf.parser import parse_record
-from spfmanager.spf.profiles import RFC7208, ExcessNames, Profile
+from spfmanager.spf.profiles import RFC7208, ExcessNames, Grammar, NameChecks, Profile
+from spfmanager.spf.profiles import libspf2 as _libspf2
+from spfmanager.spf.profiles import mailauth_names as _mailauth
+from spfmanager.spf.profiles.libspf2_grammar import dns_can_carry, record_text
 from spfmanager.spf.results import Cause, Result
 from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Mechanism, Ptr, Redirect
@@ -94,6 +98,11 @@ class _Abort(Exception):
         self.reason = reason
         self.cause = cause
         self.target = target
+
+
+class _Refused(_Abort):
+    """A name the receiver's resolver refuses to query (mailauth: node's EBADNAME): no SPF
+    result, so the check ends in temperror, unless an include or redirect= drops it."""
 
 
 @dataclass(slots=True)
@@ -213,6 +222,7 @@ class _Check:
 
     # Departures read only once departs is set (configure()): class defaults, RFC 7208's
     compiler: ProfileCompiler | None = None  # how the receiver compiles records
+    own_grammar = False  # libspf2: reads the record's octets with its own grammar
     lookups_per_include = False  # libspf2: each include counts from zero
     on_record = False  # pyspf/Mail::SPF: checks and counts when a record is read
     profiled_run = False  # steps run by _run_profile rather than _run
@@ -220,6 +230,7 @@ class _Check:
     lookup_limit_at_next_term = False
     step_limit = sys.maxsize  # the lookup limit checked before each term (libspf2)
     mapped_ip: int | None = None  # ::ffff:a.b.c.d for ip6 terms (Mail::SPF)
+    name_checks = False  # mailauth: its own checks of each name before it is queried
 
     def __init__(
         self,
@@ -257,6 +268,7 @@ class _Check:
         """Evaluate as ``profile``'s receiver does, with its limits unless overridden."""
         self.profile = profile
         self.compiler = profile_compiler(profile)
+        self.own_grammar = profile.grammar is Grammar.LIBSPF2
         self.on_record = profile.rejects_self_include or profile.counts_unreached_redirect
         self.lookups_per_include = profile.lookups_per_include
         self.counts_unreached_redirect = profile.counts_unreached_redirect
@@ -269,6 +281,8 @@ class _Check:
             self.max_lookups = lookups
         voids = profile.max_void_lookups if max_void_lookups is None else max_void_lookups
         self.max_void = sys.maxsize if voids is None else voids
+        if profile.name_checks is NameChecks.MAILAUTH:  # and its reading of terms
+            self.name_checks = self.on_record = True
         if profile.ip6_matches_mapped_ipv4 and self.ipv4:
             self.mapped_ip = 0xFFFF_0000_0000 | self.ip_int
         self.profiled_run = (
@@ -318,6 +332,8 @@ class _Check:
         return answer
 
     def query_or_abort(self, name: str, rrtype: RRType, depth: int) -> Answer:
+        if self.name_checks:
+            self._check_name(name, name, depth)
         try:
             return self.query(name, rrtype, depth)
         except DNSTemporaryError as exc:
@@ -347,7 +363,14 @@ class _Check:
         return level
 
     def _check_host(self, domain: str, depth: int, want_explanation: bool) -> _Level:
-        if not is_valid_domain(domain):
+        if self.name_checks:
+            invalid = self._check_record_name(domain, depth)
+            if invalid is not None:
+                return invalid
+        elif self.own_grammar:  # libspf2: no RFC 7208 4.3 check, only what DNS can carry
+            if not dns_can_carry(domain):
+                return self._uncarried(domain, depth)
+        elif not is_valid_domain(domain):
             return _Level(
                 Result.NONE,
                 f"'{domain}' is not a valid domain name (RFC 7208 4.3)",
@@ -387,9 +410,13 @@ class _Check:
             )
         if answer.nxdomain:
             return _Level(Result.NONE, f"{domain} does not exist (NXDOMAIN)", Cause.NO_RECORD)
+        if self.own_grammar and self.compiler is not None:
+            return self._as_receiver_reads(answer.records, self.compiler, domain, depth)
         selected = _compiled_record(answer.records)
         if isinstance(selected, tuple):
             cause, message = selected
+            if cause is Cause.SYNTAX_ERROR and self.name_checks and self.compiler is not None:
+                return self._read_leniently(answer.records, self.compiler, domain, depth)
             result = Result.NONE if cause is Cause.NO_RECORD else Result.PERMERROR
             return _Level(result, message.format(domain=domain), cause)
         self.note(depth, StepKind.RECORD, selected.record.source)
@@ -409,6 +436,84 @@ class _Check:
             self.note(depth, StepKind.NOTE, lambda: _dropped(written, as_run, self.profile))
         return as_run
 
+    def _as_receiver_reads(
+        self, records: tuple[RData, ...], compiler: ProfileCompiler, domain: str, depth: int
+    ) -> CompiledRecord | _Level:
+        """The record as a receiver with a grammar of its own reads its octets (libspf2:
+        a C string, cut at the first NUL; no RFC 7208 12 syntax check first)."""
+        selection = select_record(records)
+        if selection.record is None:
+            if selection.cause is Cause.NO_RECORD:
+                return _Level(Result.NONE, f"{domain} has no SPF record", Cause.NO_RECORD)
+            count = len(selection.records)
+            message = f"{domain} has {count} SPF records (RFC 7208 4.5)"
+            return _Level(Result.PERMERROR, message, Cause.MULTIPLE_RECORDS)
+        text = record_text(selection.record.data)
+        self.note(depth, StepKind.RECORD, text)
+        as_run = compiler(text)
+        if isinstance(as_run, str):
+            message = f"syntax error in the SPF record of {domain} for {self.profile.name}"
+            return _Level(Result.PERMERROR, f"{message}: {as_run}", Cause.SYNTAX_ERROR)
+        if as_run.dropped:
+            dropped = " ".join(as_run.dropped)
+            message = (
+                f"{self.profile.name} drops {len(as_run.dropped)} terms, its buffers full "
+                f"({self.profile.max_mechanism_bytes} bytes of mechanisms): {dropped}"
+            )
+            self.note(depth, StepKind.NOTE, message)
+        return as_run
+
+    def _uncarried(self, domain: str, depth: int) -> _Level:
+        """libspf2 on a name the C resolver cannot query: a DNS error, temperror for an
+        include or redirect target and, for the checked domain itself, SPF_RESULT_INVALID
+        (MTAs treat it as an error: permerror)."""
+        message = f"'{domain}' cannot be queried (an empty label, or a label or name too long)"
+        if depth:
+            return _Level(Result.TEMPERROR, message, Cause.DNS_ERROR)
+        return _Level(Result.PERMERROR, message, Cause.INVALID_DOMAIN)
+
+    def _read_leniently(
+        self, records: tuple[RData, ...], compiler: ProfileCompiler, domain: str, depth: int
+    ) -> CompiledRecord | _Level:
+        """A record RFC 7208's grammar rejects, read as mailauth does (its terms checked
+        only when reached)."""
+        record = select_record(records).record
+        try:
+            text = "" if record is None else record.data.decode("ascii")
+        except UnicodeDecodeError:
+            text = ""
+        as_run = compiler(text) if text else "not ASCII"
+        if isinstance(as_run, str):
+            message = f"syntax error in the SPF record of {domain} for {self.profile.name}"
+            return _Level(Result.PERMERROR, f"{message}: {as_run}", Cause.SYNTAX_ERROR)
+        self.note(depth, StepKind.RECORD, as_run.record.source)
+        return as_run
+
+    # -- mailauth's names (profiles/mailauth_names.py) -------------------------------------
+
+    def _check_record_name(self, domain: str, depth: int) -> _Level | None:
+        """mailauth before a TXT query: the sender's domain must pass Joi (else none); an
+        include or redirect= target loses one trailing dot. Then _check_name."""
+        if not depth:
+            if not _mailauth.is_sender_domain(domain.lower().strip()):
+                message = f"Invalid domain {domain} ({self.profile.name}: Joi's domain())"
+                return _Level(Result.NONE, message, Cause.INVALID_DOMAIN)
+            self._check_name(domain, domain, depth)
+        else:
+            self._check_name(domain.removesuffix("."), domain, depth)
+        return None
+
+    def _check_name(self, name: str, shown: str, depth: int) -> None:
+        """mailauth's pattern (permerror), then what node's resolver refuses (_Refused)."""
+        if _mailauth.fails_pattern(name):
+            message = f"Invalid domain {shown} ({self.profile.name} refuses to query it)"
+            self.note(depth, StepKind.ERROR, message)
+            raise _Abort(Result.PERMERROR, message, Cause.INVALID_DOMAIN, shown)
+        if _mailauth.resolver_refuses(name):
+            message = f"EBADNAME {shown} (node's resolver refuses the name)"
+            self.note(depth, StepKind.ERROR, message)
+            raise _Refused(Result.TEMPERROR, message, Cause.DNS_ERROR, shown)
+
     def _read_record(self, compiled: CompiledRecord, domain: str, depth: int) -> None:
         """What pyspf and Mail::SPF do with a record before (or regardless of) running it."""
         record = compiled.record
@@ -426,6 +531,12 @@ class _Check:
                         raise _Abort(Result.PERMERROR, message, Cause.RECURSION, own)
         if self.counts_unreached_redirect and record.redirect is not None:
             self.count_lookup(depth, record.redirect.render())
+        if self.name_checks and record.redirect is not None:  # mailauth, when read
+            target = self.expand_domain(record.redirect.domain).removesuffix(".")
+            if not _mailauth.is_redirect_target(target):
+                message = f"Invalid redirect target {target} ({self.profile.name})"
+                self.note(depth, StepKind.LIMIT, message)
+                raise _Abort(Result.PERMERROR, message, Cause.INVALID_DOMAIN, target)
 
     def _run(self, compiled: CompiledRecord, depth: int) -> _Level | None:
         for step in compiled.steps:
@@ -506,6 +617,10 @@ class _Check:
     def _redirect_or_neutral(
         self, compiled: CompiledRecord, depth: int, want_explanation: bool
     ) -> _Level:
+        if self.departs and type(compiled) is LenientRecord:  # a term it cannot read, reached
+            message = f"{compiled.unreached_error} ({self.profile.name}, when reached)"
+            self.note(depth, StepKind.LIMIT, message)
+            raise _Abort(Result.PERMERROR, message, Cause.SYNTAX_ERROR)
         if compiled.record.redirect is None or compiled.redirect_at is not None:
             return _Level(
                 Result.NEUTRAL,
@@ -531,7 +646,11 @@ class _Check:
         self.note(depth, StepKind.NOTE, f"redirect to {target}")
         if depth >= MAX_DEPTH:
             raise self.too_deep(target, depth + 1)
-        level = self.check_host(target, depth + 1, want_explanation=want_explanation)
+        try:
+            level = self.check_host(target, depth + 1, want_explanation=want_explanation)
+        except _Refused as refused:  # mailauth: an error without an SPF result, dropped
+            message = f"redirect={target}: {refused.reason}, dropped: no term matched"
+            return _Level(Result.NEUTRAL, message, Cause.NO_MATCH)
         if level.result is Result.NONE:
             raise _Abort(
                 Result.PERMERROR,
@@ -566,14 +685,17 @@ class _Check:
         target = self.expand_domain(mechanism.domain)
         if depth >= MAX_DEPTH:
             raise self.too_deep(target, depth + 1)
-        if self.departs and self.lookups_per_include:
-            counted, self.lookups = self.lookups, 0
-            try:
+        try:
+            if self.departs and self.lookups_per_include:
+                counted, self.lookups = self.lookups, 0
+                try:
+                    level = self.check_host(target, depth + 1, want_explanation=False)
+                finally:
+                    self.lookups = counted
+            else:
                 level = self.check_host(target, depth + 1, want_explanation=False)
-            finally:
-                self.lookups = counted
-        else:
-            level = self.check_host(target, depth + 1, want_explanation=False)
+        except _Refused:  # mailauth: an error without an SPF result, dropped: no match
+            return False
         if level.result is Result.PASS:
             return True
         if level.result is Result.NONE:
@@ -707,6 +829,8 @@ class _Check:
 
     def _validated(self, name: str, depth: int) -> bool:
         """Whether the PTR name ``name`` has the client's address (RFC 7208 5.5)."""
+        if self.name_checks and (_mailauth.fails_pattern(name) or _mailauth.resolver_refuses(name)):
+            return False  # mailauth: the name's lookup fails, so it is not validated
         rrtype = RRType.A if self.ipv4 else RRType.AAAA
         try:
             answer = self.query(name, rrtype, depth)
@@ -757,9 +881,15 @@ class _Check:
         return self.current_domain if domain is None else self.expand_domain(domain)
 
     def expand_domain(self, domain: MacroString) -> str:
-        if domain.is_literal:
-            return truncate_domain(domain.literal_text)
-        return truncate_domain(expand(domain, self))
+        text = domain.literal_text if domain.is_literal else self._expand(domain)
+        if self.name_checks:
+            return text  # mailauth truncates nothing (7.3): node refuses names over 255
+        return truncate_domain(text)
+
+    def _expand(self, macro: MacroString) -> str:
+        if self.profile.whole_truncation_drops_first:
+            return _libspf2.expand(macro, self)  # libspf2's off-by-one (7.3)
+        return expand(macro, self)
 
     def macro_value(self, letter: str) -> str:
         if letter == "s":
@@ -825,7 +955,7 @@ class _Check:
 
     def _expand_explanation(self, text: str) -> str | None:
         try:
-            return expand(_parse_explanation(text), self)
+            return self._expand(_parse_explanation(text))
         except SPFSyntaxError:
             return None
 

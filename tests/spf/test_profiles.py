@@ -25,6 +25,7 @@ import spf
 
 import spfmanager
 from benchmarks.pyspf_zone import PyspfZone, serve
+from spfmanager.spf.chain import SlowPath, evaluate_chain
 from spfmanager.spf.limits import MAX_DEPTH
 from spfmanager.spf.parser import parse_term
 from spfmanager.spf.profiles import PROFILES, RECEIVER_PROFILES, RFC7208
@@ -425,6 +426,35 @@ CASES = [
         ip="::ffff:1.2.3.4",
     ),
     # -- macros (7.3) --------------------------------------------------------------------------
+    # libspf2 drops the first character of a truncation keeping every part: the zone lists
+    # only that off-by-one name (tests/conformance/test_generated.py found it).
+    Case(
+        "truncation-to-every-label",
+        {
+            "example.com": [{"TXT": "v=spf1 exists:%{d2}.t.example.com -all"}],
+            "xample.com.t.example.com": [{"A": "127.0.0.2"}],
+        },
+        "fail",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "truncation-past-every-label",
+        {
+            "example.com": [{"TXT": "v=spf1 exists:%{d5r}.t.example.com -all"}],
+            "om.example.t.example.com": [{"A": "127.0.0.2"}],  # com.example, less its c
+        },
+        "fail",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "truncation-of-ip",
+        {
+            "example.com": [{"TXT": "v=spf1 exists:%{i4}.t.example.com -all"}],
+            "92.0.2.1.t.example.com": [{"A": "127.0.0.2"}],
+        },
+        "fail",
+        {"libspf2": "pass"},
+    ),
     Case(
         "p-macro-is-sender-domain",
         {
@@ -434,8 +464,227 @@ CASES = [
         "fail",
         {"mailauth": "pass"},
     ),
+    # -- libspf2's grammar (spf_compile.c; spfmanager/spf/profiles/libspf2_grammar.py) -----
+    Case(
+        "no-top-label",
+        {"example.com": [{"TXT": "v=spf1 a:foo.1 -all"}], "foo.1": [{"A": IP}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "empty-domain-is-current",
+        {"example.com": [{"TXT": "v=spf1 a: -all"}, {"A": IP}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "exists-cidr-is-name",
+        {
+            "example.com": [{"TXT": f"v=spf1 exists:x.example.com/24 ip4:{IP}"}],
+            "x.example.com": [{"A": "127.0.0.2"}],
+        },
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "nul-ends-record",
+        {"example.com": [{"TXT": f"v=spf1 ip4:{IP}\x00 -all"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "redirect-mechanism",
+        {
+            "example.com": [{"TXT": "v=spf1 redirect:other.example.com"}],
+            "other.example.com": [{"TXT": f"v=spf1 ip4:{IP} -all"}],
+        },
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "redirect-twice",
+        {
+            "example.com": [
+                {"TXT": "v=spf1 redirect=other.example.com -all redirect=third.example.com"}
+            ],
+            "other.example.com": [{"TXT": f"v=spf1 ip4:{IP} -all"}],
+            "third.example.com": [{"TXT": "v=spf1 -all"}],
+        },
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "leading-zero-prefix",
+        {"example.com": [{"TXT": f"v=spf1 ip4:{IP}/032 -all"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "stray-percent",
+        {"example.com": [{"TXT": f"v=spf1 ip4:{IP} foo=%abc"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "modifier-name-dot",
+        {"example.com": [{"TXT": f"v=spf1 ip4:{IP} moo.cow=x"}]},
+        "pass",
+        {"libspf2": "permerror"},
+    ),
+    Case(
+        "delimiter-comma",
+        {"example.com": [{"TXT": f"v=spf1 exists:%{{d,}}.x.example.com ip4:{IP}"}]},
+        "pass",
+        {"libspf2": "permerror"},
+    ),
+    Case(
+        "digits-over-128",
+        {"example.com": [{"TXT": f"v=spf1 exists:%{{d129}}.x.example.com ip4:{IP}"}]},
+        "pass",
+        {"libspf2": "permerror"},
+    ),
+    Case(
+        "long-address-dropped",  # over INET6_ADDRSTRLEN - 1: not compiled, and no error
+        {"example.com": [{"TXT": f"v=spf1 ip4:{'1' * 46} ip4:{IP} -all"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    # -- mailauth 4.13's names (4.3) and its reading of terms (4.6, 5.6) -----------------------
+    Case(
+        "a-trailing-dot",
+        {
+            "example.com": [{"TXT": "v=spf1 a:mail.example.com. -all"}],
+            "mail.example.com": [{"A": IP}],
+        },
+        "pass",
+        {"mailauth": "permerror"},  # "Invalid domain": its pattern wants a last label
+    ),
+    Case(
+        "redirect-upper-tld",
+        {
+            "example.com": [{"TXT": "v=spf1 redirect=other.EXAMPLE.COM"}],
+            "other.example.com": [{"TXT": "v=spf1 ip4:192.0.2.1 -all"}],
+        },
+        "pass",
+        {"mailauth": "permerror"},  # "Invalid redirect target": a lower-case last label
+    ),
+    Case(
+        "sender-underscore",
+        {"_x.example.com": [{"TXT": "v=spf1 ip4:192.0.2.1 -all"}]},
+        "pass",
+        {"mailauth": "none"},  # Joi's domain(): no underscore
+        sender="alice@_x.example.com",
+    ),
+    Case(
+        "a-name-refused",
+        {"example.com": [{"TXT": "v=spf1 a:foo:bar.example.com -all"}]},
+        "fail",
+        {"mailauth": "temperror"},  # node's resolver: EBADNAME
+    ),
+    Case(
+        "include-name-refused",
+        {"example.com": [{"TXT": "v=spf1 include:foo:bar.example.com ip4:192.0.2.1 -all"}]},
+        "permerror",
+        {"mailauth": "pass"},  # the include drops the EBADNAME: no match
+    ),
+    Case(
+        "redirect-name-refused",
+        {"example.com": [{"TXT": "v=spf1 -ip4:203.0.113.1 redirect=foo:bar.example.com"}]},
+        "permerror",
+        {"mailauth": "neutral"},  # redirect= drops the EBADNAME: nothing matched
+    ),
+    Case(
+        "ptr-name-refused",
+        {
+            "example.com": [{"TXT": "v=spf1 ptr -all"}],
+            R: [{"PTR": "a:b.example.com"}],
+            "a:b.example.com": [{"A": IP}],
+        },
+        "pass",
+        {"mailauth": "fail"},  # the PTR name's lookup fails: not validated
+    ),
+    Case(
+        "term-checked-when-reached",
+        {"example.com": [{"TXT": "v=spf1 ip4:192.0.2.1 ip6 -all"}]},
+        "permerror",
+        {"mailauth": "pass"},
+    ),
+    Case(
+        "exp-letters-anywhere",
+        {"example.com": [{"TXT": "v=spf1 a:%{r}.example.com ip4:192.0.2.1 -all"}]},
+        "permerror",
+        {"mailauth": "pass"},  # macro.js expands %{r} outside exp= too
+    ),
+    Case(
+        "ip4-mapped-text",
+        {"example.com": [{"TXT": "v=spf1 ip4:::ffff:192.0.2.1 -all"}]},
+        "permerror",
+        {"mailauth": "pass"},  # the IPv4 tail is the address
+    ),
+    Case(
+        "ip4-wrong-family",
+        {"example.com": [{"TXT": "v=spf1 ip4:2001:db8::1 ip4:192.0.2.1 -all"}]},
+        "permerror",
+        {"mailauth": "pass"},  # an IPv6 address in ip4: matches no client
+    ),
+    Case(
+        "ip6-ipv4-tail-with-prefix",
+        {"example.com": [{"TXT": "v=spf1 ip6:::1.2.3.0/120 -all"}]},
+        "fail",
+        {"mailauth": "permerror"},  # "invalid CIDR for IP"
+        ip="2001:db8::1",
+    ),
 ]
 BY_ID = {case.id: case for case in CASES}
+
+# libspf2's readings where another library departs too, in a way its profile does not model
+# (yet): checked for RFC 7208 and libspf2 only, against spfquery with -m conformance.
+LIBSPF2_ONLY = [
+    Case(
+        "delimiter-bar",  # pyspf and mailauth accept '|' too
+        {"example.com": [{"TXT": f"v=spf1 exists:%{{d|}}.x.example.com ip4:{IP}"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "uppercase-reverse",  # Mail::SPF refuses 'R' too
+        {"example.com": [{"TXT": f"v=spf1 exists:%{{dR}}.x.example.com ip4:{IP}"}]},
+        "pass",
+        {"libspf2": "permerror"},
+    ),
+    Case(
+        "exp-twice-libspf2",  # mailauth reads modifiers only when reached
+        {"example.com": [{"TXT": f"v=spf1 ip4:{IP} exp=a.example.com exp=b.example.com"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "modifier-macro-r",  # mailauth as well
+        {"example.com": [{"TXT": f"v=spf1 ip4:{IP} exp=%{{r}}.example.com"}]},
+        "permerror",
+        {"libspf2": "pass"},
+    ),
+    Case(
+        "uncarried-domain",  # Mail::SPF raises (Net::DNS refuses the name)
+        {},
+        "none",
+        {"libspf2": "permerror"},
+        sender="alice@a..example.com",
+    ),
+    Case(
+        "uncarried-include",  # Mail::SPF raises
+        {"example.com": [{"TXT": f"v=spf1 include:a..example.com ip4:{IP}"}]},
+        "permerror",
+        {"libspf2": "temperror"},
+    ),
+    Case(
+        "single-label-sender",  # pyspf and Mail::SPF query it too
+        {"museum": [{"TXT": f"v=spf1 ip4:{IP} -all"}]},
+        "none",
+        {"libspf2": "pass"},
+        sender="alice@museum",
+    ),
+]
 
 
 def evaluate(case: Case, profile: str = "rfc7208") -> spfmanager.SPFResult:
@@ -458,6 +707,21 @@ def test_rfc7208_reading(case: Case) -> None:
 def test_profile_gives_library_result(case: Case, impl: str) -> None:
     outcome = evaluate(case, impl)
     assert outcome.result.value == case.result(impl), outcome.reason
+
+
+@pytest.mark.parametrize(("ip", "result"), [("2001:db8::1", "pass"), (IP, "fail")])
+def test_mailauth_ip6_ipv4_tail_zero_prefix_matches_every_ipv6_client(ip: str, result: str) -> None:
+    """ip6:::1.1.1.1/0 (an IPv4 tail): mailauth 4.13.3 matches every IPv6 client, as the
+    RFC does, unlike ip6:X/0 (X only); tests/conformance probe ip6-zero-embedded-ipv4."""
+    zone = {"example.com": [{"TXT": "v=spf1 ip6:::1.1.1.1/0 -all"}]}
+    outcome = spfmanager.evaluate(
+        ip,
+        "alice@example.com",
+        "helo.example.com",
+        resolver=spfmanager.SnapshotResolver(zone),
+        profile=PROFILES["mailauth"],
+    )
+    assert outcome.result.value == result, outcome.reason
 
 
 def _pyspf(case: Case) -> str:
@@ -490,6 +754,39 @@ def test_library_gives_its_pinned_results(impl: str, lab: ReceiverLab) -> None:
     outcomes = lab.run_many(impl, batches)
     got = {c.id: o[0].name for c, o in zip(cases, outcomes, strict=True)}
     assert got == {c.id: c.result(impl) for c in cases}
+
+
+@pytest.mark.parametrize("case", LIBSPF2_ONLY, ids=[c.id for c in LIBSPF2_ONLY])
+def test_libspf2_only_cases(case: Case) -> None:
+    assert evaluate(case).result.value == case.rfc
+    outcome = evaluate(case, "libspf2")
+    assert outcome.result.value == case.result("libspf2"), outcome.reason
+
+
+@pytest.mark.parametrize("case", CASES + LIBSPF2_ONLY, ids=[c.id for c in CASES + LIBSPF2_ONLY])
+def test_libspf2_chain_table_reads_as_libspf2(case: Case) -> None:
+    """The interval table (spf/chain.py) is built from the RFC reading: under libspf2 it
+    declines every chain libspf2 reads otherwise, and gives the reference result elsewhere."""
+    profile = PROFILES["libspf2"]
+    for ip in (case.ip, "192.0.2.2", "198.51.100.3"):
+        resolver = spfmanager.SnapshotResolver(case.zone)
+        fast = evaluate_chain(
+            ip, case.sender, "helo.example.com", resolver=resolver, profile=profile, warmup=0
+        )
+        slow = spfmanager.evaluate(
+            ip, case.sender, "helo.example.com", resolver=SlowPath(resolver), profile=profile
+        )
+        if fast is not None:
+            assert (fast.result, fast.reason) == (slow.result, slow.reason), ip
+
+
+@pytest.mark.conformance
+def test_libspf2_gives_its_pinned_results_on_its_own_cases(lab: ReceiverLab) -> None:
+    require("libspf2")
+    batches = [Batch(c.zone, (Query(c.ip, c.sender, "helo.example.com"),)) for c in LIBSPF2_ONLY]
+    outcomes = lab.run_many("libspf2", batches)
+    got = {c.id: o[0].name for c, o in zip(LIBSPF2_ONLY, outcomes, strict=True)}
+    assert got == {c.id: c.result("libspf2") for c in LIBSPF2_ONLY}
 
 
 # -- libspf2's compiled sizes (spf_compile.c SPF_c_mech_add, aligned to 4) -----------------

@@ -8,7 +8,9 @@ implementation holds its profile and the evidence for each departure (the RFC se
 library's behaviour, the differential test that pins it).
 
 May import :mod:`spfmanager.spf.limits`, :mod:`~spfmanager.spf.results`,
-:mod:`~spfmanager.spf.terms` and :mod:`~spfmanager.spf.macros` only (not the evaluator).
+:mod:`~spfmanager.spf.terms`, :mod:`~spfmanager.spf.macros` and :mod:`spfmanager.errors`
+only (never the evaluator, which imports them); ``libspf2_grammar`` is libspf2's record
+compiler, ``mailauth_names`` mailauth's checks of domain names.
 """
 
 from __future__ import annotations

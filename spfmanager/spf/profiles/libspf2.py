@@ -11,12 +11,19 @@ the next is added only if ``used + 4 <= SPF_MAX_MECH_LEN`` (511, the 4-byte head
 then whole, so the last one kept may end past 511. What fails that check is dropped without
 an error, and so is every mechanism after it; modifiers other than ``redirect=`` go to a
 buffer of their own. :func:`mechanism_bytes` gives each mechanism's compiled size.
+
+The profile reads record text with libspf2's own grammar (``grammar=Grammar.LIBSPF2``:
+:mod:`spfmanager.spf.profiles.libspf2_grammar`, a port of its compiler), from the record's
+octets cut at the first NUL, and checks a name only for what the C resolver can query.
 """
 
 from __future__ import annotations
 
-from spfmanager.spf.macros import Literal, MacroString
-from spfmanager.spf.profiles.base import Departure, ExcessNames, Profile
+import re
+import urllib.parse
+
+from spfmanager.spf.macros import Literal, MacroContext, MacroString
+from spfmanager.spf.profiles.base import Departure, ExcessNames, Grammar, Profile
 from spfmanager.spf.terms import IP4, IP6, MX, A, All, Exists, Include, Ptr, Redirect
 
 _SRC = "libspf2 1.2.10"
@@ -26,6 +33,31 @@ SPF_MECH_HEADER = 4  # sizeof(SPF_mech_t): prefix_type, mech_type, mech_len
 SPF_ALIGN = 4  # spf_internal.h _ALIGN_SZ
 
 CompiledTerm = A | MX | Ptr | Include | Exists | All | IP4 | IP6 | Redirect
+
+
+def expand(macro: MacroString, context: MacroContext) -> str:
+    """RFC 7208 7.3 expansion as libspf2 1.2.10 does it: a truncation to N parts or more of
+    a value with at most N parts (``%{d2}`` of ``r3.x``, ``%{i4}``, ``%{l1}`` of ``user``)
+    loses the first character of the joined parts (``3.x``, ``98.51.100.7``, ``ser``): in
+    spf_expand.c SPF_record_expand_data() the backward scan for the N-th delimiter ends at
+    the value's first character and steps one past it, as it does past a delimiter found."""
+    out: list[str] = []
+    for part in macro.parts:
+        if isinstance(part, Literal):
+            out.append(part.text)
+            continue
+        value = context.macro_value(part.letter)
+        pieces = re.split(f"[{re.escape(part.delimiters or '.')}]", value)
+        if part.reverse:
+            pieces.reverse()
+        if part.digits is not None or part.reverse or part.delimiters:
+            whole = part.digits is not None and part.digits >= len(pieces)
+            value = ".".join(pieces if part.digits is None else pieces[-part.digits :])
+            value = value[1:] if whole else value
+        if part.url_escape:
+            value = urllib.parse.quote(value, safe="-._~")
+        out.append(value)
+    return "".join(out)
 
 
 def _aligned(size: int) -> int:
@@ -96,7 +128,42 @@ LIBSPF2 = Profile(
     ptr_validates_all_names=False,
     ptr_query_error_is_temperror=True,
     ptr_name_error_is_temperror=True,
+    grammar=Grammar.LIBSPF2,
+    whole_truncation_drops_first=True,
     departures=(
+        Departure(
+            "12",
+            "reads record text with a compiler of its own: a domain-spec needs no top label "
+            "and may be empty (for a, mx and ptr the current domain); exists: and include: "
+            "take no CIDR (it is read as part of the name); redirect is a mechanism "
+            "(redirect:x too, the first reached ends evaluation), so redirect= and exp= may "
+            "repeat; a stray '%' is literal, c/r/t are allowed in every modifier and /032 is "
+            "32; but a modifier name with '.', the delimiters ',' and '/', an upper-case 'R' "
+            "and digits over 128 are errors; the record ends at a NUL, and an ip4/ip6 "
+            "address over 45 characters is dropped without an error",
+            f"{_SRC} spf_compile.c SPF_record_compile(), SPF_c_mech_add(), "
+            "SPF_c_parse_domainspec(), SPF_c_parse_cidr(), SPF_c_parse_macro(), "
+            "SPF_c_parse_var() (ported: profiles/libspf2_grammar.py); "
+            "test_profiles.py::no-top-label, test_profiles.py::empty-domain-is-current, "
+            "test_profiles.py::exists-cidr-is-name, test_profiles.py::nul-ends-record, "
+            "test_profiles.py::redirect-mechanism, test_profiles.py::redirect-twice, "
+            "test_profiles.py::leading-zero-prefix, test_profiles.py::stray-percent, "
+            "test_profiles.py::modifier-name-dot, test_profiles.py::delimiter-comma, "
+            "test_profiles.py::digits-over-128, test_profiles.py::long-address-dropped; "
+            "LIBSPF2_ONLY there: delimiter-bar, uppercase-reverse, exp-twice-libspf2, "
+            "modifier-macro-r",
+        ),
+        Departure(
+            "4.3",
+            "checks no name before querying it (one label, no top label, any octet) but for "
+            "one the C resolver cannot put in a query (an empty label, a label over 63 or a "
+            "name over 255 octets): a DNS error, temperror for an include or redirect "
+            "target and (invalid), permerror, for the domain checked",
+            f"{_SRC} spf_dns_resolv.c res_query() fails (NETDB_INTERNAL), spf_server.c "
+            "SPF_server_get_record() returns SPF_E_DNS_ERROR; test_profiles.py::no-top-label, "
+            "test_profiles.py::exists-cidr-is-name; LIBSPF2_ONLY there: uncarried-domain, "
+            "uncarried-include, single-label-sender",
+        ),
         Departure(
             "4.6",
             "compiles at most 511 bytes of mechanisms (redirect= included) and silently "
@@ -128,6 +195,16 @@ LIBSPF2 = Profile(
             "match it, ip6 ones may",
             f"{_SRC} spf_request.c SPF_request_set_ipv6() sets AF_INET6, no IPv4-mapped check; "
             "test_profiles.py::mapped-client-is-ipv6, test_profiles.py::mapped-client-ip4-term",
+        ),
+        Departure(
+            "7.3",
+            "a macro truncated to as many parts as its value has, or more (%{d2} of a "
+            "two-label domain, %{i4}), loses its first character: 'r3.x' gives '3.x'",
+            f"{_SRC} spf_expand.c SPF_record_expand_data(): the backward scan for the "
+            "num_rhs-th delimiter steps past the first character when it runs out; "
+            "test_profiles.py::truncation-to-every-label, "
+            "test_profiles.py::truncation-past-every-label, "
+            "test_profiles.py::truncation-of-ip",
         ),
         Departure(
             "4.6.4",
