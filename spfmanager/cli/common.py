@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
@@ -60,9 +61,17 @@ JsonOption = Annotated[
 ]
 
 
+# Wide enough that no table cell is cut or folded when stdout is a pipe or a file.
+PIPE_WIDTH = 10_000
+
+
 def console() -> Console:
-    """The console for results (stdout)."""
-    return Console(highlight=False)
+    """The console for results (stdout): the terminal's width on a terminal; in a pipe (or
+    a file) as wide as the content, so nothing is cut (set COLUMNS to choose a width)."""
+    out = Console(highlight=False)
+    if out.is_terminal or "COLUMNS" in os.environ:
+        return out
+    return Console(highlight=False, width=PIPE_WIDTH)
 
 
 def error_console() -> Console:

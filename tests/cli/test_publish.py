@@ -225,3 +225,12 @@ def test_flatten_says_which_receivers_read_the_intent_otherwise(tmp_path: Path) 
     assert "the published records give them fail" in text
     words = " ".join(text.split())
     assert "under RFC 7208 and 4 receiver libraries (pyspf, mailspf, libspf2, mailauth)" in words
+
+
+def test_tables_in_a_pipe_are_never_cut(tmp_path: Path) -> None:
+    target = tmp_path / "over-limit"
+    shutil.copytree(EXAMPLES / "over-limit", target)
+    code, out = run("plan", *config_args(target))
+    assert code == 2, out
+    assert "…" not in out  # rich cuts cells to 80 columns unless told otherwise
+    assert "shop.bigcorp.example" in out and "bigcorp.example" in out
