@@ -887,8 +887,9 @@ class _Check:
         return truncate_domain(text)
 
     def _expand(self, macro: MacroString) -> str:
-        if self.profile.whole_truncation_drops_first:
-            return _libspf2.expand(macro, self)  # libspf2's off-by-one (7.3)
+        if self.profile.grammar is Grammar.LIBSPF2:
+            # libspf2's expander with its compiler: its truncation off-by-one (7.3)
+            return _libspf2.expand(macro, self)
         return expand(macro, self)
 
     def macro_value(self, letter: str) -> str:

@@ -106,9 +106,6 @@ class Profile:
     # -- macros (7.3) ------------------------------------------------------------------------
     # %{p} expands to the sender's domain, unvalidated (no PTR lookups).
     p_macro_is_sender_domain: bool = False
-    # A truncation keeping every part or more (%{d2} of a two-label name, %{i4}) drops the
-    # expansion's first character (libspf2: 'r3.x' -> '3.x').
-    whole_truncation_drops_first: bool = False
     # -- syntax (12) and names (4.3) ------------------------------------------------------
     # Which grammar reads the record text: RFC 7208 section 12, or libspf2's more lenient
     # (and at points stricter) parser.

@@ -129,7 +129,6 @@ LIBSPF2 = Profile(
     ptr_query_error_is_temperror=True,
     ptr_name_error_is_temperror=True,
     grammar=Grammar.LIBSPF2,
-    whole_truncation_drops_first=True,
     departures=(
         Departure(
             "12",
