@@ -10,6 +10,7 @@ import yaml
 from spfmanager import catalog as catalog_module
 from spfmanager import parse_record
 from spfmanager.catalog import Catalog, Service, ServiceDefinition, load_catalog
+from spfmanager.catalog.service import _compiled
 from spfmanager.errors import ConfigError
 from spfmanager.spf.terms import A, Include
 
@@ -140,3 +141,13 @@ def test_user_services_extend_the_catalog() -> None:
     assert isinstance(extended, Catalog)
     assert [t.render() for t in extended.get("mycrm").terms()] == ["ip4:198.51.100.0/28"]
     assert "mycrm" not in CATALOG
+
+
+def test_a_template_is_compiled_once_whatever_the_domains_using_it() -> None:
+    _compiled.cache_clear()
+    hubspot = CATALOG.get("hubspot")
+    rendered = {hubspot.terms({"account_id": str(n)})[0].render() for n in range(200)}
+    assert len(rendered) == 200  # each domain still gets its own values
+    assert _compiled.cache_info().misses == 1  # one include template, compiled once
+    CATALOG.get("microsoft365").terms()  # a template without a parameter: not compiled
+    assert _compiled.cache_info().misses == 1
