@@ -47,9 +47,9 @@ from spfmanager.spf.compiled import CompiledRecord, compile_record, libspf2_read
 from spfmanager.spf.evaluate import (
     RawStep,
     SPFResult,
+    connection,
     evaluate,
     is_valid_domain,
-    parse_ip,
     truncate_domain,
 )
 from spfmanager.spf.profiles import RFC7208, Grammar, NameChecks, Profile
@@ -66,7 +66,6 @@ from spfmanager.spf.terms import (
 )
 
 IPAddress = IPv4Address | IPv6Address
-_ADDRESS_TYPES = (IPv4Address, IPv6Address)
 _TXT = RRType.TXT
 _MAPPED = 0xFFFF_0000_0000  # ::ffff:0.0.0.0, RFC 4291 2.5.5.2
 _MAPPED_LAST = _MAPPED | 0xFFFF_FFFF
@@ -652,19 +651,7 @@ def evaluate_chain(
     """
     if isinstance(resolver, SlowPath):
         return None
-    address = ip if isinstance(ip, _ADDRESS_TYPES) else parse_ip(ip)
-    if (
-        isinstance(address, IPv6Address)
-        and address.ipv4_mapped is not None
-        and not profile.mapped_client_is_ipv6
-    ):
-        address = address.ipv4_mapped  # RFC 7208 5: IPv4-mapped addresses are IPv4
-    sender = mailfrom or f"postmaster@{helo}"
-    local, at, domain = sender.rpartition("@")
-    if not at:
-        local, domain = "", sender
-    if not local:
-        sender = f"postmaster@{domain}"
+    address, sender, _, domain = connection(ip, mailfrom, helo, profile)
     entries = _entries(resolver)
     key = (domain, max_lookups, max_void_lookups, id(profile))
     entry = None if entries is None else entries.get(key)

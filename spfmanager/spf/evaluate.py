@@ -156,20 +156,7 @@ def evaluate(
     )
     if tabled is not None:
         return tabled
-    address = ip if isinstance(ip, IPv4Address | IPv6Address) else parse_ip(ip)
-    if (
-        isinstance(address, IPv6Address)
-        and address.ipv4_mapped is not None
-        and not profile.mapped_client_is_ipv6
-    ):
-        address = address.ipv4_mapped  # RFC 7208 5: IPv4-mapped addresses are IPv4
-    sender = mailfrom or f"postmaster@{helo}"
-    local, at, domain = sender.rpartition("@")
-    if not at:
-        local, domain = "", sender
-    if not local:
-        local = "postmaster"
-        sender = f"postmaster@{domain}"
+    address, sender, local, domain = connection(ip, mailfrom, helo, profile)
     check = _Check(address, sender, local, domain, helo, resolver, receiver)
     if profile is not RFC7208 or max_lookups is not None or max_void_lookups is not None:
         check.configure(profile, max_lookups, max_void_lookups)
@@ -189,6 +176,32 @@ def evaluate(
         void_lookups=check.void,
         steps=tuple(check.trace),
     )
+
+
+def connection(
+    ip: str | IPAddress, mailfrom: str, helo: str, profile: Profile
+) -> tuple[IPAddress, str, str, str]:
+    """The client address as ``profile`` checks it, the sender, its local part and domain.
+
+    An IPv4-mapped client is IPv4 (RFC 7208 5) unless the profile reads it as IPv6; an empty
+    ``mailfrom`` checks ``postmaster@helo`` and a missing local part is ``postmaster``
+    (RFC 7208 2.4, 4.3).
+    """
+    address = ip if isinstance(ip, IPv4Address | IPv6Address) else parse_ip(ip)
+    if (
+        isinstance(address, IPv6Address)
+        and address.ipv4_mapped is not None
+        and not profile.mapped_client_is_ipv6
+    ):
+        address = address.ipv4_mapped
+    sender = mailfrom or f"postmaster@{helo}"
+    local, at, domain = sender.rpartition("@")
+    if not at:
+        local, domain = "", sender
+    if not local:
+        local = "postmaster"
+        sender = f"postmaster@{domain}"
+    return address, sender, local, domain
 
 
 def parse_ip(text: str) -> IPAddress:
