@@ -89,20 +89,34 @@ def segments_of(required: Sequence[Required]) -> list[Segment[Target]]:
     return out
 
 
-def fewest_terms(required: Sequence[Required], bits: int, default: Target) -> float:
-    """Breadth-first search over every first-match list of prefix terms: the true minimum."""
+def fewest_terms(
+    required: Sequence[Required],
+    bits: int,
+    default: Target,
+    *,
+    min_prefix: int = 0,
+    forbidden: tuple[int, int] | None = None,
+) -> float:
+    """Breadth-first search over every first-match list of prefix terms: the true minimum.
+
+    ``min_prefix`` and ``forbidden`` (addresses no term may cover, whose results do not
+    matter) restrict the terms as the portable form does.
+    """
     size = 1 << bits
     undecided = "undecided"
     nodes = [
         (first, first + (1 << (bits - prefix)) - 1)
-        for prefix in range(bits + 1)
+        for prefix in range(min_prefix, bits + 1)
         for first in range(0, size, 1 << (bits - prefix))
     ]
+    if forbidden is not None:
+        nodes = [(lo, hi) for lo, hi in nodes if hi < forbidden[0] or lo > forbidden[1]]
+    hole = set() if forbidden is None else set(range(forbidden[0], forbidden[1] + 1))
 
     def accepted(state: tuple[Any, ...]) -> bool:
         return all(
-            want in (DONT_CARE, default if got == undecided else got)
-            for got, want in zip(state, required, strict=True)
+            address in hole or want in (DONT_CARE, default if got == undecided else got)
+            for address, (got, want) in enumerate(zip(state, required, strict=True))
         )
 
     start = (undecided,) * size

@@ -11,7 +11,6 @@ them structurally; a property test runs flattening end to end under every profil
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
@@ -46,12 +45,11 @@ from spfmanager.spf.profiles import LIBSPF2, MAILSPF, RECEIVER_PROFILES, RFC7208
 from spfmanager.spf.ranges import Segment
 from spfmanager.spf.results import Qualifier, Result
 from spfmanager.spf.terms import IP4, IP6, Include, Mechanism, Record, Redirect
+from tests.flatten.test_cover import DONT_CARE, Required, fewest_terms
 
 DOMAIN = "example.com"
 V4_ALL = (1 << 32) - 1
 V6_ALL = (1 << 128) - 1
-DONT_CARE = "don't care"
-Required = Target | str
 
 
 def emitted(terms: Sequence[Mechanism]) -> list[str]:
@@ -136,53 +134,6 @@ def test_cidr_mechanism_writes_no_prefix_for_one_address() -> None:
     assert cidr_mechanism(Cidr(1 << 127, 1, Result.SOFTFAIL), 6).render() == "~ip6:8000::/1"
 
 
-def _fewest_portable(
-    required: Sequence[Required], bits: int, default: Target, forbidden: tuple[int, int] | None
-) -> float:
-    """Breadth-first search over every first-match list of terms allowed by the rules."""
-    size = 1 << bits
-    undecided = "undecided"
-    nodes = [
-        (first, first + (1 << (bits - prefix)) - 1)
-        for prefix in range(MIN_PREFIX, bits + 1)
-        for first in range(0, size, 1 << (bits - prefix))
-    ]
-    if forbidden is not None:
-        nodes = [(lo, hi) for lo, hi in nodes if hi < forbidden[0] or lo > forbidden[1]]
-    hole = set() if forbidden is None else set(range(forbidden[0], forbidden[1] + 1))
-
-    def accepted(state: tuple[Any, ...]) -> bool:
-        return all(
-            address in hole or want in (DONT_CARE, default if got == undecided else got)
-            for address, (got, want) in enumerate(zip(state, required, strict=True))
-        )
-
-    start = (undecided,) * size
-    seen = {start}
-    queue = deque([(start, 0)])
-    while queue:
-        state, depth = queue.popleft()
-        if accepted(state):
-            return depth
-        for low, high in nodes:
-            for result in EMITTABLE:
-                new = list(state)
-                changed = False
-                for address in range(low, high + 1):
-                    if new[address] != undecided:
-                        continue
-                    if required[address] not in (DONT_CARE, result):
-                        break
-                    new[address] = result
-                    changed = True
-                else:
-                    following = tuple(new)
-                    if changed and following not in seen:
-                        seen.add(following)
-                        queue.append((following, depth + 1))
-    return math.inf
-
-
 @st.composite
 def constrained_spaces(
     draw: st.DrawFn,
@@ -211,7 +162,7 @@ def test_the_portable_cover_is_exact_and_minimal_on_small_spaces(
         segments.append(Segment(address, address, None if value is None else Result(value)))
     holes = () if forbidden is None else (forbidden,)
     cost, cidrs = Coverer(segments, bits, forbidden=holes).cover(default)
-    assert cost == _fewest_portable(required, bits, default, forbidden)
+    assert cost == fewest_terms(required, bits, default, min_prefix=MIN_PREFIX, forbidden=forbidden)
     if math.isinf(cost):
         return
     assert cost == len(cidrs)
