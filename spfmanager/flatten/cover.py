@@ -28,7 +28,7 @@ from typing import Any
 
 from spfmanager.errors import FlattenError
 from spfmanager.flatten.decisions import BITS, Decisions
-from spfmanager.spf.ranges import Segment
+from spfmanager.spf.ranges import Segment, subtract_ranges
 from spfmanager.spf.results import Qualifier, Result
 from spfmanager.spf.terms import IP4, IP6, All, Mechanism
 
@@ -239,17 +239,6 @@ def _cut(segments: Sequence[Segment[Any]], ranges: Sequence[tuple[int, int]]) ->
     """``segments`` without the addresses of ``ranges`` (which become "don't care")."""
     out: list[Segment[Any]] = []
     for segment in segments:
-        pieces = [(segment.first, segment.last)]
-        for low, high in ranges:
-            kept: list[tuple[int, int]] = []
-            for first, last in pieces:
-                if last < low or first > high:
-                    kept.append((first, last))
-                    continue
-                if first < low:
-                    kept.append((first, low - 1))
-                if last > high:
-                    kept.append((high + 1, last))
-            pieces = kept
+        pieces = subtract_ranges([(segment.first, segment.last)], ranges)
         out.extend(Segment(first, last, segment.value) for first, last in pieces)
     return out

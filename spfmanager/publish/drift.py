@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from spfmanager.flatten.decisions import Decisions, NormalPart, normal_form
 from spfmanager.publish.state import ServiceSizes
+from spfmanager.spf.ranges import subtract_ranges
 from spfmanager.spf.results import Result
 from spfmanager.spf.terms import Record, Term
 
@@ -108,19 +109,7 @@ def _networks(spans: Sequence[tuple[int, int]], version: int) -> list[str]:
 
 def _minus(a: Sequence[str], b: Sequence[str], version: str) -> list[str]:
     """CIDRs of the addresses in ``a`` that are not in ``b``."""
-    left = _spans(a)
-    for cut_first, cut_last in _spans(b):
-        kept: list[tuple[int, int]] = []
-        for first, last in left:
-            if last < cut_first or first > cut_last:
-                kept.append((first, last))
-                continue
-            if first < cut_first:
-                kept.append((first, cut_first - 1))
-            if last > cut_last:
-                kept.append((cut_last + 1, last))
-        left = kept
-    return _networks(left, int(version))
+    return _networks(subtract_ranges(_spans(a), _spans(b)), int(version))
 
 
 @dataclass(frozen=True)

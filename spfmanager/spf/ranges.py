@@ -114,3 +114,22 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((first, last))
     return merged
+
+
+def subtract_ranges(
+    ranges: Iterable[tuple[int, int]], cuts: Iterable[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The parts of inclusive ``ranges`` outside every one of ``cuts``, in order."""
+    left = list(ranges)
+    for low, high in cuts:
+        kept: list[tuple[int, int]] = []
+        for first, last in left:
+            if last < low or first > high:
+                kept.append((first, last))
+                continue
+            if first < low:
+                kept.append((first, low - 1))
+            if last > high:
+                kept.append((high + 1, last))
+        left = kept
+    return left
