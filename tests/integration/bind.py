@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import dns.exception
@@ -41,6 +40,7 @@ import dns.rdatatype
 import pytest
 
 from spfmanager.dns.resolver import LiveResolver
+from tests.integration.servers import LoopbackServer
 from tests.integration.zonefile import DEFAULT_TTL, marker_name, render_zone
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class _Zone:
     ttl: int
 
 
-class BindServer:
+class BindServer(LoopbackServer):
     """A ``named -g`` process in a temporary directory; a context manager."""
 
     def __init__(
@@ -201,17 +201,6 @@ class BindServer:
             return (self.directory / "named.log").read_text(errors="replace")
         except (OSError, BindError):
             return ""
-
-    def __enter__(self) -> BindServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- internals --------------------------------------------------------------------
 

@@ -47,7 +47,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import suppress
 from ipaddress import IPv4Address
-from types import TracebackType
 
 import dns.exception
 import dns.flags
@@ -61,6 +60,7 @@ import dns.rrset
 from dns.rdtypes.ANY.TXT import TXT
 
 from spfmanager.dns.resolver import LiveResolver
+from tests.integration.servers import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _text(name: dns.name.Name | str) -> str:
     return text.rstrip(".").lower()
 
 
-class HostileDNS:
+class HostileDNS(LoopbackServer):
     """The server; see the module docstring. Not started until :meth:`start` (or ``with``)."""
 
     def __init__(self, origin: str = "hostile.test") -> None:
@@ -323,17 +323,6 @@ class HostileDNS:
                 sock.close()
         self._threads.clear()
         self._workers.clear()
-
-    def __enter__(self) -> HostileDNS:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _serve_udp(self) -> None:
         assert self._udp is not None

@@ -19,8 +19,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from tests.integration.servers import LoopbackServer
 
 SCHEMAS = (
     Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"),
@@ -53,7 +54,7 @@ def free_port() -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
-class PowerDNSServer:
+class PowerDNSServer(LoopbackServer):
     """Starts ``pdns_server`` in ``directory``; stop() (or leaving the ``with``) ends it."""
 
     def __init__(self, directory: Path, api_key: str | None = None) -> None:
@@ -93,18 +94,6 @@ class PowerDNSServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-    def __enter__(self) -> PowerDNSServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the HTTP API (``path`` below ``/api/v1``) with the server's key."""

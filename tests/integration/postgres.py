@@ -26,8 +26,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from tests.integration.servers import LoopbackServer
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -82,7 +83,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class PostgresServer:
+class PostgresServer(LoopbackServer):
     """One throw-away cluster: start() runs initdb and the server, stop() ends and removes it."""
 
     def __init__(self) -> None:
@@ -126,17 +127,6 @@ class PostgresServer:
         directory, self.directory = self.directory, None
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- databases ----------------------------------------------------------------------------
 

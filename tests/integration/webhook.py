@@ -19,8 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.integration.servers import LoopbackServer
 
 HOST = "127.0.0.1"
 MAX_BODY = 1 << 20  # a notification is a few kB; refuse to buffer more than this
@@ -61,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class WebhookSink:
+class WebhookSink(LoopbackServer):
     """Collects the JSON bodies POSTed to :attr:`url`; a context manager."""
 
     def __init__(self) -> None:
@@ -129,14 +130,3 @@ class WebhookSink:
         with self._changed:
             self._events.append(event)
             self._changed.notify_all()
-
-    def __enter__(self) -> WebhookSink:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
