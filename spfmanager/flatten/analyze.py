@@ -153,31 +153,7 @@ class Analyzer:
         answer = self._query(domain, RRType.TXT)
         if isinstance(answer, Failure):
             return answer
-        missing = RefusalCause.UPSTREAM_MISSING
-        if answer.nxdomain:
-            return Failure(Result.PERMERROR, f"{domain} does not exist (NXDOMAIN)", missing, domain)
-        selection = select_record(answer.records)
-        record = selection.record
-        if record is None:
-            if not selection.records:
-                return Failure(Result.PERMERROR, f"{domain} has no SPF record", missing, domain)
-            count = len(selection.records)
-            return Failure(
-                Result.PERMERROR,
-                f"{domain} has {count} SPF records",
-                RefusalCause.UPSTREAM_DUPLICATE,
-                domain,
-            )
-        syntax = RefusalCause.UPSTREAM_SYNTAX
-        try:
-            return parse_record(record.data.decode("ascii"))
-        except UnicodeDecodeError:
-            return Failure(
-                Result.PERMERROR, f"the SPF record of {domain} is not ASCII", syntax, domain
-            )
-        except SPFSyntaxError as exc:
-            reason = f"syntax error in the SPF record of {domain}: {exc}"
-            return Failure(Result.PERMERROR, reason, syntax, domain)
+        return spf_record(domain, answer)
 
     def _note(self, message: str) -> None:
         if self._found:
@@ -242,7 +218,7 @@ class Analyzer:
             return tuple(parts)
         if decided.everything():
             return _ended(parts, run)
-        target = self._static_target(redirect.domain, domain)
+        target = static_target(redirect.domain, domain)
         reason = self._keep_reason(redirect.render(), target) or self._keep_reason(
             Redirect(pin_domain(redirect.domain, domain)).render(), target
         )
@@ -271,7 +247,7 @@ class Analyzer:
             return self._opaque(mechanism, domain, stack, "'ptr' depends on more than the address")
         if isinstance(mechanism, All):  # handled by the caller; here for the type checker
             return _everything(mechanism.qualifier.result)
-        target = self._static_target(mechanism.domain, domain)
+        target = static_target(mechanism.domain, domain)
         reason = self._keep_reason(mechanism.render(), target) or self._keep_reason(
             _pin_mechanism(mechanism, domain).render(), target
         )
@@ -368,15 +344,6 @@ class Analyzer:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _static_target(self, macro: MacroString | None, domain: str) -> str | None:
-        """The target name when it depends on nothing but the current domain."""
-        if macro is None:
-            return domain
-        if macro.letters - {"d"}:
-            return None
-        name = truncate_domain(expand(pin_domain(macro, domain), _NoMacros()))
-        return normalize_name(name)
-
     def _walk(self, record: Record, domain: str, stack: tuple[str, ...]) -> _Reached:
         """The worst-case lookups of ``record`` and the loops and unanswered queries met."""
         hops: list[_Reached] = []
@@ -407,7 +374,7 @@ class Analyzer:
         an error, as it does for the intent: zero lookups more. A loop or an unanswered
         query leaves the lookups unknown: a failure.
         """
-        target = self._static_target(macro, domain)
+        target = static_target(macro, domain)
         if target is None or not is_valid_domain(target):
             return _Reached(0)
         if target in stack:
@@ -444,7 +411,7 @@ class Analyzer:
             return (1, 1)  # the client's PTR name may have no record
         if isinstance(term, Include):
             return self._target_voids(term.domain, domain, stack)
-        target = self._static_target(term.domain, domain)
+        target = static_target(term.domain, domain)
         if target is None:
             return (1, 1)
         if isinstance(term, A):
@@ -457,7 +424,7 @@ class Analyzer:
     ) -> Voids:
         """The most void lookups a client may meet in the record of an include or redirect
         target (none past a loop or the nesting limit: those are refused elsewhere)."""
-        target = self._static_target(macro, domain)
+        target = static_target(macro, domain)
         if target is None or not is_valid_domain(target) or target in stack:
             return (0, 0)
         if len(stack) > MAX_NESTING:
@@ -493,6 +460,43 @@ class Analyzer:
             return Failure(
                 Result.TEMPERROR, reason, RefusalCause.TRANSIENT_DNS, normalize_name(name)
             )
+
+
+def spf_record(domain: str, answer: Answer) -> Record | Failure:
+    """The SPF record of ``domain`` in its TXT ``answer``, or why receivers get permerror."""
+    missing = RefusalCause.UPSTREAM_MISSING
+    if answer.nxdomain:
+        return Failure(Result.PERMERROR, f"{domain} does not exist (NXDOMAIN)", missing, domain)
+    selection = select_record(answer.records)
+    record = selection.record
+    if record is None:
+        if not selection.records:
+            return Failure(Result.PERMERROR, f"{domain} has no SPF record", missing, domain)
+        count = len(selection.records)
+        return Failure(
+            Result.PERMERROR,
+            f"{domain} has {count} SPF records",
+            RefusalCause.UPSTREAM_DUPLICATE,
+            domain,
+        )
+    syntax = RefusalCause.UPSTREAM_SYNTAX
+    try:
+        return parse_record(record.data.decode("ascii"))
+    except UnicodeDecodeError:
+        return Failure(Result.PERMERROR, f"the SPF record of {domain} is not ASCII", syntax, domain)
+    except SPFSyntaxError as exc:
+        reason = f"syntax error in the SPF record of {domain}: {exc}"
+        return Failure(Result.PERMERROR, reason, syntax, domain)
+
+
+def static_target(macro: MacroString | None, domain: str) -> str | None:
+    """The target name when it depends on nothing but the current domain."""
+    if macro is None:
+        return domain
+    if macro.letters - {"d"}:
+        return None
+    name = truncate_domain(expand(pin_domain(macro, domain), _NoMacros()))
+    return normalize_name(name)
 
 
 _ADDRESS_TYPE = {4: RRType.A, 6: RRType.AAAA}

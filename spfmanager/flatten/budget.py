@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,7 @@ class MeteredResolver:
         self._budget: Budget | None = None
         self._spent = 0
         self._ends = 0.0
+        self._lock = threading.Lock()  # prefetch threads share the counters
 
     @contextmanager
     def budget(self, budget: Budget) -> Iterator[None]:
@@ -75,21 +77,42 @@ class MeteredResolver:
         """Queries charged to the current budget so far."""
         return self._spent
 
+    def charge(self, name: str, rrtype: RRType) -> None:
+        """Charge the current budget for an answer fetched before it was asked for (see
+        :meth:`~spfmanager.dns.memo.MemoResolver.warm`), as if it were sent now."""
+        self._take(sent=False)
+
     def query(self, name: str, rrtype: RRType) -> Answer:
+        return self.query_within(name, rrtype, float("inf"))
+
+    def query_within(self, name: str, rrtype: RRType, seconds: float) -> Answer:
+        """Like :meth:`query`, given at most ``seconds`` (and the budget's time left)."""
         budget = self._budget
-        if budget is None:
-            self.queries += 1
+        left = min(self._take(sent=True), seconds)
+        if left == float("inf"):
             return self.resolver.query(name, rrtype)
-        if self._spent >= budget.queries:
-            raise budget.over_queries()
-        left = self._ends - self.clock()
-        if left <= 0:
-            raise budget.over_time()
-        self._spent += 1
-        self.queries += 1
+        if budget is None:
+            return query_within(self.resolver, name, rrtype, left)
         try:
             return query_within(self.resolver, name, rrtype, left)
         except DNSTemporaryError:
             if self.clock() >= self._ends:
                 raise budget.over_time() from None  # cut short by the deadline, not upstream
             raise
+
+    def _take(self, *, sent: bool) -> float:
+        """Charge one query to the current budget; the seconds left (inf without one)."""
+        with self._lock:
+            self.queries += sent
+            budget = self._budget
+            if budget is None:
+                return float("inf")
+            if self._spent >= budget.queries:
+                self.queries -= sent
+                raise budget.over_queries()
+            left = self._ends - self.clock()
+            if left <= 0:
+                self.queries -= sent
+                raise budget.over_time()
+            self._spent += 1
+            return left

@@ -118,6 +118,8 @@ class Coverer:
         """True when no single term may cover the node (too short, or overlapping)."""
         if prefix < self.min_prefix:
             return True
+        if not self.forbidden:  # IPv4: no generator per node
+            return False
         return any(low <= last and first <= high for low, high in self.forbidden)
 
     def _solve(self, first: int, prefix: int, default: Target) -> tuple[float, tuple[Cidr, ...]]:

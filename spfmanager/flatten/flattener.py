@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spfmanager.dns.base import Resolver, normalize_name
@@ -34,6 +34,7 @@ from spfmanager.flatten.budget import (
 from spfmanager.flatten.cover import cover_part
 from spfmanager.flatten.decisions import Decisions, normal_form, passing_addresses
 from spfmanager.flatten.pack import PackedRecord, pack
+from spfmanager.flatten.prefetch import DEFAULT_WORKERS, Root, prefetch
 from spfmanager.flatten.program import Opaque, Program
 from spfmanager.flatten.refusals import refusal
 from spfmanager.flatten.verify import Proof, verify, verify_chain
@@ -157,18 +158,33 @@ class Flattener:
     Each (name, type) is queried once per Flattener; a service included by a thousand
     domains is analysed once, and identical intents are encoded and point-checked once.
     Each :meth:`flatten` has its own query budget and deadline; answers already known to
-    the run cost it nothing. ``clock`` (seconds, monotonic) is injectable for tests.
+    the run cost it nothing. Include trees are resolved level by level, ``workers`` queries
+    in flight (1: one at a time, depth first); :meth:`prefetch` resolves the trees of many
+    domains at once. ``clock`` (seconds, monotonic) is injectable for tests.
     """
 
-    def __init__(self, resolver: Resolver, *, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, resolver: Resolver, *, clock: Clock = time.monotonic, workers: int = DEFAULT_WORKERS
+    ) -> None:
         self.meter = MeteredResolver(resolver, clock=clock)
         self.resolver = MemoResolver(self.meter)
+        self.workers = workers
         self._analyzers: dict[frozenset[str], Analyzer] = {}
         self._covers: dict[Decisions, list[Mechanism]] = {}
         self._proven: dict[tuple[object, ...], Proof] = {}
         self._analyses: dict[
             tuple[str, frozenset[str]], tuple[Program, list[Decisions | Opaque], int]
         ] = {}
+
+    def prefetch(self, roots: Sequence[Root], *, seconds: float = DEFAULT_DEADLINE) -> int:
+        """Resolve what flattening ``roots`` will ask DNS, concurrently, before any of them is
+        flattened (each answer is charged to the first domain that uses it); returns the
+        queries sent. Nothing when ``workers`` is 1."""
+        if self.workers <= 1:
+            return 0
+        return prefetch(
+            self.resolver, roots, workers=self.workers, seconds=seconds, charge_on_use=True
+        )
 
     def analyzer(self, keep: Iterable[str] = ()) -> Analyzer:
         key = frozenset(keep)
@@ -202,8 +218,19 @@ class Flattener:
                 "positive",
                 cause=RefusalCause.OTHER,
             )
+        queries_before = self.resolver.queries
         with self.meter.budget(Budget(domain, query_budget, deadline)):
-            return self._flatten(intent, domain, keep, lookup_budget, other_root_txt, max_answer)
+            if self.workers > 1:
+                root = Root(intent, domain, query_budget)
+                prefetch(
+                    self.resolver,
+                    [root],
+                    workers=self.workers,
+                    seconds=deadline,
+                    charge_on_use=False,
+                )
+            result = self._flatten(intent, domain, keep, lookup_budget, other_root_txt, max_answer)
+        return replace(result, dns_queries=self.resolver.queries - queries_before)
 
     def _flatten(
         self,
@@ -215,7 +242,6 @@ class Flattener:
         max_answer: int,
     ) -> FlattenResult:
         analyzer = self.analyzer(keep)
-        queries_before = self.resolver.queries
         program, form, intent_lookups = self._analyze(analyzer, intent, domain, keep)
         refused = refusal(domain, form)
         if refused is not None:
@@ -252,7 +278,7 @@ class Flattener:
             kept=tuple(f"{p.term.render()}: {p.reason}" for p in kept),
             warnings=tuple(warnings),
             proof=proof,
-            dns_queries=self.resolver.queries - queries_before,
+            dns_queries=0,  # set by flatten()
             passing=passing,
             resolved=program.resolved,
         )

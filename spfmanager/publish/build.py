@@ -10,6 +10,7 @@ from spfmanager.compile import Intent
 from spfmanager.dns.base import Resolver
 from spfmanager.errors import FlattenError, RefusalCause, VerificationError
 from spfmanager.flatten import Flattener, FlattenResult
+from spfmanager.flatten.prefetch import Root
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,15 @@ def build(
     """Flatten each intent; errors are per domain, never abort the others.
 
     Each domain gets its intent's ``query_budget`` DNS queries and ``flatten_deadline``
-    seconds: a hostile or huge include tree fails that domain, not the run.
+    seconds: a hostile or huge include tree fails that domain, not the run. The upstream
+    names of every domain are resolved first, concurrently (:meth:`Flattener.prefetch`).
     """
     flattener = flattener or Flattener(resolver)
+    if intents:  # every upstream name once, concurrently, before any domain is built
+        seconds = max(intent.flatten_deadline for intent in intents)
+        flattener.prefetch(
+            [Root(i.record, i.domain, i.query_budget) for i in intents], seconds=seconds
+        )
     builds: list[DomainBuild] = []
     for intent in intents:
         extra = other_root_txt(intent) if other_root_txt else ()
