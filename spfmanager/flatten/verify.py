@@ -18,7 +18,12 @@ Three independent checks, all required:
    or a lookup overflow inside it may happen for one address family, or for the clients
    whose macro expansions (``exists:%{i}...``) have DNS data, only. So the probes are:
 
-   * ``boundaries``: every range edge of either normal form (both families);
+   * ``classes``: when both chains are static (ip4/ip6/include/redirect/all, literal
+     targets: :mod:`spfmanager.flatten.deciders`), one address per pair of *evaluation
+     classes*, the addresses whose evaluation takes the same path to the same deciding
+     record with the same result: the evaluator reads a class alike (same names, same
+     lookups), so with (1) it covers every address; tens of evaluations, not hundreds;
+   * ``boundaries``: otherwise, every range edge of either normal form (both families);
    * ``reach``: per family, the first address that reaches each kept term;
    * ``listed``: clients whose macro expansions or PTR names are names the resolver can
      list (a snapshot), with their real DNS data;
@@ -55,9 +60,11 @@ from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError, VerificationError
 from spfmanager.flatten.analyze import MAX_NESTING, Analyzer
 from spfmanager.flatten.cover import IPV4_MAPPED
+from spfmanager.flatten.deciders import class_probes, deciders
 from spfmanager.flatten.decisions import BITS, Decisions, NormalPart, normal_form
 from spfmanager.flatten.pack import record_mechanism_bytes
 from spfmanager.flatten.program import Opaque
+from spfmanager.spf.chain import SlowPath
 from spfmanager.spf.evaluate import SPFResult, evaluate, truncate_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_VOID_LOOKUPS
 from spfmanager.spf.macros import MacroString, bind_letter, expand
@@ -89,6 +96,7 @@ WORLD_ADDRESS = IPv4Address("127.0.0.2")  # what an answered exists name resolve
 # client's validated PTR names, found through DNS; those clients are found as listed names).
 _EXPANDABLE = frozenset("slodivh")
 _IPAddress = IPv4Address | IPv6Address
+CLASSES_DETAIL = "one address per evaluation class (deciding records and path, result)"
 
 
 @dataclass(frozen=True)
@@ -227,10 +235,36 @@ def verify(
     if not points:
         return Proof(ranges, 0, 0, profiles=names, mechanism_bytes=most_bytes)
     dynamic = any(isinstance(p, Opaque) for p in published_form)
-    prover = _Prover(intent, domain, resolver, published, checked, max_lookups, dynamic=dynamic)
+    evaluation_classes = None
+    if not dynamic:
+        budgets = [p.max_mechanism_bytes for p in checked if p.max_mechanism_bytes is not None]
+        most = min(budgets, default=None)
+        as_intent = OverlayResolver(resolver, {domain: [[intent.render()]]})
+        intent_classes = deciders(domain, as_intent, max_mechanism_bytes=most)
+        published_classes = deciders(domain, live, max_mechanism_bytes=most)
+        if intent_classes is not None and published_classes is not None:
+            evaluation_classes = class_probes(intent_classes, published_classes)
+    # A few class probes: term by term (an interval table pays off over hundreds of checks).
+    prover = _Prover(
+        intent,
+        domain,
+        resolver,
+        published,
+        checked,
+        max_lookups,
+        dynamic=dynamic,
+        term_by_term=evaluation_classes is not None,
+    )
     classes: list[ProbeClass] = []
     mapped = any(p.mapped_client_is_ipv6 for p in checked)
-    planned = plan_probes(intent_form, published_form, resolver, domain, mapped_clients=mapped)
+    planned = plan_probes(
+        intent_form,
+        published_form,
+        resolver,
+        domain,
+        mapped_clients=mapped,
+        classes=evaluation_classes,
+    )
     for probe_class, probes in planned:
         for probe in probes:
             prover.check(probe, probe_class)
@@ -394,15 +428,24 @@ def plan_probes(
     domain: str,
     *,
     mapped_clients: bool = False,
+    classes: Mapping[int, Sequence[int]] | None = None,
 ) -> list[tuple[ProbeClass, list[Probe]]]:
     """The probes of every equivalence class, class by class (see the module docstring);
-    ``mapped_clients`` adds IPv4-mapped clients, for profiles that read them as IPv6."""
+    ``mapped_clients`` adds IPv4-mapped clients, for profiles that read them as IPv6.
+    ``classes`` (:func:`~spfmanager.flatten.deciders.class_probes`) replaces the range
+    edges by one address per evaluation class of two static chains."""
     plan: list[tuple[ProbeClass, list[Probe]]] = []
-    edges = sorted(set(_boundaries(intent_form)) | set(_boundaries(published_form)), key=_key)
-    for version in (4, 6):
-        probes = [Probe(a) for a in edges if a.version == version]
-        if probes:
-            plan.append((ProbeClass(version, "boundaries", "range edges", 0), probes))
+    if classes is not None:
+        for version in (4, 6):
+            probes = [Probe(_address(a, version)) for a in classes[version]]
+            if probes:
+                plan.append((ProbeClass(version, "classes", CLASSES_DETAIL, 0), probes))
+    else:
+        edges = sorted(set(_boundaries(intent_form)) | set(_boundaries(published_form)), key=_key)
+        for version in (4, 6):
+            probes = [Probe(a) for a in edges if a.version == version]
+            if probes:
+                plan.append((ProbeClass(version, "boundaries", "range edges", 0), probes))
     reach = _reaching(intent_form)
     for (version, rendered), address in reach.items():
         detail = f"first address reaching {rendered}"
@@ -704,16 +747,19 @@ class _Prover:
         max_lookups: int,
         *,
         dynamic: bool,
+        term_by_term: bool = False,
     ) -> None:
         self.domain = domain
         self.sender = f"postmaster@{domain}"
         self.resolver = resolver
         self.intent_txt = {domain: [[intent.render()]]}
         self.published_txt = {name: [list(s)] for name, s in published.items()}
-        self.real = (
+        self.real: tuple[Resolver, Resolver] = (
             OverlayResolver(resolver, self.intent_txt),
             OverlayResolver(resolver, self.published_txt),
         )
+        if term_by_term:
+            self.real = (SlowPath(self.real[0]), SlowPath(self.real[1]))
         self.max_lookups = max_lookups
         groups: dict[Profile, list[Profile]] = {}
         for profile in profiles:
@@ -777,7 +823,7 @@ class _Prover:
         Every other probe is evaluated under every profile.
         """
         family = "mapped" if _is_mapped(probe.address) else probe.address.version
-        every = probe_class.kind != "boundaries"
+        every = probe_class.kind not in ("boundaries", "classes")
         pub_key = (family, actual.result, actual.cause, actual.lookups, actual.void_lookups)
         read_key = (family, meaning.mechanism, meaning.result, meaning.cause, meaning.lookups)
         evaluate_published = every or self.dynamic or pub_key not in self._published_seen

@@ -1,0 +1,223 @@
+"""Which record decides each address of a static chain: the proof's evaluation classes.
+
+A chain of ``ip4``/``ip6``/``include``/``redirect``/``all`` with literal targets (the
+flattened records, and most intents) is evaluated alike for every address whose first
+matching term lies in the same record, reached along the same path of includes and
+redirects, with the same result: the same names are queried, the same lookups counted, the
+same term kinds matched (the reasoning of :mod:`spfmanager.spf.chain`). So one evaluation
+per class proves the evaluator reads the whole class as the partition says, and the
+partition proof (normal forms compared by a merge over sorted ranges) covers the rest.
+
+:func:`deciders` maps each address of a chain to its class label (the path of names down
+to the deciding record, and the result there); :func:`class_probes` merges two such maps
+and returns one address per distinct pair of labels. Chains with anything else (``a``,
+``mx``, ``exists``, ``ptr``, macros, an error, a term shape a receiver profile reads
+otherwise) give None: the caller probes every range edge instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spfmanager.dns.base import Resolver, RRType
+from spfmanager.errors import DNSTemporaryError
+from spfmanager.flatten.analyze import spf_record, static_target
+from spfmanager.flatten.cover import IPV4_MAPPED
+from spfmanager.flatten.decisions import BITS
+from spfmanager.flatten.pack import record_mechanism_bytes
+from spfmanager.spf.evaluate import is_valid_domain
+from spfmanager.spf.limits import MAX_DEPTH
+from spfmanager.spf.ranges import Segment, merge_adjacent
+from spfmanager.spf.results import Result
+from spfmanager.spf.terms import IP4, IP6, All, Include, Record
+
+MAX_CLASS_NAMES = 64  # names one chain may reach before the caller probes every edge
+
+_Trace = tuple[tuple[Any, ...], Result | None]  # (the evaluation's steps, its result)
+Label = tuple[tuple[Any, ...], Result | None]
+Deciders = dict[int, list[Segment[Label]]]  # by family: the whole space, sorted
+_Partition = dict[int, list[Segment[_Trace]]]
+
+
+class _NotStatic(Exception):
+    """The chain has a term the classes do not cover."""
+
+
+@dataclass(slots=True)
+class _Walk:
+    resolver: Resolver
+    names: set[str]
+    memo: dict[str, _Partition]
+    max_mechanism_bytes: int | None
+
+
+def deciders(
+    domain: str, resolver: Resolver, *, max_mechanism_bytes: int | None = None
+) -> Deciders | None:
+    """Per family, the class label of every address of the chain published at ``domain``
+    (its records read through ``resolver``), or None when the chain is not static or a
+    record holds more than ``max_mechanism_bytes`` (a receiver drops terms past them)."""
+    walk = _Walk(resolver, set(), {}, max_mechanism_bytes)
+    try:
+        return _name(walk, domain.rstrip(".").lower(), ())
+    except _NotStatic:
+        return None
+
+
+def class_probes(first: Deciders, second: Deciders) -> dict[int, list[int]]:
+    """Per family, the first address of each distinct pair of labels (IPv4-mapped IPv6
+    addresses apart: receivers evaluate them as IPv4)."""
+    probes: dict[int, list[int]] = {}
+    for version in (4, 6):
+        cuts = (IPV4_MAPPED[0], IPV4_MAPPED[1] + 1) if version == 6 else ()
+        seen: set[tuple[bool, Label, Label]] = set()
+        found: list[int] = []
+        for start, one, other in _pieces(first[version], second[version], cuts):
+            mapped = version == 6 and IPV4_MAPPED[0] <= start <= IPV4_MAPPED[1]
+            key = (mapped, one, other)
+            if key not in seen:
+                seen.add(key)
+                found.append(start)
+        probes[version] = found
+    return probes
+
+
+def _pieces(
+    a: list[Segment[Label]], b: list[Segment[Label]], cuts: tuple[int, ...]
+) -> list[tuple[int, Label, Label]]:
+    """The starts of the pieces both partitions (and ``cuts``) split the space into."""
+    starts = sorted({s.first for s in a} | {s.first for s in b} | set(cuts))
+    out: list[tuple[int, Label, Label]] = []
+    i = j = 0
+    for start in starts:
+        while a[i].last < start:
+            i += 1
+        while b[j].last < start:
+            j += 1
+        out.append((start, a[i].value, b[j].value))
+    return out
+
+
+def _name(walk: _Walk, name: str, path: tuple[str, ...]) -> _Partition:
+    if name in path or len(path) > MAX_DEPTH:
+        raise _NotStatic  # a loop or too deep: an error, probed edge by edge
+    known = walk.memo.get(name)
+    if known is None:
+        walk.names.add(name)
+        if len(walk.names) > MAX_CLASS_NAMES:
+            raise _NotStatic
+        try:
+            answer = walk.resolver.query(name, RRType.TXT)
+        except DNSTemporaryError:
+            raise _NotStatic from None
+        record = spf_record(name, answer)
+        if not isinstance(record, Record):
+            raise _NotStatic
+        limit = walk.max_mechanism_bytes
+        if limit is not None and record_mechanism_bytes(record) > limit:
+            raise _NotStatic
+        known = walk.memo[name] = _record(walk, record, name, (*path, name))
+    return known
+
+
+def _record(walk: _Walk, record: Record, name: str, path: tuple[str, ...]) -> _Partition:
+    """The record's partition: per family, every address with the trace of its evaluation
+    (the terms that decided or that it fell through, with the traces inside includes) and
+    its result. ``path`` is the names followed down to it (loops and depth)."""
+    state: _Partition = {v: [Segment(0, (1 << BITS[v]) - 1, ((), None))] for v in (4, 6)}
+    for index, mechanism in enumerate(record.mechanisms):
+        term = (name, index)
+        if isinstance(mechanism, IP4 | IP6):
+            first, last = mechanism.span()
+            version = 4 if isinstance(mechanism, IP4) else 6
+            if mechanism.prefix == 0 or (
+                version == 6 and first <= IPV4_MAPPED[1] and IPV4_MAPPED[0] <= last
+            ):
+                raise _NotStatic  # a shape some receivers read otherwise
+            # Every ip term of a record costs the same (nothing): one step for them all.
+            step = (name, "ip")
+            result = mechanism.qualifier.result
+            state[version] = _refine(state[version], [Segment(first, last, (step, result))])
+        elif isinstance(mechanism, All):
+            whole = {
+                v: [Segment(0, (1 << BITS[v]) - 1, (term, mechanism.qualifier.result))]
+                for v in (4, 6)
+            }
+            return {v: _refine(state[v], whole[v]) for v in (4, 6)}
+        elif isinstance(mechanism, Include) and not mechanism.domain.letters:
+            target = static_target(mechanism.domain, name)
+            if target is None or not is_valid_domain(target):
+                raise _NotStatic
+            inner = _name(walk, target, path)
+            result = mechanism.qualifier.result
+            for v in (4, 6):
+                state[v] = _refine(
+                    state[v],
+                    [
+                        Segment(
+                            s.first,
+                            s.last,
+                            ((term, s.value[0]), result),
+                        )
+                        if s.value[1] is Result.PASS
+                        else Segment(s.first, s.last, ((term, s.value[0]), None))
+                        for s in inner[v]
+                    ],
+                )
+        else:
+            raise _NotStatic
+    redirect = record.redirect
+    if redirect is None:
+        tail = {
+            v: [Segment(0, (1 << BITS[v]) - 1, ((name, "default"), Result.NEUTRAL))] for v in (4, 6)
+        }
+        return {v: _refine(state[v], tail[v]) for v in (4, 6)}
+    if redirect.domain.letters:
+        raise _NotStatic
+    target = static_target(redirect.domain, name)
+    if target is None or not is_valid_domain(target):
+        raise _NotStatic
+    inner = _name(walk, target, path)
+    term = (name, "redirect")
+    return {
+        v: _refine(
+            state[v], [Segment(s.first, s.last, ((term, s.value[0]), s.value[1])) for s in inner[v]]
+        )
+        for v in (4, 6)
+    }
+
+
+def _refine(state: list[Segment[_Trace]], term: list[Segment[_Trace]]) -> list[Segment[_Trace]]:
+    """Evaluate one more term over the still undecided addresses of ``state`` (sorted,
+    covering the space): where ``term`` (sorted, disjoint) covers them, its trace is
+    appended and its result (None: no match, the evaluation goes on) taken."""
+    out: list[Segment[_Trace]] = []
+    j = 0
+    for segment in state:
+        trace, result = segment.value
+        if result is not None or not term:
+            out.append(segment)
+            continue
+        position = segment.first
+        while j < len(term) and term[j].last < position:
+            j += 1
+        k = j
+        while position <= segment.last:
+            if k < len(term) and term[k].first <= position:
+                stop = min(term[k].last, segment.last)
+                step, got = term[k].value
+                out.append(Segment(position, stop, ((*trace, step), got)))
+                if term[k].last <= segment.last:
+                    k += 1
+                position = stop + 1
+                continue
+            stop = segment.last if k >= len(term) else min(segment.last, term[k].first - 1)
+            out.append(Segment(position, stop, segment.value))
+            position = stop + 1
+    return merge_adjacent(out)
+
+
+def labels(classes: Deciders) -> int:
+    """How many distinct labels a map holds (for reports and tests)."""
+    return len({s.value for v in classes for s in classes[v]})
