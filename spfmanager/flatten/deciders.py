@@ -127,7 +127,7 @@ def _record(walk: _Walk, record: Record, name: str, path: tuple[str, ...]) -> _P
     its result. ``path`` is the names followed down to it (loops and depth)."""
     state: _Partition = {v: [Segment(0, (1 << BITS[v]) - 1, ((), None))] for v in (4, 6)}
     for index, mechanism in enumerate(record.mechanisms):
-        term = (name, index)
+        term: tuple[Any, ...] = (name, index)
         if isinstance(mechanism, IP4 | IP6):
             first, last = mechanism.span()
             version = 4 if isinstance(mechanism, IP4) else 6
@@ -136,56 +136,46 @@ def _record(walk: _Walk, record: Record, name: str, path: tuple[str, ...]) -> _P
             ):
                 raise _NotStatic  # a shape some receivers read otherwise
             # Every ip term of a record costs the same (nothing): one step for them all.
-            step = (name, "ip")
-            result = mechanism.qualifier.result
-            state[version] = _refine(state[version], [Segment(first, last, (step, result))])
+            ip: _Trace = ((name, "ip"), mechanism.qualifier.result)
+            state[version] = _refine(state[version], [Segment(first, last, ip)])
         elif isinstance(mechanism, All):
-            whole = {
-                v: [Segment(0, (1 << BITS[v]) - 1, (term, mechanism.qualifier.result))]
-                for v in (4, 6)
-            }
-            return {v: _refine(state[v], whole[v]) for v in (4, 6)}
+            return _finish(state, (term, mechanism.qualifier.result))
         elif isinstance(mechanism, Include) and not mechanism.domain.letters:
             target = static_target(mechanism.domain, name)
             if target is None or not is_valid_domain(target):
                 raise _NotStatic
             inner = _name(walk, target, path)
             result = mechanism.qualifier.result
-            for v in (4, 6):
-                state[v] = _refine(
-                    state[v],
-                    [
-                        Segment(
-                            s.first,
-                            s.last,
-                            ((term, s.value[0]), result),
-                        )
-                        if s.value[1] is Result.PASS
-                        else Segment(s.first, s.last, ((term, s.value[0]), None))
-                        for s in inner[v]
-                    ],
-                )
+            for v in (4, 6):  # a pass inside matches; any other result falls through
+                steps: list[Segment[_Trace]] = [
+                    Segment(s.first, s.last, ((term, s.value[0]), result))
+                    if s.value[1] is Result.PASS
+                    else Segment(s.first, s.last, ((term, s.value[0]), None))
+                    for s in inner[v]
+                ]
+                state[v] = _refine(state[v], steps)
         else:
             raise _NotStatic
     redirect = record.redirect
     if redirect is None:
-        tail = {
-            v: [Segment(0, (1 << BITS[v]) - 1, ((name, "default"), Result.NEUTRAL))] for v in (4, 6)
-        }
-        return {v: _refine(state[v], tail[v]) for v in (4, 6)}
+        return _finish(state, ((name, "default"), Result.NEUTRAL))
     if redirect.domain.letters:
         raise _NotStatic
     target = static_target(redirect.domain, name)
     if target is None or not is_valid_domain(target):
         raise _NotStatic
     inner = _name(walk, target, path)
-    term = (name, "redirect")
-    return {
-        v: _refine(
-            state[v], [Segment(s.first, s.last, ((term, s.value[0]), s.value[1])) for s in inner[v]]
-        )
+    hop: tuple[Any, ...] = (name, "redirect")
+    tails: _Partition = {
+        v: [Segment(s.first, s.last, ((hop, s.value[0]), s.value[1])) for s in inner[v]]
         for v in (4, 6)
     }
+    return {v: _refine(state[v], tails[v]) for v in (4, 6)}
+
+
+def _finish(state: _Partition, last: _Trace) -> _Partition:
+    """Every address still undecided gets ``last`` (an ``all``, or the default neutral)."""
+    return {v: _refine(state[v], [Segment(0, (1 << BITS[v]) - 1, last)]) for v in (4, 6)}
 
 
 def _refine(state: list[Segment[_Trace]], term: list[Segment[_Trace]]) -> list[Segment[_Trace]]:
