@@ -192,6 +192,18 @@ class Flattener:
             self._analyzers[key] = Analyzer(self.resolver, keep=key)
         return self._analyzers[key]
 
+    def normal_form(
+        self, record: Record, domain: str, keep: Iterable[str] = ()
+    ) -> list[Decisions | Opaque]:
+        """``record``'s normal form as if published at ``domain``, shared (as by
+        :meth:`flatten`) with every identical record that does not depend on its domain.
+        Read only: the list is the cache's."""
+        return self._analyze(self.analyzer(keep), record, normalize_name(domain), keep)[1]
+
+    def shares(self, record: Record) -> bool:
+        """True when analyses of ``record`` are shared between the domains publishing it."""
+        return _domain_independent(record)
+
     def flatten(
         self,
         record: str | Record,

@@ -11,7 +11,7 @@ Static ``ip4``/``ip6`` lists are not measured: they change only with the config.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_network, summarize_address_range
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from spfmanager.spf.terms import Record, Term
 if TYPE_CHECKING:
     from spfmanager.compile import Intent
     from spfmanager.flatten.analyze import Analyzer
+    from spfmanager.flatten.flattener import Flattener
 
 ServiceRanges = dict[str, dict[str, list[str]]]  # service -> "4"/"6" -> CIDRs that pass
 
@@ -32,18 +33,64 @@ ServiceRanges = dict[str, dict[str, list[str]]]  # service -> "4"/"6" -> CIDRs t
 MEASURED_FIELDS = frozenset({"services", "include", "a", "mx"})
 
 
-def service_ranges(intent: Intent, analyzer: Analyzer) -> ServiceRanges:
-    """The CIDRs each DNS-backed source of ``intent`` gives ``pass``, per address family."""
+def service_records(intent: Intent) -> dict[str, Record]:
+    """The terms of each DNS-backed source of ``intent``, as a record of their own."""
     groups: dict[str, list[Term]] = {}
     for term, sources in zip(intent.record.terms, intent.sources, strict=True):
         for source in sources:
             if source.field in MEASURED_FIELDS:
                 groups.setdefault(str(source), []).append(term)
+    return {label: Record(tuple(terms)) for label, terms in groups.items()}
+
+
+def service_ranges(
+    intent: Intent,
+    analyzer: Analyzer,
+    *,
+    form_of: Callable[[Record, str], Sequence[NormalPart]] | None = None,
+) -> ServiceRanges:
+    """The CIDRs each DNS-backed source of ``intent`` gives ``pass``, per address family.
+
+    ``form_of(record, domain)`` gives a record's normal form (default: analysed afresh).
+    """
     ranges: ServiceRanges = {}
-    for label, terms in groups.items():
-        form = normal_form(analyzer.analyze(Record(tuple(terms)), intent.domain))
+    for label, record in service_records(intent).items():
+        if form_of is None:
+            form: Sequence[NormalPart] = normal_form(analyzer.analyze(record, intent.domain))
+        else:
+            form = form_of(record, intent.domain)
         ranges[label] = {str(v): _cidrs(form, v) for v in (4, 6)}
     return ranges
+
+
+class ServiceMeter:
+    """Measures the services of many intents in one run: identical intents (same services,
+    same ``keep``, none depending on the domain) are measured once and share the result.
+
+    Read only, the ranges and sizes it returns: other plans hold the same objects.
+    """
+
+    def __init__(self, flattener: Flattener) -> None:
+        self.flattener = flattener
+        self._known: dict[tuple[object, ...], tuple[ServiceRanges, ServiceSizes]] = {}
+
+    def measure(self, intent: Intent) -> tuple[ServiceRanges, ServiceSizes]:
+        """The CIDRs and the address counts each DNS-backed source of ``intent`` passes."""
+        records = service_records(intent)
+        shared = all(self.flattener.shares(r) for r in records.values())
+        keep = frozenset(intent.keep)
+        labels = tuple((label, r.render()) for label, r in records.items())
+        key = (keep, labels, None if shared else intent.domain)
+        known = self._known.get(key)
+        if known is None:
+
+            def form_of(record: Record, domain: str) -> Sequence[NormalPart]:
+                return self.flattener.normal_form(record, domain, keep)
+
+            analyzer = self.flattener.analyzer(keep)
+            ranges = service_ranges(intent, analyzer, form_of=form_of)
+            known = self._known[key] = (ranges, sizes_of(ranges))
+        return known
 
 
 def sizes_of(ranges: Mapping[str, Mapping[str, Sequence[str]]]) -> ServiceSizes:

@@ -32,14 +32,14 @@ from spfmanager.dns.txt import split_txt
 from spfmanager.errors import SPFSyntaxError, VerificationError
 from spfmanager.errors import UnsafePlanError as UnsafePlanError  # noqa: PLC0414  (re-exported)
 from spfmanager.flatten.analyze import Analyzer
-from spfmanager.flatten.decisions import normal_form
+from spfmanager.flatten.decisions import NormalPart, normal_form
 from spfmanager.flatten.pack import PackedRecord, is_chain_name
 from spfmanager.flatten.verify import compare_forms
 from spfmanager.publish.build import DomainBuild
 from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
 from spfmanager.publish.drift import ServiceDrift, ServiceRanges, compare_sizes
 from spfmanager.publish.state import PendingDeletion, ServiceSizes
-from spfmanager.spf.evaluate import evaluate
+from spfmanager.spf.evaluate import evaluate, is_valid_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
 from spfmanager.spf.parser import is_spf_record, parse_record
 from spfmanager.spf.results import Qualifier, Result
@@ -268,12 +268,16 @@ def plan_domain(
     sizes: ServiceSizes | None = None,
     baseline: ServiceSizes | None = None,
     ranges: ServiceRanges | None = None,
+    intent_form: Sequence[NormalPart] | None = None,
+    probed: set[tuple[str, ...]] | None = None,
 ) -> DomainPlan:
     """Changes that take ``current`` (the zone's TXT sets by name) to ``build``'s records.
 
     ``sizes`` are the addresses each service authorizes now and ``baseline`` those at the
     last apply: a shrink or growth past the intent's thresholds makes the plan unsafe.
-    ``analyzer`` (sharing the build's DNS) reads the zone after the plan for the safety check.
+    ``analyzer`` (sharing the build's DNS) reads the zone after the plan for the safety check;
+    ``intent_form`` is the intent's normal form, when the caller has it already; ``probed``,
+    shared by the plans of one run, spares evaluating records of a shape already probed.
     """
     intent = build.intent
     domain = intent.domain
@@ -339,8 +343,10 @@ def plan_domain(
         )
     scheduled = {p.name for p in mine}
     retire = tuple(n for n in owned if n not in wanted and n not in due and n not in scheduled)
-    unsafe = _safety(build, current, resolver, intent.max_ipv4_addresses, intent.max_ipv6_addresses)
-    unsafe += refusals_after(build, current, changes, resolver, analyzer)
+    unsafe = _safety(
+        build, current, resolver, intent.max_ipv4_addresses, intent.max_ipv6_addresses, probed
+    )
+    unsafe += refusals_after(build, current, changes, resolver, analyzer, intent_form=intent_form)
     drift = compare_sizes(baseline, sizes, intent.max_service_shrink, intent.max_service_growth)
     unsafe += [d.describe() for d in drift if d.refused]
     notes += [d.describe() for d in drift if not d.refused]
@@ -368,16 +374,21 @@ def refusals_after(
     changes: Sequence[PlannedChange],
     resolver: Resolver,
     analyzer: Analyzer | None,
+    *,
+    intent_form: Sequence[NormalPart] | None = None,
 ) -> list[str]:
     """Refusals from evaluating the zone as it will be once every change is applied.
 
     The root's results after the plan must equal the intent's (or, without a new build, the
     zone's results now): a deletion that breaks a live chain is caught here.
+    ``intent_form`` is the intent's normal form, when the caller has it already.
     """
     domain = build.intent.domain
     after = zone_after(current, (c.change for c in changes))
     if not changes or (domain not in after and domain not in current):
         return []
+    if _serves_proven(build, after):
+        return []  # the build proved these very records equal to the intent
     keep = build.intent.keep
     if analyzer is None:
         analyzer = Analyzer(resolver, keep=keep)
@@ -388,17 +399,37 @@ def refusals_after(
         view = Analyzer(OverlayResolver(analyzer.resolver, served), keep=keep)
         return normal_form(view.analyze_domain(domain))
 
-    want = (
-        normal_form(analyzer.analyze(build.intent.record, domain))
-        if build.result is not None
-        else form(current)
-    )
+    want: Sequence[NormalPart]
+    if build.result is None:
+        want = form(current)
+    elif intent_form is not None:
+        want = intent_form
+    else:
+        want = normal_form(analyzer.analyze(build.intent.record, domain))
     try:
         compare_forms(want, form(after))
     except VerificationError as exc:
         target = "the intent" if build.result is not None else "the records published now"
         return [f"after this plan the published records would differ from {target}: {exc}"]
     return []
+
+
+def _serves_proven(build: DomainBuild, zone: Mapping[str, TxtRecordSet]) -> bool:
+    """True when ``zone`` serves exactly the build's records and they hold addresses only
+    (nothing kept as written: their results depend on no other name and no DNS answer).
+
+    Then the root's results in ``zone`` are those the build proved equal to the intent's.
+    """
+    result = build.result
+    if result is None or result.kept:
+        return False
+    for record in result.packed:
+        rrset = zone.get(record.name)
+        if rrset is None or not all(v.isascii() for v in rrset.values):
+            return False  # (a value that is not ASCII: let the full check report it)
+        if [v for v in rrset.values if is_spf_record(v)] != [record.text]:
+            return False
+    return True
 
 
 def _wide_ranges(packed: Sequence[PackedRecord], min4: int, min6: int) -> list[str]:
@@ -428,8 +459,13 @@ def _safety(
     resolver: Resolver,
     max_ipv4: int,
     max_ipv6: int,
+    probed: set[tuple[str, ...]] | None = None,
 ) -> list[str]:
-    """Reasons to refuse publishing this domain's records without --force."""
+    """Reasons to refuse publishing this domain's records without --force.
+
+    ``probed`` holds the record shapes (:func:`_probe_shape`) that passed the probe in this
+    run: one more of them is not evaluated again.
+    """
     result = build.result
     assert result is not None
     problems: list[str] = []
@@ -452,6 +488,9 @@ def _safety(
     root = current.get(domain)
     published = {name: [split_txt(text)] for name, text in result.texts.items() if name != domain}
     published[domain] = [split_txt(v) for v in (*foreign_values(root), result.texts[domain])]
+    shape = _probe_shape(build)
+    if shape is not None and probed is not None and shape in probed:
+        return problems  # the same records under other names passed the probe
     after = OverlayResolver(resolver, published)
     probe = evaluate("192.0.2.1", f"postmaster@{domain}", domain, resolver=after)
     if probe.result.is_error:
@@ -460,4 +499,25 @@ def _safety(
         )
     elif probe.result is Result.NONE:
         problems.append("after the change the domain would have no SPF record")
+    elif shape is not None and probed is not None:
+        probed.add(shape)
     return problems
+
+
+def _probe_shape(build: DomainBuild) -> tuple[str, ...] | None:
+    """The build's record texts with their chained names numbered, when addresses alone
+    decide their results (nothing kept, no ``exp=``, every name valid): records of the
+    same shape give the probe the same result. None otherwise."""
+    result = build.result
+    if result is None or result.kept or build.intent.record.explanation is not None:
+        return None
+    names = [r.name for r in result.packed]
+    if not all(is_valid_domain(n) for n in names):
+        return None
+    shape = []
+    for record in result.packed:
+        text = record.text
+        for index, name in enumerate(names[1:], 1):
+            text = text.replace(f"redirect={name}", f"redirect=\x00{index}")
+        shape.append(text)
+    return tuple(shape)

@@ -246,6 +246,24 @@ class State:
 
         return self.guard("read the service sizes", read)
 
+    def all_service_sizes(self) -> dict[str, ServiceSizes]:
+        """:meth:`service_sizes` of every domain recorded, in one read."""
+
+        def read() -> dict[str, ServiceSizes]:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(service_addresses.c.domain, service_addresses.c.sizes)
+                ).all()
+            return {
+                domain: {
+                    str(service): {int(v): int(n) for v, n in families.items()}
+                    for service, families in json.loads(sizes).items()
+                }
+                for domain, sizes in rows
+            }
+
+        return self.guard("read the service sizes", read)
+
     def record_service_sizes(self, domain: str, sizes: ServiceSizes) -> None:
         def write() -> None:
             data = _sizes_json(sizes)
@@ -272,6 +290,21 @@ class State:
                 PendingDeletion(r.provider, r.zone, r.name, r.domain, aware(r.not_before))
                 for r in rows
             ]
+
+        return self.guard("read the pending deletions", read)
+
+    def all_pending(self) -> dict[tuple[str, str], list[PendingDeletion]]:
+        """:meth:`pending` of every (provider, zone) with a scheduled deletion, in one read."""
+
+        def read() -> dict[tuple[str, str], list[PendingDeletion]]:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(pending_deletions)).all()
+            found: dict[tuple[str, str], list[PendingDeletion]] = {}
+            for r in sorted(rows, key=lambda r: (r.provider, r.zone, r.name)):
+                found.setdefault((r.provider, r.zone), []).append(
+                    PendingDeletion(r.provider, r.zone, r.name, r.domain, aware(r.not_before))
+                )
+            return found
 
         return self.guard("read the pending deletions", read)
 

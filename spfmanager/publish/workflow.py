@@ -21,7 +21,7 @@ from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyRepor
 from spfmanager.publish.build import DomainBuild, Progress, build
 from spfmanager.publish.changes import TxtRecordSet
 from spfmanager.publish.connect import EMBEDDED_NAME, open_provider, provider_settings
-from spfmanager.publish.drift import service_ranges, sizes_of
+from spfmanager.publish.drift import ServiceMeter
 from spfmanager.publish.plan import Plan, foreign_values, plan_domain
 from spfmanager.publish.state import State, utcnow
 
@@ -127,24 +127,32 @@ class Workspace:
         flattener = flattener or Flattener(self.resolver)
         plans = []
         builds = self.build(progress=progress, flattener=flattener, domains=domains)
+        meter = ServiceMeter(flattener)  # identical intents are measured once
+        pending = self.state.all_pending()
+        baselines = self.state.all_service_sizes()
+        probed: set[tuple[str, ...]] = set()  # record shapes whose safety probe passed
         for domain_build in builds:
             intent = domain_build.intent
             provider = self.provider_name(intent)
-            analyzer = flattener.analyzer(intent.keep)
-            ranges = service_ranges(intent, analyzer) if domain_build.result is not None else None
-            sizes = None if ranges is None else sizes_of(ranges)
+            built = domain_build.result is not None
+            ranges, sizes = meter.measure(intent) if built else (None, None)
+            shared = built and flattener.shares(intent.record)  # its form is the build's
             plans.append(
                 plan_domain(
                     domain_build,
                     provider,
                     self.current(intent),
-                    self.state.pending(provider, intent.zone),
+                    pending.get((provider, intent.zone), []),
                     now,
                     self.resolver,
-                    analyzer=analyzer,
+                    analyzer=flattener.analyzer(intent.keep),
                     sizes=sizes,
-                    baseline=self.state.service_sizes(intent.domain),
+                    baseline=baselines.get(intent.domain),
                     ranges=ranges,
+                    intent_form=flattener.normal_form(intent.record, intent.domain, intent.keep)
+                    if shared
+                    else None,
+                    probed=probed,
                 )
             )
         return Plan(tuple(plans), now)
