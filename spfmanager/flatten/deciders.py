@@ -17,6 +17,8 @@ otherwise) give None: the caller probes every range edge instead.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +28,17 @@ from spfmanager.flatten.analyze import spf_record, static_target
 from spfmanager.flatten.cover import IPV4_MAPPED
 from spfmanager.flatten.decisions import BITS
 from spfmanager.flatten.pack import record_mechanism_bytes
+from spfmanager.spf.chain import UNREACHED_FIELDS
 from spfmanager.spf.evaluate import is_valid_domain
 from spfmanager.spf.limits import MAX_DEPTH
+from spfmanager.spf.profiles import RFC7208, Profile
 from spfmanager.spf.ranges import Segment, merge_adjacent
 from spfmanager.spf.results import Result
 from spfmanager.spf.terms import IP4, IP6, All, Include, Record
 
 MAX_CLASS_NAMES = 64  # names one chain may reach before the caller probes every edge
+# Names every receiver queries as written (mailauth's pattern and c-ares' host octets).
+_PLAIN_NAME = re.compile(r"(?:[a-z0-9_-]+\.)+[a-z][a-z0-9-]*")
 
 _Trace = tuple[tuple[Any, ...], Result | None]  # (the evaluation's steps, its result)
 Label = tuple[tuple[Any, ...], Result | None]
@@ -42,6 +48,14 @@ _Partition = dict[int, list[Segment[_Trace]]]
 
 class _NotStatic(Exception):
     """The chain has a term the classes do not cover."""
+
+
+@dataclass(frozen=True, slots=True)
+class Classes:
+    """A static chain's evaluation classes, and whether every name in it is plain."""
+
+    partition: Deciders
+    plain_names: bool
 
 
 @dataclass(slots=True)
@@ -54,15 +68,33 @@ class _Walk:
 
 def deciders(
     domain: str, resolver: Resolver, *, max_mechanism_bytes: int | None = None
-) -> Deciders | None:
+) -> Classes | None:
     """Per family, the class label of every address of the chain published at ``domain``
     (its records read through ``resolver``), or None when the chain is not static or a
     record holds more than ``max_mechanism_bytes`` (a receiver drops terms past them)."""
     walk = _Walk(resolver, set(), {}, max_mechanism_bytes)
     try:
-        return _name(walk, domain.rstrip(".").lower(), ())
+        partition = _name(walk, domain.rstrip(".").lower(), ())
     except _NotStatic:
         return None
+    plain = all(_PLAIN_NAME.fullmatch(name) for name in walk.names)
+    return Classes(partition, plain)
+
+
+def static_reading(profile: Profile, *, plain_names: bool) -> Profile:
+    """``profile`` as far as it can read a chain :func:`deciders` classes otherwise than
+    another: profiles equal here give every address of such chains the same outcome.
+
+    Its a/mx/ptr/exists fields never apply; no ip term has a shape the matching fields
+    read otherwise (``/0``, ip6 over ``::ffff:0:0/96``); no record includes its own
+    domain; and with ``plain_names`` no name fails mailauth's checks.
+    """
+    reset = {name: getattr(RFC7208, name) for name in UNREACHED_FIELDS}
+    for name in ("ip6_matches_mapped_ipv4", "ip6_zero_prefix_is_exact", "rejects_self_include"):
+        reset[name] = getattr(RFC7208, name)
+    if plain_names:
+        reset["name_checks"] = RFC7208.name_checks
+    return dataclasses.replace(profile, name="", title="", receivers=(), departures=(), **reset)
 
 
 def class_probes(first: Deciders, second: Deciders) -> dict[int, list[int]]:
@@ -117,6 +149,11 @@ def _name(walk: _Walk, name: str, path: tuple[str, ...]) -> _Partition:
         limit = walk.max_mechanism_bytes
         if limit is not None and record_mechanism_bytes(record) > limit:
             raise _NotStatic
+        if any(
+            isinstance(m, Include) and static_target(m.domain, name) == name
+            for m in record.mechanisms
+        ):
+            raise _NotStatic  # pyspf rejects such a record, reached or not
         known = walk.memo[name] = _record(walk, record, name, (*path, name))
     return known
 
@@ -208,6 +245,6 @@ def _refine(state: list[Segment[_Trace]], term: list[Segment[_Trace]]) -> list[S
     return merge_adjacent(out)
 
 
-def labels(classes: Deciders) -> int:
+def labels(classes: Classes) -> int:
     """How many distinct labels a map holds (for reports and tests)."""
-    return len({s.value for v in classes for s in classes[v]})
+    return len({s.value for v in classes.partition for s in classes.partition[v]})

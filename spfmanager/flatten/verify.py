@@ -48,8 +48,9 @@ Three independent checks, all required:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from itertools import combinations
@@ -60,7 +61,7 @@ from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError, VerificationError
 from spfmanager.flatten.analyze import MAX_NESTING, Analyzer
 from spfmanager.flatten.cover import IPV4_MAPPED
-from spfmanager.flatten.deciders import class_probes, deciders
+from spfmanager.flatten.deciders import class_probes, deciders, static_reading
 from spfmanager.flatten.decisions import BITS, Decisions, NormalPart, normal_form
 from spfmanager.flatten.pack import record_mechanism_bytes
 from spfmanager.flatten.program import Opaque
@@ -236,6 +237,7 @@ def verify(
         return Proof(ranges, 0, 0, profiles=names, mechanism_bytes=most_bytes)
     dynamic = any(isinstance(p, Opaque) for p in published_form)
     evaluation_classes = None
+    semantics: Callable[[Profile], Profile] = _semantics
     if not dynamic:
         budgets = [p.max_mechanism_bytes for p in checked if p.max_mechanism_bytes is not None]
         most = min(budgets, default=None)
@@ -243,7 +245,9 @@ def verify(
         intent_classes = deciders(domain, as_intent, max_mechanism_bytes=most)
         published_classes = deciders(domain, live, max_mechanism_bytes=most)
         if intent_classes is not None and published_classes is not None:
-            evaluation_classes = class_probes(intent_classes, published_classes)
+            evaluation_classes = class_probes(intent_classes.partition, published_classes.partition)
+            plain = intent_classes.plain_names and published_classes.plain_names
+            semantics = functools.partial(static_reading, plain_names=plain)
     # A few class probes: term by term (an interval table pays off over hundreds of checks).
     prover = _Prover(
         intent,
@@ -254,6 +258,7 @@ def verify(
         max_lookups,
         dynamic=dynamic,
         term_by_term=evaluation_classes is not None,
+        semantics=semantics,
     )
     classes: list[ProbeClass] = []
     mapped = any(p.mapped_client_is_ipv6 for p in checked)
@@ -748,6 +753,7 @@ class _Prover:
         *,
         dynamic: bool,
         term_by_term: bool = False,
+        semantics: Callable[[Profile], Profile] | None = None,
     ) -> None:
         self.domain = domain
         self.sender = f"postmaster@{domain}"
@@ -762,9 +768,10 @@ class _Prover:
             self.real = (SlowPath(self.real[0]), SlowPath(self.real[1]))
         self.max_lookups = max_lookups
         groups: dict[Profile, list[Profile]] = {}
+        read = semantics or _semantics  # profiles it maps alike are evaluated once
         for profile in profiles:
-            groups.setdefault(_semantics(profile), []).append(profile)
-        reference = _semantics(RFC7208)
+            groups.setdefault(read(profile), []).append(profile)
+        reference = read(RFC7208)
         self.groups = [(members[0], tuple(members)) for key, members in groups.items()]
         self.receiver_groups = [
             (members[0], tuple(members)) for key, members in groups.items() if key != reference

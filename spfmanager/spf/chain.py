@@ -119,6 +119,7 @@ _UNREACHED = frozenset(
     }
 )
 KNOWN_PROFILE_FIELDS = _INFORMATIONAL | _STRUCTURAL | _MATCHING | _UNREACHED
+UNREACHED_FIELDS = _UNREACHED  # public: the proof's evaluation classes read it too
 # SPFResult fields that differ between the addresses of one segment, or are read lazily
 _PER_CHECK = frozenset({"ip", "sender", "explanation", "steps"})
 

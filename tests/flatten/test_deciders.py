@@ -21,7 +21,7 @@ import spfmanager
 from spfmanager.compile import compile_file
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.flatten import Flattener
-from spfmanager.flatten.deciders import Deciders, class_probes, deciders
+from spfmanager.flatten.deciders import Deciders, class_probes, deciders, static_reading
 from spfmanager.spf.chain import SlowPath
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.profiles import PROFILES
@@ -81,8 +81,9 @@ def assert_uniform(classes: Deciders, resolver: Any) -> None:
 @given(static_zones())
 def test_every_address_of_a_class_is_evaluated_alike(zone: dict[str, Any]) -> None:
     resolver = SlowPath(spfmanager.SnapshotResolver(zone))
-    classes = deciders(DOMAIN, resolver)
-    assert classes is not None
+    found = deciders(DOMAIN, resolver)
+    assert found is not None and found.plain_names
+    classes = found.partition
     for version in (4, 6):  # the whole space, sorted, without gaps
         segments = classes[version]
         assert (
@@ -90,6 +91,34 @@ def test_every_address_of_a_class_is_evaluated_alike(zone: dict[str, Any]) -> No
         )
         assert all(a.last + 1 == b.first for a, b in itertools.pairwise(segments))
     assert_uniform(classes, resolver)
+    assert_grouped_alike(classes, resolver)
+
+
+def assert_grouped_alike(classes: Deciders, resolver: Any) -> None:
+    """Profiles with the same static reading give every edge the same outcome."""
+    groups: dict[object, list[Any]] = {}
+    for profile in PROFILES.values():
+        groups.setdefault(static_reading(profile, plain_names=True), []).append(profile)
+    assert len(groups) < len(PROFILES)  # some are merged, or this proves nothing
+    for members in groups.values():
+        for address, _label in edges(classes):
+            outcomes = {
+                (got.result, got.cause, got.lookups, got.void_lookups)
+                for got in (
+                    evaluate(address, f"postmaster@{DOMAIN}", DOMAIN, resolver=resolver, profile=p)
+                    for p in members
+                )
+            }
+            assert len(outcomes) == 1, f"{[p.name for p in members]} at {address}: {outcomes}"
+
+
+def test_static_readings_merge_the_profiles_that_differ_only_elsewhere() -> None:
+    names = {p.name: static_reading(p, plain_names=True) for p in PROFILES.values()}
+    assert names["mailauth"] == names["rfc7208"]
+    assert names["pyspf"] == names["mailspf"] != names["rfc7208"]
+    assert names["libspf2"] not in (names["rfc7208"], names["pyspf"])
+    unplain = static_reading(PROFILES["mailauth"], plain_names=False)
+    assert unplain != static_reading(PROFILES["rfc7208"], plain_names=False)
 
 
 def test_the_example_proof_evaluates_one_address_per_class_pair() -> None:
@@ -101,7 +130,7 @@ def test_the_example_proof_evaluates_one_address_per_class_pair() -> None:
     published = SlowPath(OverlayResolver(resolver, {n: [s] for n, s in result.records.items()}))
     mine, theirs = deciders(intent.domain, as_intent), deciders(intent.domain, published)
     assert mine is not None and theirs is not None
-    probes = class_probes(mine, theirs)
+    probes = class_probes(mine.partition, theirs.partition)
     kinds = {c.kind: c.points for c in result.proof.classes if c.family == 4}
     assert kinds["classes"] == len(probes[4])
     # Far fewer than the range edges the proof used to evaluate (twice the segments).
@@ -121,10 +150,15 @@ def test_the_example_proof_evaluates_one_address_per_class_pair() -> None:
         "v=spf1 include:loop.example -all",
         "v=spf1 ip4:0.0.0.0/0 -all",
         "v=spf1 ip6:::ffff:0:0/96 -all",
+        "v=spf1 include:self.example -all",
     ],
 )
 def test_chains_the_classes_do_not_cover_are_probed_edge_by_edge(record: str) -> None:
-    zone = {DOMAIN: [{"TXT": record}], "loop.example": [{"TXT": "v=spf1 include:loop.example"}]}
+    zone = {
+        DOMAIN: [{"TXT": record}],
+        "loop.example": [{"TXT": "v=spf1 include:loop.example"}],
+        "self.example": [{"TXT": "v=spf1 -all include:self.example"}],
+    }
     assert deciders(DOMAIN, spfmanager.SnapshotResolver(zone)) is None
 
 
