@@ -34,6 +34,7 @@ from spfmanager.dns.base import Resolver
 from spfmanager.dns.recording import RecordingResolver
 from spfmanager.errors import SPFManagerError
 from spfmanager.flatten import Flattener
+from spfmanager.flatten.cover import forget_covers
 from spfmanager.flatten.pack import forget_sizes
 from spfmanager.publish.drift import range_changes
 from spfmanager.publish.plan import DomainPlan, Plan
@@ -187,6 +188,7 @@ class Runner:
             self._tell(run, None, history)
         forget_records()  # a pass's record texts are not seen again: memory stays flat
         forget_sizes()
+        forget_covers()
         return [*results, *skipped]
 
     def _settle(
