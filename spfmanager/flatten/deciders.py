@@ -22,19 +22,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from spfmanager.dns.base import Resolver, RRType
+from spfmanager.dns.base import Answer, Resolver, RRType
 from spfmanager.errors import DNSTemporaryError
 from spfmanager.flatten.analyze import spf_record, static_target
 from spfmanager.flatten.cover import IPV4_MAPPED
 from spfmanager.flatten.decisions import BITS
 from spfmanager.flatten.pack import record_mechanism_bytes
 from spfmanager.spf.chain import UNREACHED_FIELDS
+from spfmanager.spf.compiled import libspf2_reads_as_rfc7208
 from spfmanager.spf.evaluate import is_valid_domain
-from spfmanager.spf.limits import MAX_DEPTH
+from spfmanager.spf.limits import MAX_DEPTH, MAX_DNS_LOOKUPS
 from spfmanager.spf.profiles import RFC7208, Profile
 from spfmanager.spf.ranges import Segment, merge_adjacent
 from spfmanager.spf.results import Result
-from spfmanager.spf.terms import IP4, IP6, All, Include, Record
+from spfmanager.spf.terms import IP4, IP6, All, Include, Mechanism, Record
 
 MAX_CLASS_NAMES = 64  # names one chain may reach before the caller probes every edge
 # Names every receiver queries as written (mailauth's pattern and c-ares' host octets).
@@ -56,6 +57,9 @@ class Classes:
 
     partition: Deciders
     plain_names: bool
+    # No record has redirect= beside an "all", or before a mechanism: receivers then count
+    # lookups alike up to the limit (see :func:`reads_as_rfc7208`).
+    simple_redirects: bool = True
 
 
 @dataclass(slots=True)
@@ -64,6 +68,8 @@ class _Walk:
     names: set[str]
     memo: dict[str, _Partition]
     max_mechanism_bytes: int | None
+    answers: list[tuple[str, Answer]] = dataclasses.field(default_factory=list)
+    simple_redirects: bool = True
 
 
 def deciders(
@@ -77,8 +83,24 @@ def deciders(
         partition = _name(walk, domain.rstrip(".").lower(), ())
     except _NotStatic:
         return None
+    if not libspf2_reads_as_rfc7208(domain, walk.answers):
+        return None  # libspf2's grammar reads a record otherwise: not one class per record
     plain = all(_PLAIN_NAME.fullmatch(name) for name in walk.names)
-    return Classes(partition, plain)
+    return Classes(partition, plain, walk.simple_redirects)
+
+
+def reads_as_rfc7208(classes: Classes, lookups: int, void_lookups: int) -> bool:
+    """Whether every receiver profile gives an address of a class the outcome RFC 7208
+    gives it, when that evaluation took ``lookups`` and ``void_lookups``: within the
+    limits, the ways profiles count lookups (per include, at the next term, an unreached
+    redirect=) differ only past them, and the rest of their departures cannot apply to a
+    classed chain (IPv4-mapped clients aside: a class of their own)."""
+    return (
+        classes.simple_redirects
+        and classes.plain_names
+        and lookups <= MAX_DNS_LOOKUPS
+        and void_lookups == 0
+    )
 
 
 def static_reading(profile: Profile, *, plain_names: bool) -> Profile:
@@ -97,20 +119,20 @@ def static_reading(profile: Profile, *, plain_names: bool) -> Profile:
     return dataclasses.replace(profile, name="", title="", receivers=(), departures=(), **reset)
 
 
-def class_probes(first: Deciders, second: Deciders) -> dict[int, list[int]]:
-    """Per family, the first address of each distinct pair of labels (IPv4-mapped IPv6
-    addresses apart: receivers evaluate them as IPv4)."""
-    probes: dict[int, list[int]] = {}
+def class_probes(first: Deciders, second: Deciders) -> dict[int, list[tuple[int, Any, Any]]]:
+    """Per family, the first address of each distinct pair of labels, with its classes
+    (each label and whether the address is IPv4-mapped: receivers evaluate those as IPv4)."""
+    probes: dict[int, list[tuple[int, Any, Any]]] = {}
     for version in (4, 6):
         cuts = (IPV4_MAPPED[0], IPV4_MAPPED[1] + 1) if version == 6 else ()
-        seen: set[tuple[bool, Label, Label]] = set()
-        found: list[int] = []
+        seen: set[tuple[Any, Any]] = set()
+        found: list[tuple[int, Any, Any]] = []
         for start, one, other in _pieces(first[version], second[version], cuts):
             mapped = version == 6 and IPV4_MAPPED[0] <= start <= IPV4_MAPPED[1]
-            key = (mapped, one, other)
+            key = ((version, mapped, one), (version, mapped, other))
             if key not in seen:
                 seen.add(key)
-                found.append(start)
+                found.append((start, *key))
         probes[version] = found
     return probes
 
@@ -143,6 +165,7 @@ def _name(walk: _Walk, name: str, path: tuple[str, ...]) -> _Partition:
             answer = walk.resolver.query(name, RRType.TXT)
         except DNSTemporaryError:
             raise _NotStatic from None
+        walk.answers.append((name, answer))
         record = spf_record(name, answer)
         if not isinstance(record, Record):
             raise _NotStatic
@@ -154,6 +177,10 @@ def _name(walk: _Walk, name: str, path: tuple[str, ...]) -> _Partition:
             for m in record.mechanisms
         ):
             raise _NotStatic  # pyspf rejects such a record, reached or not
+        if record.redirect is not None:
+            after = record.terms[record.terms.index(record.redirect) + 1 :]
+            if record.has_all or any(isinstance(t, Mechanism) for t in after):
+                walk.simple_redirects = False
         known = walk.memo[name] = _record(walk, record, name, (*path, name))
     return known
 

@@ -61,7 +61,13 @@ from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import DNSTemporaryError, SPFSyntaxError, VerificationError
 from spfmanager.flatten.analyze import MAX_NESTING, Analyzer
 from spfmanager.flatten.cover import IPV4_MAPPED
-from spfmanager.flatten.deciders import class_probes, deciders, static_reading
+from spfmanager.flatten.deciders import (
+    Classes,
+    class_probes,
+    deciders,
+    reads_as_rfc7208,
+    static_reading,
+)
 from spfmanager.flatten.decisions import BITS, Decisions, NormalPart, normal_form
 from spfmanager.flatten.pack import record_mechanism_bytes
 from spfmanager.flatten.program import Opaque
@@ -238,6 +244,7 @@ def verify(
     dynamic = any(isinstance(p, Opaque) for p in published_form)
     evaluation_classes = None
     semantics: Callable[[Profile], Profile] = _semantics
+    static: tuple[Classes, Classes] | None = None
     if not dynamic:
         budgets = [p.max_mechanism_bytes for p in checked if p.max_mechanism_bytes is not None]
         most = min(budgets, default=None)
@@ -248,6 +255,7 @@ def verify(
             evaluation_classes = class_probes(intent_classes.partition, published_classes.partition)
             plain = intent_classes.plain_names and published_classes.plain_names
             semantics = functools.partial(static_reading, plain_names=plain)
+            static = (intent_classes, published_classes)
     # A few class probes: term by term (an interval table pays off over hundreds of checks).
     prover = _Prover(
         intent,
@@ -259,6 +267,7 @@ def verify(
         dynamic=dynamic,
         term_by_term=evaluation_classes is not None,
         semantics=semantics,
+        static=static,
     )
     classes: list[ProbeClass] = []
     mapped = any(p.mapped_client_is_ipv6 for p in checked)
@@ -424,6 +433,9 @@ class Probe:
 
     address: _IPAddress
     world: World | None = None
+    # The evaluation classes (intent's, published records') of a class probe: every
+    # address of a class evaluates alike, so its evaluations are shared.
+    classes: tuple[object, object] | None = None
 
 
 def plan_probes(
@@ -433,7 +445,7 @@ def plan_probes(
     domain: str,
     *,
     mapped_clients: bool = False,
-    classes: Mapping[int, Sequence[int]] | None = None,
+    classes: Mapping[int, Sequence[tuple[int, object, object]]] | None = None,
 ) -> list[tuple[ProbeClass, list[Probe]]]:
     """The probes of every equivalence class, class by class (see the module docstring);
     ``mapped_clients`` adds IPv4-mapped clients, for profiles that read them as IPv6.
@@ -442,7 +454,7 @@ def plan_probes(
     plan: list[tuple[ProbeClass, list[Probe]]] = []
     if classes is not None:
         for version in (4, 6):
-            probes = [Probe(_address(a, version)) for a in classes[version]]
+            probes = [Probe(_address(a, version), None, (i, p)) for a, i, p in classes[version]]
             if probes:
                 plan.append((ProbeClass(version, "classes", CLASSES_DETAIL, 0), probes))
     else:
@@ -754,6 +766,7 @@ class _Prover:
         dynamic: bool,
         term_by_term: bool = False,
         semantics: Callable[[Profile], Profile] | None = None,
+        static: tuple[Classes, Classes] | None = None,
     ) -> None:
         self.domain = domain
         self.sender = f"postmaster@{domain}"
@@ -785,6 +798,9 @@ class _Prover:
         self._read_seen: set[tuple[Any, ...]] = set()
         self._published_results: dict[tuple[Any, ...], SPFResult] = {}
         self._differences: dict[tuple[Any, ...], list[Any]] = {}
+        self.static = static  # the two chains' evaluation classes, when both are static
+        self._classes: tuple[object, object] | None = None  # of the probe being checked
+        self._by_class: dict[tuple[Any, ...], SPFResult] = {}
 
     def check(self, probe: Probe, probe_class: ProbeClass) -> None:
         if probe in self._seen:
@@ -797,10 +813,16 @@ class _Prover:
             base = _WorldResolver(self.resolver, probe.world)
             as_intent = OverlayResolver(base, self.intent_txt)
             live = OverlayResolver(base, self.published_txt)
+        self._classes = probe.classes
         meaning = self._evaluate(probe.address, as_intent, RFC7208, UNLIMITED, UNLIMITED)
         actual = self._evaluate(probe.address, live, RFC7208, self.max_lookups, MAX_VOID_LOOKUPS)
         self.most_lookups = max(self.most_lookups, actual.lookups)
         if actual.result is not meaning.result:
+            self._classes = None  # the reasons at this very address
+            meaning = self._evaluate(probe.address, as_intent, RFC7208, UNLIMITED, UNLIMITED)
+            actual = self._evaluate(
+                probe.address, live, RFC7208, self.max_lookups, MAX_VOID_LOOKUPS
+            )
             raise VerificationError(
                 f"{self.domain}: published records give {actual.result.value} for "
                 f"{probe.address}{_where(probe, probe_class)} ({actual.reason}) where the intent "
@@ -830,6 +852,12 @@ class _Prover:
         Every other probe is evaluated under every profile.
         """
         family = "mapped" if _is_mapped(probe.address) else probe.address.version
+        if probe.classes is not None and self.static is not None and family != "mapped":
+            mine, theirs = self.static
+            if reads_as_rfc7208(mine, meaning.lookups, meaning.void_lookups) and (
+                reads_as_rfc7208(theirs, actual.lookups, actual.void_lookups)
+            ):
+                return  # every receiver reads both here as RFC 7208 does: checked above
         every = probe_class.kind not in ("boundaries", "classes")
         pub_key = (family, actual.result, actual.cause, actual.lookups, actual.void_lookups)
         read_key = (family, meaning.mechanism, meaning.result, meaning.cause, meaning.lookups)
@@ -872,6 +900,18 @@ class _Prover:
     def _evaluate(
         self, address: _IPAddress, resolver: Resolver, profile: Profile, lookups: int, voids: int
     ) -> SPFResult:
+        classes = self._classes
+        if classes is not None and resolver in self.real:
+            side = self.real.index(resolver)
+            key = (side, classes[side], id(profile), lookups, voids)
+            known = self._by_class.get(key)
+            if known is None:
+                self._classes = None
+                known = self._by_class[key] = self._evaluate(
+                    address, resolver, profile, lookups, voids
+                )
+                self._classes = classes
+            return known
         return evaluate(
             address,
             self.sender,
