@@ -42,6 +42,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import spfmanager
 from benchmarks.latency_dns import LatencyDNSServer, ServerStats
+from spfmanager.cli.common import console
 from spfmanager.compile import Intent, compile_file
 from spfmanager.dns.base import Answer, Resolver, RRType
 from spfmanager.dns.resolver import LiveResolver
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
-        render(report, Console())
+        render(report, console())
     return 0 if all(r["within_bound"] for r in report["modes"] if r["workers"] > 1) else 1
 
 

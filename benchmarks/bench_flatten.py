@@ -43,6 +43,7 @@ from rich.table import Table
 
 from benchmarks import flatten_inputs
 from benchmarks.flatten_inputs import Input
+from spfmanager.cli.common import console
 from spfmanager.dns.base import MXRecord, Resolver, RRType, TXTRecord
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import DNSTemporaryError, SPFManagerError
@@ -515,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
-        render(report, Console())
+        render(report, console())
     return 0 if all_equivalent(report) else 1
 
 

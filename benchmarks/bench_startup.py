@@ -37,8 +37,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+
+from spfmanager.cli.common import console
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR = "python -c pass"
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(document, indent=2))
     else:
-        Console().print(render(results, runs))
+        console().print(render(results, runs))
     return 0
 
 

@@ -60,6 +60,7 @@ class Classes:
     # No record has redirect= beside an "all", or before a mechanism: receivers then count
     # lookups alike up to the limit (see :func:`reads_as_rfc7208`).
     simple_redirects: bool = True
+    redirects: bool = False  # some record has a redirect=
 
 
 @dataclass(slots=True)
@@ -70,6 +71,7 @@ class _Walk:
     max_mechanism_bytes: int | None
     answers: list[tuple[str, Answer]] = dataclasses.field(default_factory=list)
     simple_redirects: bool = True
+    redirects: bool = False
 
 
 def deciders(
@@ -86,7 +88,7 @@ def deciders(
     if not libspf2_reads_as_rfc7208(domain, walk.answers):
         return None  # libspf2's grammar reads a record otherwise: not one class per record
     plain = all(_PLAIN_NAME.fullmatch(name) for name in walk.names)
-    return Classes(partition, plain, walk.simple_redirects)
+    return Classes(partition, plain, walk.simple_redirects, walk.redirects)
 
 
 def reads_as_rfc7208(classes: Classes, lookups: int, void_lookups: int) -> bool:
@@ -95,11 +97,11 @@ def reads_as_rfc7208(classes: Classes, lookups: int, void_lookups: int) -> bool:
     limits, the ways profiles count lookups (per include, at the next term, an unreached
     redirect=) differ only past them, and the rest of their departures cannot apply to a
     classed chain (IPv4-mapped clients aside: a class of their own)."""
+    # pyspf and Mail::SPF count each redirect= of a record they read, reached or not: at
+    # most one more per lookup (and the first record).
+    limit = (MAX_DNS_LOOKUPS - 1) // 2 if classes.redirects else MAX_DNS_LOOKUPS
     return (
-        classes.simple_redirects
-        and classes.plain_names
-        and lookups <= MAX_DNS_LOOKUPS
-        and void_lookups == 0
+        classes.simple_redirects and classes.plain_names and lookups <= limit and void_lookups == 0
     )
 
 
@@ -178,6 +180,7 @@ def _name(walk: _Walk, name: str, path: tuple[str, ...]) -> _Partition:
         ):
             raise _NotStatic  # pyspf rejects such a record, reached or not
         if record.redirect is not None:
+            walk.redirects = True
             after = record.terms[record.terms.index(record.redirect) + 1 :]
             if record.has_all or any(isinstance(t, Mechanism) for t in after):
                 walk.simple_redirects = False

@@ -454,14 +454,12 @@ class _Check:
     ) -> CompiledRecord | _Level:
         """The record as a receiver with a grammar of its own reads its octets (libspf2:
         a C string, cut at the first NUL; no RFC 7208 12 syntax check first)."""
-        selection = select_record(records)
-        if selection.record is None:
-            if selection.cause is Cause.NO_RECORD:
+        text, cause, count = _selected_text(records)
+        if text is None:
+            if cause is Cause.NO_RECORD:
                 return _Level(Result.NONE, f"{domain} has no SPF record", Cause.NO_RECORD)
-            count = len(selection.records)
             message = f"{domain} has {count} SPF records (RFC 7208 4.5)"
             return _Level(Result.PERMERROR, message, Cause.MULTIPLE_RECORDS)
-        text = record_text(selection.record.data)
         self.note(depth, StepKind.RECORD, text)
         as_run = compiler(text)
         if isinstance(as_run, str):
@@ -678,10 +676,11 @@ class _Check:
     def _matches(self, mechanism: Mechanism, depth: int) -> bool:
         if isinstance(mechanism, All):
             return True
-        if isinstance(mechanism, IP4):
-            return self.ipv4 and self.ip in mechanism.network
-        if isinstance(mechanism, IP6):
-            return not self.ipv4 and self.ip in mechanism.network
+        if isinstance(mechanism, IP4 | IP6):
+            if self.ipv4 is not isinstance(mechanism, IP4):
+                return False
+            first, last = mechanism.span()  # no network object: a hot path
+            return first <= self.ip_int <= last
         self.count_lookup(depth, mechanism.render())
         if isinstance(mechanism, Include):
             return self._include(mechanism, depth)
@@ -991,8 +990,19 @@ def forget_records() -> None:
     parse_record.cache_clear()
     compile_record.cache_clear()
     _compiled_record.cache_clear()
+    _selected_text.cache_clear()
     forget_profile_compilers()
     _chain.forget_chains()
+
+
+@lru_cache(maxsize=8192)
+def _selected_text(records: tuple[RData, ...]) -> tuple[str | None, Cause | None, int]:
+    """The SPF record among a TXT answer's records as a receiver's C string reads it, or
+    None with the cause and the number of SPF records; cached on the records."""
+    selection = select_record(records)
+    if selection.record is None:
+        return None, selection.cause, len(selection.records)
+    return record_text(selection.record.data), None, 1
 
 
 @lru_cache(maxsize=8192)

@@ -21,7 +21,14 @@ import spfmanager
 from spfmanager.compile import compile_file
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.flatten import Flattener
-from spfmanager.flatten.deciders import Deciders, class_probes, deciders, static_reading
+from spfmanager.flatten.deciders import (
+    Classes,
+    Deciders,
+    class_probes,
+    deciders,
+    reads_as_rfc7208,
+    static_reading,
+)
 from spfmanager.spf.chain import SlowPath
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.profiles import PROFILES
@@ -92,6 +99,21 @@ def test_every_address_of_a_class_is_evaluated_alike(zone: dict[str, Any]) -> No
         assert all(a.last + 1 == b.first for a, b in itertools.pairwise(segments))
     assert_uniform(classes, resolver)
     assert_grouped_alike(classes, resolver)
+    assert_read_as_rfc7208_within_the_limits(found, resolver)
+
+
+def assert_read_as_rfc7208_within_the_limits(found: Classes, resolver: Any) -> None:
+    """Where reads_as_rfc7208 says so, every profile gives RFC 7208's result."""
+    for address, _label in edges(found.partition):
+        if address.version == 6 and address.ipv4_mapped is not None:
+            continue
+        sender = f"postmaster@{DOMAIN}"
+        rfc = evaluate(address, sender, DOMAIN, resolver=resolver, max_lookups=10**6)
+        if not reads_as_rfc7208(found, rfc.lookups, rfc.void_lookups):
+            continue
+        for profile in PROFILES.values():
+            got = evaluate(address, sender, DOMAIN, resolver=resolver, profile=profile)
+            assert (got.result, got.cause) == (rfc.result, rfc.cause), (profile.name, address)
 
 
 def assert_grouped_alike(classes: Deciders, resolver: Any) -> None:
