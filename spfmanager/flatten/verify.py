@@ -880,6 +880,14 @@ class _Prover:
             self.profile_points += 1
         intent_rfc: SPFResult | None = None
         for index, (profile, members) in enumerate(self.receiver_groups):
+            if (
+                probe_class.kind == "mapped"
+                and self.static is not None
+                and not profile.mapped_client_is_ipv6
+            ):
+                # A static chain's mapped client, for a receiver reading it as IPv4 as
+                # RFC 7208 does: the IPv4 class probes have covered it.
+                continue
             lookups = min(self.max_lookups, profile.max_lookups)
             voids = UNLIMITED if profile.max_void_lookups is None else profile.max_void_lookups
             if published_as_rfc:
