@@ -37,9 +37,17 @@ class MemoResolver:
         self._lock = threading.Lock()
         self.queries = 0  # queries used: sent, or warmed and then asked for
         self.warmed = 0  # queries sent by warm()
+        self.uses: set[Key] | None = None  # when a set: every query asked, collected
+
+    def used(self) -> set[Key]:
+        """The queries asked so far (each counted in :attr:`queries` once)."""
+        with self._lock:
+            return set(self._answers)
 
     def query(self, name: str, rrtype: RRType) -> Answer:
         key = (normalize_name(name), rrtype)
+        if self.uses is not None:
+            self.uses.add(key)
         with self._lock:
             known = self._answers.get(key)
             warm = None if known is not None else self._warm.get(key)

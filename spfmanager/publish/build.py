@@ -11,6 +11,7 @@ from spfmanager.dns.base import Resolver
 from spfmanager.errors import FlattenError, RefusalCause, VerificationError
 from spfmanager.flatten import Flattener, FlattenResult
 from spfmanager.flatten.prefetch import Root
+from spfmanager.publish.parallel import Outcome, default_jobs, run_in_processes
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,15 @@ def build(
     other_root_txt: Callable[[Intent], Sequence[Sequence[str]]] | None = None,
     progress: Progress | None = None,
     flattener: Flattener | None = None,
+    jobs: int | None = None,
 ) -> list[DomainBuild]:
     """Flatten each intent; errors are per domain, never abort the others.
 
     Each domain gets its intent's ``query_budget`` DNS queries and ``flatten_deadline``
     seconds: a hostile or huge include tree fails that domain, not the run. The upstream
-    names of every domain are resolved first, concurrently (:meth:`Flattener.prefetch`).
+    names of every domain are resolved first, concurrently (:meth:`Flattener.prefetch`);
+    then a large build is spread over ``jobs`` processes (default: see
+    :func:`~spfmanager.publish.parallel.default_jobs`), with the same outcomes.
     """
     flattener = flattener or Flattener(resolver)
     if intents:  # every upstream name once, concurrently, before any domain is built
@@ -65,27 +69,48 @@ def build(
         flattener.prefetch(
             [Root(i.record, i.domain, i.query_budget) for i in intents], seconds=seconds
         )
-    builds: list[DomainBuild] = []
-    for intent in intents:
-        extra = other_root_txt(intent) if other_root_txt else ()
+    extras = [other_root_txt(i) if other_root_txt else () for i in intents]
+    jobs = default_jobs(len(intents)) if jobs is None else jobs
+
+    def build_one(index: int) -> Outcome:
+        intent = intents[index]
+        memo = flattener.resolver
+        memo.uses = set() if jobs > 1 else None
         try:
             result = flattener.flatten(
                 intent.record,
                 intent.domain,
                 keep=intent.keep,
                 lookup_budget=intent.lookup_budget,
-                other_root_txt=extra,
+                other_root_txt=extras[index],
                 query_budget=intent.query_budget,
                 deadline=intent.flatten_deadline,
             )
-            builds.append(DomainBuild(intent, result))
+            outcome: Outcome = (result, None, False, None, None, memo.uses or set())
         except FlattenError as exc:
-            builds.append(
-                DomainBuild(intent, None, str(exc), exc.transient, exc.cause, exc.affected)
-            )
+            asked = memo.uses or set()
+            outcome = (None, str(exc), exc.transient, exc.cause, exc.affected, asked)
         except VerificationError as exc:
             error = f"verification failed: {exc}"
-            builds.append(DomainBuild(intent, None, error, cause=RefusalCause.NOT_EQUIVALENT))
+            outcome = (None, error, False, RefusalCause.NOT_EQUIVALENT, None, memo.uses or set())
+        finally:
+            memo.uses = None
+        return outcome
+
+    def done(index: int) -> None:
         if progress is not None:
-            progress(intent.domain)
-    return builds
+            progress(intents[index].domain)
+
+    if jobs > 1 and len(intents) > 1:
+        outcomes = run_in_processes(build_one, len(intents), jobs, flattener, done)
+    else:
+        outcomes = []
+        for index in range(len(intents)):
+            outcomes.append(build_one(index))
+            done(index)
+    return [
+        DomainBuild(intent, result, error, transient, cause, affected)
+        for intent, (result, error, transient, cause, affected, _) in zip(
+            intents, outcomes, strict=True
+        )
+    ]
