@@ -169,6 +169,7 @@ class Flattener:
         self.meter = MeteredResolver(resolver, clock=clock)
         self.resolver = MemoResolver(self.meter)
         self.workers = workers
+        self._prefetched: set[tuple[str, str]] = set()  # (domain, intent) done by prefetch()
         self._analyzers: dict[frozenset[str], Analyzer] = {}
         self._covers: dict[Decisions, list[Mechanism]] = {}
         self._proven: dict[tuple[object, ...], Proof] = {}
@@ -182,6 +183,7 @@ class Flattener:
         queries sent. Nothing when ``workers`` is 1."""
         if self.workers <= 1:
             return 0
+        self._prefetched.update((normalize_name(r.domain), r.record.render()) for r in roots)
         return prefetch(
             self.resolver, roots, workers=self.workers, seconds=seconds, charge_on_use=True
         )
@@ -232,7 +234,7 @@ class Flattener:
             )
         queries_before = self.resolver.queries
         with self.meter.budget(Budget(domain, query_budget, deadline)):
-            if self.workers > 1:
+            if self.workers > 1 and (domain, intent.render()) not in self._prefetched:
                 root = Root(intent, domain, query_budget)
                 prefetch(
                     self.resolver,
