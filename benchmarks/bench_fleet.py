@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,7 @@ from benchmarks.bench_daemon_soak import (
     upstream_records,
 )
 from spfmanager.dns.snapshot import SnapshotResolver
+from spfmanager.publish.parallel import default_jobs
 from spfmanager.publish.plan import Plan
 from spfmanager.publish.workflow import Workspace
 
@@ -188,10 +190,13 @@ def measure(fleet: str, size: int, seed: int = SEED) -> dict[str, Any]:
         rss_before = peak_rss_kib()
         workspace, load_seconds = _prepare(Path(directory), fleet, size, seed)
         loaded = peak_rss_kib()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall, cpu = time.perf_counter(), time.process_time()
         plan = workspace.plan()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         peak = peak_rss_kib()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the build's workers, if any
+        workers_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         resolver = workspace.resolver
         assert isinstance(resolver, SnapshotResolver)
         return {
@@ -201,6 +206,9 @@ def measure(fleet: str, size: int, seed: int = SEED) -> dict[str, Any]:
             "load_seconds": round(load_seconds, 3),
             "plan_seconds": round(wall, 3),
             "plan_cpu_seconds": round(cpu, 3),
+            "jobs": default_jobs(size),
+            "workers_cpu_seconds": round(workers_cpu, 3),
+            "workers_peak_rss_mib": round(after.ru_maxrss / 1024, 1) if workers_cpu else None,
             "ms_per_domain": round(1000 * wall / size, 3),
             "planned": len(plan.domains),
             "errors": len(plan.errors),
@@ -427,10 +435,13 @@ def render(report: Mapping[str, Any]) -> str:
         ("distinct", "distinct_intents"),
         ("plan s", "plan_seconds"),
         ("CPU s", "plan_cpu_seconds"),
+        ("jobs", "jobs"),
+        ("workers CPU s", "workers_cpu_seconds"),
         ("ms/domain", "ms_per_domain"),
         ("ms/domain >100", "ms_per_domain_beyond_100"),
         ("x t(N/10)", "ratio_to_tenth"),
         ("peak MiB", "peak_rss_mib"),
+        ("worker peak MiB", "workers_peak_rss_mib"),
         ("load s", "load_seconds"),
         ("errors", "errors"),
     ]

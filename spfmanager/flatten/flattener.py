@@ -24,6 +24,7 @@ from spfmanager.errors import (
     SPFSyntaxError,
 )
 from spfmanager.flatten.analyze import Analyzer, pin_domain
+from spfmanager.flatten.bounded import Bounded
 from spfmanager.flatten.budget import (
     DEFAULT_DEADLINE,
     DEFAULT_QUERY_BUDGET,
@@ -55,6 +56,7 @@ from spfmanager.spf.terms import (
 # The lookups flattened records should need: headroom under RFC 7208's 10 for upstream
 # growth. A preference: records needing more, up to the 10, are published with a warning.
 DEFAULT_LOOKUP_BUDGET = 8
+RUN_CACHE = 2048  # distinct intents whose analysis, cover and proof a run keeps
 
 
 @dataclass(frozen=True)
@@ -171,11 +173,12 @@ class Flattener:
         self.workers = workers
         self._prefetched: set[tuple[str, str]] = set()  # (domain, intent) done by prefetch()
         self._analyzers: dict[frozenset[str], Analyzer] = {}
-        self._covers: dict[Decisions, list[Mechanism]] = {}
-        self._proven: dict[tuple[object, ...], Proof] = {}
-        self._analyses: dict[
+        # Per distinct intent; the most recent RUN_CACHE only (a fleet of distinct intents).
+        self._covers: Bounded[Decisions, list[Mechanism]] = Bounded(RUN_CACHE)
+        self._proven: Bounded[tuple[object, ...], Proof] = Bounded(RUN_CACHE)
+        self._analyses: Bounded[
             tuple[str, frozenset[str]], tuple[Program, list[Decisions | Opaque], int]
-        ] = {}
+        ] = Bounded(RUN_CACHE)
 
     def prefetch(self, roots: Sequence[Root], *, seconds: float = DEFAULT_DEADLINE) -> int:
         """Resolve what flattening ``roots`` will ask DNS, concurrently, before any of them is
@@ -352,9 +355,10 @@ class Flattener:
                 else:
                     terms.append(part.term)
                 continue
-            if part not in self._covers:
-                self._covers[part] = cover_part(part)
-            terms.extend(self._covers[part])
+            covered = self._covers.get(part)
+            if covered is None:
+                covered = self._covers[part] = cover_part(part)
+            terms.extend(covered)
         return terms, final_redirect, kept
 
 

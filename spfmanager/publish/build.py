@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from spfmanager.compile import Intent
@@ -103,6 +103,8 @@ def build(
 
     if jobs > 1 and len(intents) > 1:
         outcomes = run_in_processes(build_one, len(intents), jobs, flattener, done)
+        # A worker's result holds its own copy of the intent record: keep one.
+        outcomes = [(_same_intent(o[0], i), *o[1:]) for i, o in zip(intents, outcomes, strict=True)]
     else:
         outcomes = []
         for index in range(len(intents)):
@@ -114,3 +116,9 @@ def build(
             intents, outcomes, strict=True
         )
     ]
+
+
+def _same_intent(result: FlattenResult | None, intent: Intent) -> FlattenResult | None:
+    if result is None or result.intent != intent.record:
+        return result
+    return replace(result, intent=intent.record)
