@@ -11,6 +11,7 @@ from spfmanager.dns.base import Resolver
 from spfmanager.errors import FlattenError, RefusalCause, VerificationError
 from spfmanager.flatten import Flattener, FlattenResult
 from spfmanager.flatten.prefetch import Root
+from spfmanager.publish.collector import batch_collector
 from spfmanager.publish.parallel import Outcome, default_jobs, run_in_processes
 
 
@@ -101,15 +102,18 @@ def build(
         if progress is not None:
             progress(intents[index].domain)
 
-    if jobs > 1 and len(intents) > 1:
-        outcomes = run_in_processes(build_one, len(intents), jobs, flattener, done)
-        # A worker's result holds its own copy of the intent record: keep one.
-        outcomes = [(_same_intent(o[0], i), *o[1:]) for i, o in zip(intents, outcomes, strict=True)]
-    else:
-        outcomes = []
-        for index in range(len(intents)):
-            outcomes.append(build_one(index))
-            done(index)
+    with batch_collector():
+        if jobs > 1 and len(intents) > 1:
+            outcomes = run_in_processes(build_one, len(intents), jobs, flattener, done)
+            # A worker's result holds its own copy of the intent record: keep one.
+            outcomes = [
+                (_same_intent(o[0], i), *o[1:]) for i, o in zip(intents, outcomes, strict=True)
+            ]
+        else:
+            outcomes = []
+            for index in range(len(intents)):
+                outcomes.append(build_one(index))
+                done(index)
     return [
         DomainBuild(intent, result, error, transient, cause, affected)
         for intent, (result, error, transient, cause, affected, _) in zip(

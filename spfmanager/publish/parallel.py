@@ -15,7 +15,6 @@ charged for a query another worker's domain used first (never for fewer).
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -61,10 +60,7 @@ def run_in_processes(
     size = max(1, -(-count // (jobs * CHUNKS_PER_JOB)))
     chunks = [range(start, min(start + size, count)) for start in range(0, count, size)]
     outcomes: list[Outcome | None] = [None] * count
-    _JOB["build"] = build_one
-    # The workers inherit the run's objects: kept out of the collector, they are neither
-    # traversed by every collection nor copied page by page as it touches them.
-    gc.freeze()
+    _JOB["build"] = build_one  # (the caller freezes the run's objects: batch_collector)
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
@@ -76,7 +72,6 @@ def run_in_processes(
                         done(index)
     finally:
         _JOB.clear()
-        gc.unfreeze()
     gathered = [o for o in outcomes if o is not None]
     assert len(gathered) == count
     return _recount(gathered, known)

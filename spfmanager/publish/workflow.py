@@ -20,6 +20,7 @@ from spfmanager.providers.base import Provider
 from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
 from spfmanager.publish.build import DomainBuild, Progress, build
 from spfmanager.publish.changes import TxtRecordSet
+from spfmanager.publish.collector import batch_collector
 from spfmanager.publish.connect import EMBEDDED_NAME, open_provider, provider_settings
 from spfmanager.publish.drift import ServiceMeter
 from spfmanager.publish.plan import Plan, foreign_values, plan_domain
@@ -123,6 +124,17 @@ class Workspace:
         domains: Collection[str] | None = None,
     ) -> Plan:
         """Build and plan every domain (or only ``domains``)."""
+        with batch_collector():
+            return self._plan(now=now, progress=progress, flattener=flattener, domains=domains)
+
+    def _plan(
+        self,
+        *,
+        now: datetime | None,
+        progress: Progress | None,
+        flattener: Flattener | None,
+        domains: Collection[str] | None,
+    ) -> Plan:
         now = now or utcnow()
         flattener = flattener or Flattener(self.resolver)
         plans = []
