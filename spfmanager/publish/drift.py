@@ -64,33 +64,31 @@ def service_ranges(
 
 
 class ServiceMeter:
-    """Measures the services of many intents in one run: identical intents (same services,
-    same ``keep``, none depending on the domain) are measured once and share the result.
+    """Measures the services of many intents in one run: each service (same terms, same
+    ``keep``, not depending on the domain) is measured once, whatever intents it is in.
 
     Read only, the ranges and sizes it returns: other plans hold the same objects.
     """
 
     def __init__(self, flattener: Flattener) -> None:
         self.flattener = flattener
-        self._known: dict[tuple[object, ...], tuple[ServiceRanges, ServiceSizes]] = {}
+        self._known: dict[tuple[object, ...], tuple[dict[str, list[str]], dict[int, int]]] = {}
 
     def measure(self, intent: Intent) -> tuple[ServiceRanges, ServiceSizes]:
         """The CIDRs and the address counts each DNS-backed source of ``intent`` passes."""
-        records = service_records(intent)
-        shared = all(self.flattener.shares(r) for r in records.values())
         keep = frozenset(intent.keep)
-        labels = tuple((label, r.render()) for label, r in records.items())
-        key = (keep, labels, None if shared else intent.domain)
-        known = self._known.get(key)
-        if known is None:
-
-            def form_of(record: Record, domain: str) -> Sequence[NormalPart]:
-                return self.flattener.normal_form(record, domain, keep)
-
-            analyzer = self.flattener.analyzer(keep)
-            ranges = service_ranges(intent, analyzer, form_of=form_of)
-            known = self._known[key] = (ranges, sizes_of(ranges))
-        return known
+        ranges: ServiceRanges = {}
+        sizes: ServiceSizes = {}
+        for label, record in service_records(intent).items():
+            shared = self.flattener.shares(record)
+            key = (label, record.render(), keep, None if shared else intent.domain)
+            known = self._known.get(key)
+            if known is None:
+                form = self.flattener.normal_form(record, intent.domain, keep)
+                cidrs = {str(v): _cidrs(form, v) for v in (4, 6)}
+                known = self._known[key] = (cidrs, sizes_of({label: cidrs})[label])
+            ranges[label], sizes[label] = known
+        return ranges, sizes
 
 
 def sizes_of(ranges: Mapping[str, Mapping[str, Sequence[str]]]) -> ServiceSizes:
