@@ -18,6 +18,7 @@ INTERNAL = {
     "spfmanager.spf.evaluate._Abort",  # ends check_host() at any depth; evaluate() returns
     "spfmanager.spf.evaluate._Refused",  # mailauth: a name its resolver refuses (an _Abort)
     "spfmanager.daemon.notify._Failure",  # one delivery attempt; Notifier reports it
+    "spfmanager.flatten.deciders._NotStatic",  # a chain classes do not cover; deciders() -> None
 }
 
 
