@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 app = typer.Typer(
@@ -11,3 +13,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+# Exit statuses: 0 fine, 1 an error (a usage error too), 2 only "changes pending" (plan) or
+# "problems found" (check, audit). Click exits 2 on a usage error (a bad option, a missing
+# argument), which a CI script would read as "changes pending": spfmanager's usage errors
+# exit 1. (The class is click's, vendored by typer: reached through its public subclass.)
+USAGE_ERROR_STATUS = 1
+_usage_error: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_usage_error.exit_code = USAGE_ERROR_STATUS

@@ -1,0 +1,59 @@
+"""Exit statuses a CI script can trust: a usage error is 1, never 2 ("changes pending").
+
+Run as a user runs the command: a fresh ``python -m spfmanager`` process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "small-business"
+
+
+def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spfmanager", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plan", "--bogus"], "No such option: --bogus"),
+        (["check"], "Missing argument"),
+        (["no-such-command"], "No such command"),
+        (["build", "--format", "nonsense"], "Invalid value for '--format'"),
+        (["plan", "-c"], "requires an argument"),
+    ],
+)
+def test_usage_errors_exit_1_and_say_why_on_stderr(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    done = spfmanager(*args, cwd=tmp_path)
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert message in done.stderr
+    assert done.stdout == ""
+
+
+def test_help_exits_0(tmp_path: Path) -> None:
+    done = spfmanager("plan", "--help", cwd=tmp_path)
+    assert done.returncode == 0 and "Usage" in done.stdout
+
+
+def test_changes_pending_is_still_2(tmp_path: Path) -> None:
+    """The one meaning of 2 for plan: changes are pending (here: nothing published yet)."""
+    for name in ("spfmanager.yaml", "dns-snapshot.yaml"):
+        (tmp_path / name).write_text((EXAMPLE / name).read_text(encoding="utf-8"), encoding="utf-8")
+    done = spfmanager(
+        "plan", "-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml", cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stderr
