@@ -21,6 +21,7 @@ from spfmanager.cli.common import (
     StateOption,
     clean_errors,
     console,
+    error_console,
     fail,
     print_json,
 )
@@ -100,9 +101,8 @@ def apply_command(
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
         if plan_file is not None:
-            items = _saved_plan(plan_file, force)
+            items, errors = _saved_plan(plan_file, force)
             report = workspace.apply(items, force=force)
-            errors: list[str] = []
         else:
             plan = workspace.plan()
             report = workspace.apply(plan, force=force)
@@ -118,22 +118,25 @@ def apply_command(
         for name in report.kept:
             out.print(f"[yellow]kept[/] {name}: a record in the zone still points at it")
         if not report.applied:
-            out.print("nothing to apply: DNS is in sync")
+            # Domains that could not be built have nothing to apply, and are not in sync.
+            out.print("nothing to apply" + ("" if errors else ": DNS is in sync"))
         for error in errors:
-            out.print(f"[red]not published[/] {error}")
+            error_console().print(f"[red]not published[/] {error}")
     raise typer.Exit(int(ExitCode.USAGE if errors else ExitCode.OK))
 
 
-def _saved_plan(path: Path, force: bool) -> list[ApplyItem]:
+def _saved_plan(path: Path, force: bool) -> tuple[list[ApplyItem], list[str]]:
+    """The plan's items, and the errors of the domains it could not build."""
     from spfmanager.publish.apply import ApplyItem
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         items = ApplyItem.from_data(data)
+        errors = [str(e) for e in data.get("errors") or []]
     except OSError as exc:
         fail(f"{path}: cannot read the plan: {exc.strerror}")
     except (ValueError, KeyError, TypeError) as exc:
         fail(f"{path}: not a plan written by 'spfmanager plan --out': {exc}")
     if data.get("unsafe") and not force:
         fail(f"{path}: refusing an unsafe plan (use --force): " + "; ".join(data["unsafe"]))
-    return items
+    return items, errors

@@ -57,3 +57,26 @@ def test_changes_pending_is_still_2(tmp_path: Path) -> None:
         "plan", "-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml", cwd=tmp_path
     )
     assert done.returncode == 2, done.stderr
+
+
+def test_applying_a_saved_plan_of_a_failed_domain_says_so_and_fails(tmp_path: Path) -> None:
+    (tmp_path / "spfmanager.yaml").write_text(
+        "defaults: {policy: '-all', provider: local}\n"
+        "providers: {local: {kind: zonefile, directory: zones}}\n"
+        "state: {url: 'sqlite:///spfmanager.db'}\n"
+        "domains:\n"
+        "  ok.example: {ip4: ['192.0.2.0/24']}\n"
+        "  broken.example: {include: ['gone.vendor.example']}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "dns-snapshot.yaml").write_text("{}\n", encoding="utf-8")  # gone: NXDOMAIN
+    args = ("-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml")
+    planned = spfmanager("plan", *args, "--out", "plan.json", cwd=tmp_path)
+    assert planned.returncode == 1  # a domain cannot be built
+    applied = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    assert applied.returncode == 1, applied.stdout
+    assert "in sync" not in applied.stdout
+    assert "not published" in applied.stderr and "broken.example" in applied.stderr
+    assert "gone.vendor.example" in applied.stderr
+    again = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    assert again.returncode == 1 and "broken.example" in again.stderr
