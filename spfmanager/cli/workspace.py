@@ -24,11 +24,21 @@ def open_workspace(
     port: int,
     state: str | None = None,
 ) -> Workspace:
-    """Load ``config`` (ConfigError lists every problem) with the chosen DNS."""
+    """Load ``config`` (ConfigError lists every problem) with the chosen DNS. A config
+    without any domain is an error: a run over nothing would succeed silently."""
+    from spfmanager.errors import ConfigError
     from spfmanager.publish.workflow import Workspace
 
     resolver = build_resolver(snapshot, nameservers, port)
-    return Workspace.load(config, resolver, state_url=state)
+    workspace = Workspace.load(config, resolver, state_url=state)
+    if not workspace.intents:
+        raise ConfigError(
+            [
+                f"{config}: domains: no domain is configured (add one under 'domains:', see "
+                "docs/config.md)"
+            ]
+        )
+    return workspace
 
 
 @contextmanager

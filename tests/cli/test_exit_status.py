@@ -80,3 +80,12 @@ def test_applying_a_saved_plan_of_a_failed_domain_says_so_and_fails(tmp_path: Pa
     assert "gone.vendor.example" in applied.stderr
     again = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
     assert again.returncode == 1 and "broken.example" in again.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "build", "apply"])
+def test_a_config_without_domains_is_an_error(command: str, tmp_path: Path) -> None:
+    (tmp_path / "spfmanager.yaml").write_text("domains: {}\n", encoding="utf-8")
+    done = spfmanager(command, "-c", "spfmanager.yaml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "spfmanager.yaml: domains: no domain is configured" in done.stderr
+    assert done.stdout == ""
