@@ -12,12 +12,14 @@ import typer
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
     ConfigOption,
+    ExitCode,
     NameserverOption,
     PortOption,
     SnapshotOption,
     build_resolver,
     clean_errors,
     console,
+    error_console,
     fail,
 )
 
@@ -32,7 +34,11 @@ def snapshot_command(
     nameserver: NameserverOption = None,
     port: PortOption = 53,
 ) -> None:
-    """Write every DNS answer the config's build needs as a --dns-snapshot file."""
+    """Write every DNS answer the config's build needs as a --dns-snapshot file.
+
+    Exit status: 0 written; 1 error, or a domain could not be built (the file is still
+    written, with what was resolved; each domain's problem is on stderr).
+    """
     import yaml
 
     from spfmanager.compile import compile_file
@@ -43,6 +49,8 @@ def snapshot_command(
     with clean_errors():
         recorder = RecordingResolver(build_resolver(snapshot, nameserver, port))
         _, intents = compile_file(config)
+        if not intents:
+            fail(f"{config}: domains: no domain is configured (add one under 'domains:')")
         flattener = Flattener(recorder)
         problems = []
         for intent in intents:
@@ -67,5 +75,9 @@ def snapshot_command(
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror}")
     console().print(f"wrote {len(data)} names to {output}")
-    for problem in problems:
-        console().print(f"[yellow]warning[/] {problem}")
+    if problems:
+        errors = error_console()
+        for problem in problems:
+            errors.print(f"[red]error[/] {problem}")
+        errors.print(f"{len(problems)} of {len(intents)} domains could not be built")
+        raise typer.Exit(int(ExitCode.USAGE))

@@ -89,3 +89,37 @@ def test_a_config_without_domains_is_an_error(command: str, tmp_path: Path) -> N
     assert done.returncode == 1
     assert "spfmanager.yaml: domains: no domain is configured" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_snapshot_with_a_domain_that_cannot_be_built_says_which_and_fails(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "spfmanager.yaml").write_text(
+        "domains:\n"
+        "  ok.example: {include: ['vendor.example']}\n"
+        "  broken.example: {include: ['gone.vendor.example']}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "upstream.yaml").write_text(
+        "vendor.example:\n- TXT: v=spf1 ip4:192.0.2.0/24 -all\n", encoding="utf-8"
+    )
+    done = spfmanager(
+        "snapshot",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        "upstream.yaml",
+        "-o",
+        "out.yaml",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "broken.example" in done.stderr and "1 of 2 domains could not be built" in done.stderr
+    assert "vendor.example" in (tmp_path / "out.yaml").read_text(encoding="utf-8")  # still written
+
+
+def test_a_snapshot_of_a_config_without_domains_fails(tmp_path: Path) -> None:
+    (tmp_path / "spfmanager.yaml").write_text("domains: {}\n", encoding="utf-8")
+    done = spfmanager("snapshot", "-c", "spfmanager.yaml", cwd=tmp_path)
+    assert done.returncode == 1 and "no domain is configured" in done.stderr
+    assert not (tmp_path / "dns-snapshot.yaml").exists()
