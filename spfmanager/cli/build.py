@@ -21,6 +21,7 @@ from spfmanager.cli.common import (
     SnapshotOption,
     clean_errors,
     console,
+    error_console,
     print_json,
 )
 from spfmanager.cli.flatten import show_result
@@ -49,7 +50,8 @@ def build_command(
     """Compile and flatten every domain of the config; each result is proven equivalent.
 
     Shows the records, DNS lookups, bytes, and whether they differ from what DNS serves now.
-    Exit status: 0 all domains built; 1 bad config; 2 some domain could not be built.
+    Exit status: 0 all domains built; 1 an error: a bad config, or a domain that could not
+    be built (each named on stderr, whatever the output format).
     """
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port)
@@ -66,7 +68,13 @@ def build_command(
         typer.echo(export(results, output, ttl=ttl), nl=False)
     else:
         _show(builds, workspace.resolver, verbose)
-    raise typer.Exit(int(ExitCode.PROBLEMS if failed else ExitCode.OK))
+    if failed:
+        errors = error_console()
+        for build in builds:
+            if build.result is None:
+                errors.print(f"[red]not built[/] {build.intent.domain}: {build.error}")
+        raise typer.Exit(int(ExitCode.USAGE))
+    raise typer.Exit(int(ExitCode.OK))
 
 
 def _current_root(domain: str, resolver: Resolver) -> str | None:

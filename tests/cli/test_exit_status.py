@@ -123,3 +123,25 @@ def test_a_snapshot_of_a_config_without_domains_fails(tmp_path: Path) -> None:
     done = spfmanager("snapshot", "-c", "spfmanager.yaml", cwd=tmp_path)
     assert done.returncode == 1 and "no domain is configured" in done.stderr
     assert not (tmp_path / "dns-snapshot.yaml").exists()
+
+
+@pytest.mark.parametrize("output", [[], ["--json"], ["--format", "terraform-route53"]])
+def test_a_build_with_a_domain_that_cannot_be_built_names_it_on_stderr(
+    output: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "spfmanager.yaml").write_text(
+        "domains:\n  broken.example: {include: ['gone.vendor.example']}\n", encoding="utf-8"
+    )
+    (tmp_path / "dns-snapshot.yaml").write_text("{}\n", encoding="utf-8")
+    done = spfmanager(
+        "build",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        "dns-snapshot.yaml",
+        *output,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "not built" in done.stderr and "broken.example" in done.stderr
+    assert "gone.vendor.example" in done.stderr
