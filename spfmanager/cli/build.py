@@ -29,9 +29,9 @@ from spfmanager.cli.workspace import open_workspace, progress_bar
 from spfmanager.publish.formats import ExportFormat
 
 if TYPE_CHECKING:
-    from spfmanager.dns.base import Resolver
     from spfmanager.flatten.verify import Proof
     from spfmanager.publish.build import DomainBuild
+    from spfmanager.publish.workflow import Workspace
 
 
 @app.command("build")
@@ -59,7 +59,7 @@ def build_command(
             builds = workspace.build(progress=advance)
     failed = any(b.result is None for b in builds)
     if as_json:
-        print_json([{**b.data, "dns_change": _dns_change(b, workspace.resolver)} for b in builds])
+        print_json([{**b.data, "dns_change": _dns_change(b, workspace)} for b in builds])
     elif output is not None:
         from spfmanager.publish.export import export
 
@@ -67,7 +67,7 @@ def build_command(
         ttl = workspace.config.defaults.ttl
         typer.echo(export(results, output, ttl=ttl), nl=False)
     else:
-        _show(builds, workspace.resolver, verbose)
+        _show(builds, workspace, verbose)
     if failed:
         errors = error_console()
         for build in builds:
@@ -77,33 +77,29 @@ def build_command(
     raise typer.Exit(int(ExitCode.OK))
 
 
-def _current_root(domain: str, resolver: Resolver) -> str | None:
-    from spfmanager.dns.base import RRType
-    from spfmanager.errors import DNSTemporaryError
-    from spfmanager.spf.select import select_record
+def _dns_change(build: DomainBuild, workspace: Workspace) -> str:
+    """'new', 'changed' or 'unchanged' versus what the provider publishes now (the zone
+    'plan' compares against: one truth), 'none' when the domain was not built."""
+    from spfmanager.spf.parser import is_spf_record
 
-    try:
-        answer = resolver.query(domain, RRType.TXT)
-    except DNSTemporaryError:
-        return None
-    record = select_record(answer.records).record
-    return None if record is None else record.data.decode("latin-1")
-
-
-def _dns_change(build: DomainBuild, resolver: Resolver) -> str:
-    """'new', 'changed' or 'unchanged' versus the root record DNS serves now."""
     if build.result is None:
         return "none"
-    current = _current_root(build.intent.domain, resolver)
-    if current is None:
+    zone = workspace.current(build.intent)
+
+    def spf_values(name: str) -> list[str]:
+        rrset = zone.get(name)
+        return [] if rrset is None else [v for v in rrset.values if is_spf_record(v)]
+
+    if not spf_values(build.intent.domain):
         return "new"
-    return "unchanged" if current == build.result.texts[build.intent.domain] else "changed"
+    same = all(spf_values(r.name) == [r.text] for r in build.result.packed)
+    return "unchanged" if same else "changed"
 
 
-def _show(builds: list[DomainBuild], resolver: Resolver, verbose: bool) -> None:
+def _show(builds: list[DomainBuild], workspace: Workspace, verbose: bool) -> None:
     out = console()
     table = Table(title="spfmanager build")
-    for column in ("domain", "records", "lookups", "bytes", "vs DNS now", "proof / error"):
+    for column in ("domain", "records", "lookups", "bytes", "vs published", "proof / error"):
         table.add_column(column)
     for build in builds:
         result = build.result
@@ -116,7 +112,7 @@ def _show(builds: list[DomainBuild], resolver: Resolver, verbose: bool) -> None:
             str(len(result.packed)),
             f"{result.lookups} (was {result.intent_lookups})",
             str(result.total_bytes),
-            _dns_change(build, resolver),
+            _dns_change(build, workspace),
             _proof_cell(result.proof),
         )
     out.print(table)

@@ -5,6 +5,7 @@ Run as a user runs the command: a fresh ``python -m spfmanager`` process.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,20 @@ def test_a_build_with_a_domain_that_cannot_be_built_names_it_on_stderr(
     assert done.returncode == 1
     assert "not built" in done.stderr and "broken.example" in done.stderr
     assert "gone.vendor.example" in done.stderr
+
+
+def test_build_and_plan_agree_after_apply(tmp_path: Path) -> None:
+    """One truth: right after apply, build's 'vs published' is what plan says (in sync)."""
+    for name in ("spfmanager.yaml", "dns-snapshot.yaml"):
+        (tmp_path / name).write_text((EXAMPLE / name).read_text(encoding="utf-8"), encoding="utf-8")
+    args = ("-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml")
+    before = spfmanager("build", *args, "--json", cwd=tmp_path)
+    assert [d["dns_change"] for d in json.loads(before.stdout)] == ["new"]
+    assert spfmanager("apply", *args, cwd=tmp_path).returncode == 0
+    assert spfmanager("plan", *args, cwd=tmp_path).returncode == 0  # in sync
+    after = spfmanager("build", *args, "--json", cwd=tmp_path)
+    assert [d["dns_change"] for d in json.loads(after.stdout)] == ["unchanged"]
+    zone = tmp_path / "zones" / "smallbiz.example.zone"
+    zone.write_text(zone.read_text(encoding="utf-8").replace("-all", "~all"), encoding="utf-8")
+    edited = spfmanager("build", *args, "--json", cwd=tmp_path)
+    assert [d["dns_change"] for d in json.loads(edited.stdout)] == ["changed"]
