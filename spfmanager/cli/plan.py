@@ -119,7 +119,12 @@ def apply_command(
             out.print(f"[yellow]kept[/] {name}: a record in the zone still points at it")
         if not report.applied:
             # Domains that could not be built have nothing to apply, and are not in sync.
-            out.print("nothing to apply" + ("" if errors else ": DNS is in sync"))
+            if errors:
+                out.print("nothing to apply")
+            elif plan_file is not None and any(item.changes for item in items):
+                out.print(f"nothing to apply: every change of {plan_file} is already in effect")
+            else:
+                out.print("nothing to apply: DNS is in sync")
         for error in errors:
             error_console().print(f"[red]not published[/] {error}")
     raise typer.Exit(int(ExitCode.USAGE if errors else ExitCode.OK))

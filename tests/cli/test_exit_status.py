@@ -163,3 +163,27 @@ def test_build_and_plan_agree_after_apply(tmp_path: Path) -> None:
     zone.write_text(zone.read_text(encoding="utf-8").replace("-all", "~all"), encoding="utf-8")
     edited = spfmanager("build", *args, "--json", cwd=tmp_path)
     assert [d["dns_change"] for d in json.loads(edited.stdout)] == ["changed"]
+
+
+def test_a_saved_plan_applied_twice_or_gone_stale_changes_nothing(tmp_path: Path) -> None:
+    for name in ("spfmanager.yaml", "dns-snapshot.yaml"):
+        (tmp_path / name).write_text((EXAMPLE / name).read_text(encoding="utf-8"), encoding="utf-8")
+    args = ("-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml")
+    assert spfmanager("plan", *args, "--out", "plan.json", cwd=tmp_path).returncode == 2
+    first = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    assert first.returncode == 0 and "create smallbiz.example" in first.stdout
+    zone = tmp_path / "zones" / "smallbiz.example.zone"
+    applied = zone.read_text(encoding="utf-8")
+    again = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    assert again.returncode == 0
+    assert "every change of plan.json is already in effect" in again.stdout
+    assert "create" not in again.stdout and zone.read_text(encoding="utf-8") == applied
+    # A plan made, then overtaken by a hand edit: refused, nothing written.
+    config = tmp_path / "spfmanager.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace('"-all"', '"~all"'), "utf-8")
+    assert spfmanager("plan", *args, "--out", "p2.json", cwd=tmp_path).returncode == 2
+    edited = applied.replace("-all", "?all")
+    zone.write_text(edited, encoding="utf-8")
+    stale = spfmanager("apply", *args, "--plan", "p2.json", cwd=tmp_path)
+    assert stale.returncode == 1 and "changed since the plan was made" in stale.stderr
+    assert zone.read_text(encoding="utf-8") == edited
