@@ -27,13 +27,14 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import dns.exception
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
@@ -287,6 +288,8 @@ class ZoneFileProvider(Provider):
         out: list[str] = []
         origin, last_owner = self.origin, None
         placed: set[str] = set()
+        verbatim = self._verbatim(text, entries.values(), desired)
+        kept = {name: {v for e, v in verbatim.values() if e == name} for name in desired}
 
         def emit(name: str) -> None:
             nonlocal last_owner
@@ -296,6 +299,8 @@ class ZoneFileProvider(Provider):
                 return
             owner = dns.name.from_text(name)
             for value in rrset.values:
+                if value in kept[name]:
+                    continue  # its own line stays as it is, comment and all
                 out.append(
                     f"{_relative(owner, origin)}\t{rrset.ttl}\tIN\tTXT\t{quote_txt(value)}{eol}"
                 )
@@ -319,6 +324,11 @@ class ZoneFileProvider(Provider):
             if entry.rdtype == dns.rdatatype.TXT and key in desired:
                 if key not in placed:
                     emit(key)
+                if entry.first in verbatim:
+                    if entry.owner_implicit and entry.owner != last_owner:
+                        block[0] = _relative(entry.owner, origin) + block[0]
+                    last_owner = entry.owner
+                    out.extend(block)
                 continue
             if entry.owner_implicit and entry.owner != last_owner:
                 # the line used to inherit an owner we removed: name it explicitly
@@ -331,6 +341,32 @@ class ZoneFileProvider(Provider):
             if name not in placed:
                 emit(name)
         return "".join(out)
+
+    def _verbatim(
+        self,
+        text: str,
+        entries: Iterable[_Entry],
+        desired: dict[str, TxtRecordSet | None],
+    ) -> dict[int, tuple[str, str]]:
+        """The TXT lines of ``desired`` names that stay as written (first line -> name,
+        value): a value the name keeps, while its RRset keeps its TTL. Only spfmanager's
+        values are rewritten; a verification string keeps its line, comment and all."""
+        current = self._parse(text)
+        verbatim: dict[int, tuple[str, str]] = {}
+        left: dict[str, list[str]] = {}
+        for entry in sorted(entries, key=lambda e: e.first):
+            if entry.owner is None or entry.rdtype != dns.rdatatype.TXT:
+                continue
+            name = entry.owner.to_text(omit_final_dot=True).lower()
+            wanted, have = desired.get(name), current.get(name)
+            if wanted is None or have is None or have.ttl != wanted.ttl:
+                continue
+            value = _txt_value(entry)
+            remaining = left.setdefault(name, list(wanted.values))
+            if value is not None and value in remaining:
+                remaining.remove(value)
+                verbatim[entry.first] = (name, value)
+        return verbatim
 
     def _bump_serial(self, text: str) -> str:
         lines = _lines(text)
@@ -499,6 +535,19 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _txt_value(entry: _Entry) -> str | None:
+    """The value of a TXT line, as :meth:`ZoneFileProvider._parse` reads it (None when
+    dnspython cannot read it alone: it is rewritten)."""
+    rdata = " ".join(t.text for t in entry.tokens[entry.rdata_index :])
+    try:
+        parsed = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rdata)
+    except (dns.exception.DNSException, ValueError):
+        return None
+    if not isinstance(parsed, dns.rdtypes.ANY.TXT.TXT):
+        return None
+    return b"".join(parsed.strings).decode("ascii", "replace")
 
 
 def _lines(text: str) -> list[str]:

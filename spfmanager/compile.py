@@ -64,6 +64,7 @@ class Intent:
     min_ipv4_prefix: int = 8  # safety: an authorized IPv4 range wider than this needs --force
     min_ipv6_prefix: int = 16
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # when the daemon runs it
+    ttl_override: bool = False  # set the root RRset's TTL even when other TXT values share it
 
     def sources_of(self, term: Term) -> tuple[Source, ...]:
         """Every config origin of ``term`` (empty when it is not in the record)."""
@@ -142,6 +143,9 @@ def _build(
         min_ipv4_prefix=_first(domain.min_ipv4_prefix, defaults.min_ipv4_prefix),
         min_ipv6_prefix=_first(domain.min_ipv6_prefix, defaults.min_ipv6_prefix),
         schedule=domain.schedule or defaults.schedule,
+        ttl_override=(
+            defaults.ttl_override if domain.ttl_override is None else domain.ttl_override
+        ),
     )
     return intent, problems
 

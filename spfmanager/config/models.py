@@ -191,6 +191,15 @@ MinPrefix6 = Annotated[
         description="Safety: an authorized IPv6 range wider than /N (e.g. ::/0) needs --force",
     ),
 ]
+TTLOverride = Annotated[
+    bool,
+    Strict(),
+    Field(
+        description="Set the root's TTL to ttl even when other TXT values (verification "
+        "strings...) share the name, changing theirs too (one TTL per RRset, RFC 2181 5.2); "
+        "by default the RRset keeps its TTL",
+    ),
+]
 ShrinkPercent = Annotated[
     int,
     Strict(),
@@ -361,6 +370,7 @@ class Defaults(_Model):
 
     policy: PolicyField = Policy.FAIL
     ttl: TTL = 3600
+    ttl_override: TTLOverride = False
     lookup_budget: LookupBudget = 8
     provider: ProviderName = None
     max_authorized_ipv4: MaxIPv4 = 8
@@ -457,6 +467,7 @@ class DomainConfig(_Model):
     )
     policy: PolicyField | None = None
     ttl: TTL | None = None
+    ttl_override: TTLOverride | None = None
     lookup_budget: LookupBudget | None = None
     max_authorized_ipv4: MaxIPv4 | None = None
     max_authorized_ipv6: MaxIPv6 | None = None

@@ -297,11 +297,16 @@ def plan_domain(
         elif have.values != desired.values or have.ttl != desired.ttl:
             changes.append(PlannedChange(Phase.CHAIN, domain, Update(have, desired)))
     root = current.get(domain)
+    root_ttl = intent.ttl
+    shared_root = root is not None and bool(foreign_values(root))
+    if root is not None and shared_root and not intent.ttl_override:
+        # One TTL per RRset (RFC 2181 5.2): other TXT values share the root's, keep it.
+        root_ttl = root.ttl
     if result is not None:
         spf_now = [v for v in (root.values if root else ()) if is_spf_record(v)]
         root_text = wanted[domain]
-        if spf_now != [root_text] or (root is not None and root.ttl != intent.ttl):
-            new_root = TxtRecordSet(domain, (*foreign_values(root), root_text), intent.ttl)
+        if spf_now != [root_text] or (root is not None and root.ttl != root_ttl):
+            new_root = TxtRecordSet(domain, (*foreign_values(root), root_text), root_ttl)
             change: Change = Create(new_root) if root is None else Update(root, new_root)
             changes.append(PlannedChange(Phase.ROOT, domain, change))
     before_cleanup = zone_after(current, (c.change for c in changes))
@@ -351,6 +356,13 @@ def plan_domain(
     unsafe += [d.describe() for d in drift if d.refused]
     notes += [d.describe() for d in drift if not d.refused]
     notes += [f"retire {n} after the old root's TTL" for n in retire]
+    if result is not None and root is not None and root_ttl != intent.ttl:
+        others = len(foreign_values(root))
+        notes.append(
+            f"{domain}: TTL kept at {root.ttl}, not {intent.ttl}: {others} other TXT "
+            f"value{'s' if others != 1 else ''} share the name, and one TTL holds for all "
+            "(RFC 2181 5.2); set ttl_override: true to change theirs too"
+        )
     return DomainPlan(
         build,
         provider,

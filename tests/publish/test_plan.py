@@ -190,7 +190,10 @@ def test_the_root_update_keeps_foreign_txt_values() -> None:
     old = rrset(DOMAIN, "google-site-verification=abc", "v=spf1 ip4:192.0.2.1 -all", ttl=600)
     domain_plan = plan_for(domain_build, resolver, {DOMAIN: old})
     (root,) = by_phase(domain_plan, Phase.ROOT)
-    assert root.change == Update(old, rrset(DOMAIN, "google-site-verification=abc", root_text))
+    # One TTL per RRset (RFC 2181 5.2): the verification value's 600 stays, and the plan says so.
+    kept = rrset(DOMAIN, "google-site-verification=abc", root_text, ttl=600)
+    assert root.change == Update(old, kept)
+    assert any("TTL kept at 600, not 300" in n and "ttl_override" in n for n in domain_plan.notes)
     # A root that already holds the record beside foreign values is in sync.
     chain = {n: rrset(n, domain_build.result.texts[n]) for n in chain_of(domain_build)}
     in_sync = {**chain, DOMAIN: rrset(DOMAIN, "zzz=keep", root_text)}
@@ -199,6 +202,21 @@ def test_the_root_update_keeps_foreign_txt_values() -> None:
     doubled = {**chain, DOMAIN: rrset(DOMAIN, "v=spf1 -all", root_text, "zzz=keep")}
     (root,) = plan_for(domain_build, resolver, doubled).changes
     assert root.change == Update(doubled[DOMAIN], rrset(DOMAIN, "zzz=keep", root_text))
+
+
+def test_ttl_override_sets_a_shared_roots_ttl_and_a_lone_root_follows_ttl() -> None:
+    old = rrset(DOMAIN, "google-site-verification=abc", "v=spf1 ip4:192.0.2.1 -all", ttl=600)
+    overridden, resolver = build_domain(ttl_override=True)
+    assert overridden.result is not None
+    (root,) = by_phase(plan_for(overridden, resolver, {DOMAIN: old}), Phase.ROOT)
+    assert root.change == Update(
+        old, rrset(DOMAIN, "google-site-verification=abc", overridden.result.texts[DOMAIN])
+    )
+    lone = rrset(DOMAIN, "v=spf1 ip4:192.0.2.1 -all", ttl=600)  # nothing else shares it
+    plain, resolver = build_domain()
+    assert plain.result is not None
+    (root,) = by_phase(plan_for(plain, resolver, {DOMAIN: lone}), Phase.ROOT)
+    assert root.change == Update(lone, rrset(DOMAIN, plain.result.texts[DOMAIN]))
 
 
 def test_foreign_values_are_the_non_spf_values() -> None:
