@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+from spfmanager import __version__
 
 app = typer.Typer(
     name="spfmanager",
@@ -13,6 +15,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"spfmanager {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Sender-side SPF manager: audit, flatten, verify and publish SPF records."""
+
 
 # Exit statuses: 0 fine, 1 an error (a usage error too), 2 only "changes pending" (plan) or
 # "problems found" (check, audit). Click exits 2 on a usage error (a bad option, a missing

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from spfmanager import __version__
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "small-business"
 
 
@@ -187,3 +189,8 @@ def test_a_saved_plan_applied_twice_or_gone_stale_changes_nothing(tmp_path: Path
     stale = spfmanager("apply", *args, "--plan", "p2.json", cwd=tmp_path)
     assert stale.returncode == 1 and "changed since the plan was made" in stale.stderr
     assert zone.read_text(encoding="utf-8") == edited
+
+
+def test_version(tmp_path: Path) -> None:
+    done = spfmanager("--version", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == f"spfmanager {__version__}\n"
