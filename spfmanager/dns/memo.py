@@ -36,7 +36,6 @@ class MemoResolver:
         self._warm: dict[Key, Known] = {}  # fetched ahead, not yet asked for
         self._lock = threading.Lock()
         self.queries = 0  # queries used: sent, or warmed and then asked for
-        self.warmed = 0  # queries sent by warm()
         self.uses: set[Key] | None = None  # when a set: every query asked, collected
 
     def used(self) -> set[Key]:
@@ -84,12 +83,11 @@ class MemoResolver:
         queries: Iterable[Key],
         *,
         workers: int,
-        limit: int,
         seconds: float,
         charge_on_use: bool,
     ) -> int:
-        """Fetch ``queries`` not yet known, ``workers`` at a time; at most ``limit`` sent,
-        none started after ``seconds``. Returns how many were sent.
+        """Fetch ``queries`` not yet known, ``workers`` at a time, none started after
+        ``seconds``. Returns how many were sent.
 
         With ``charge_on_use`` an answer counts (and is charged) when first asked for, as
         if queried then; without, it counts now, as a query of whoever is being charged.
@@ -99,7 +97,6 @@ class MemoResolver:
         keys = dict.fromkeys((normalize_name(name), rrtype) for name, rrtype in queries)
         with self._lock:
             todo = [k for k in keys if k not in self._answers and k not in self._warm]
-        todo = todo[: max(limit, 0)]
         sent = 0
         if workers <= 1 or len(todo) <= 1:
             for key in todo:
@@ -139,7 +136,6 @@ class MemoResolver:
         if known is None:
             return
         with self._lock:
-            self.warmed += 1
             if key in self._answers:
                 return
             if charge_on_use:

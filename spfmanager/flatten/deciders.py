@@ -273,8 +273,3 @@ def _refine(state: list[Segment[_Trace]], term: list[Segment[_Trace]]) -> list[S
             out.append(Segment(position, stop, segment.value))
             position = stop + 1
     return merge_adjacent(out)
-
-
-def labels(classes: Classes) -> int:
-    """How many distinct labels a map holds (for reports and tests)."""
-    return len({s.value for v in classes.partition for s in classes.partition[v]})

@@ -79,9 +79,7 @@ def prefetch(
         if left <= 0:
             break
         if batch:
-            sent += memo.warm(
-                batch, workers=workers, limit=len(batch), seconds=left, charge_on_use=charge_on_use
-            )
+            sent += memo.warm(batch, workers=workers, seconds=left, charge_on_use=charge_on_use)
         level = []
         for name, owner in follow.items():
             if name not in expanded:

@@ -243,7 +243,6 @@ def verify(
         return Proof(ranges, 0, 0, profiles=names, mechanism_bytes=most_bytes)
     dynamic = any(isinstance(p, Opaque) for p in published_form)
     evaluation_classes = None
-    semantics: Callable[[Profile], Profile] = _semantics
     static: tuple[Classes, Classes] | None = None
     if not dynamic:
         budgets = [p.max_mechanism_bytes for p in checked if p.max_mechanism_bytes is not None]
@@ -253,21 +252,9 @@ def verify(
         published_classes = deciders(domain, live, max_mechanism_bytes=most)
         if intent_classes is not None and published_classes is not None:
             evaluation_classes = class_probes(intent_classes.partition, published_classes.partition)
-            plain = intent_classes.plain_names and published_classes.plain_names
-            semantics = functools.partial(static_reading, plain_names=plain)
             static = (intent_classes, published_classes)
-    # A few class probes: term by term (an interval table pays off over hundreds of checks).
     prover = _Prover(
-        intent,
-        domain,
-        resolver,
-        published,
-        checked,
-        max_lookups,
-        dynamic=dynamic,
-        term_by_term=evaluation_classes is not None,
-        semantics=semantics,
-        static=static,
+        intent, domain, resolver, published, checked, max_lookups, dynamic=dynamic, static=static
     )
     classes: list[ProbeClass] = []
     mapped = any(p.mapped_client_is_ipv6 for p in checked)
@@ -764,10 +751,11 @@ class _Prover:
         max_lookups: int,
         *,
         dynamic: bool,
-        term_by_term: bool = False,
-        semantics: Callable[[Profile], Profile] | None = None,
         static: tuple[Classes, Classes] | None = None,
     ) -> None:
+        """``static``: both chains' evaluation classes, when they are static. Then the few
+        class probes go term by term (an interval table pays off over hundreds of checks),
+        and profiles that read such chains alike are one group (:func:`static_reading`)."""
         self.domain = domain
         self.sender = f"postmaster@{domain}"
         self.resolver = resolver
@@ -777,11 +765,13 @@ class _Prover:
             OverlayResolver(resolver, self.intent_txt),
             OverlayResolver(resolver, self.published_txt),
         )
-        if term_by_term:
+        read: Callable[[Profile], Profile] = _semantics  # profiles it maps alike: one group
+        if static is not None:
             self.real = (SlowPath(self.real[0]), SlowPath(self.real[1]))
+            plain = static[0].plain_names and static[1].plain_names
+            read = functools.partial(static_reading, plain_names=plain)
         self.max_lookups = max_lookups
         groups: dict[Profile, list[Profile]] = {}
-        read = semantics or _semantics  # profiles it maps alike are evaluated once
         for profile in profiles:
             groups.setdefault(read(profile), []).append(profile)
         reference = read(RFC7208)
