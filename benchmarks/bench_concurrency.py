@@ -49,6 +49,7 @@ from spfmanager.dns.resolver import LiveResolver
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.flatten import Flattener, FlattenResult
 from spfmanager.flatten.analyze import spf_record, static_target
+from spfmanager.publish.build import flatten_intent
 from spfmanager.spf.terms import MX, A, Exists, Include, Record, Redirect
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "over-limit"
@@ -131,14 +132,7 @@ def flatten_once(intent: Intent, resolver: Resolver, workers: int) -> tuple[Flat
     timed = TimedResolver(resolver)
     flattener = Flattener(timed, workers=workers)
     started = time.perf_counter()
-    result = flattener.flatten(
-        intent.record,
-        intent.domain,
-        keep=intent.keep,
-        lookup_budget=intent.lookup_budget,
-        query_budget=intent.query_budget,
-        deadline=intent.flatten_deadline,
-    )
+    result = flatten_intent(flattener, intent)
     ended = time.perf_counter()
     return result, Timing(ended - started, max(0.0, timed.last_answer - started))
 

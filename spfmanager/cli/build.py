@@ -80,20 +80,14 @@ def build_command(
 def _dns_change(build: DomainBuild, workspace: Workspace) -> str:
     """'new', 'changed' or 'unchanged' versus what the provider publishes now (the zone
     'plan' compares against: one truth), 'none' when the domain was not built."""
-    from spfmanager.spf.parser import is_spf_record
+    from spfmanager.publish.plan import serves, spf_values
 
     if build.result is None:
         return "none"
     zone = workspace.current(build.intent)
-
-    def spf_values(name: str) -> list[str]:
-        rrset = zone.get(name)
-        return [] if rrset is None else [v for v in rrset.values if is_spf_record(v)]
-
-    if not spf_values(build.intent.domain):
+    if not spf_values(zone.get(build.intent.domain)):
         return "new"
-    same = all(spf_values(r.name) == [r.text] for r in build.result.packed)
-    return "unchanged" if same else "changed"
+    return "unchanged" if serves(build.result, zone) else "changed"
 
 
 def _show(builds: list[DomainBuild], workspace: Workspace, verbose: bool) -> None:

@@ -45,6 +45,7 @@ def snapshot_command(
     from spfmanager.dns.recording import RecordingResolver
     from spfmanager.errors import SPFManagerError
     from spfmanager.flatten import Flattener
+    from spfmanager.publish.build import flatten_intent
 
     with clean_errors():
         recorder = RecordingResolver(build_resolver(snapshot, nameserver, port))
@@ -55,14 +56,7 @@ def snapshot_command(
         problems = []
         for intent in intents:
             try:
-                flattener.flatten(
-                    intent.record,
-                    intent.domain,
-                    keep=intent.keep,
-                    lookup_budget=intent.lookup_budget,
-                    query_budget=intent.query_budget,
-                    deadline=intent.flatten_deadline,
-                )
+                flatten_intent(flattener, intent)
             except SPFManagerError as exc:
                 problems.append(f"{intent.domain}: {exc}")
     data = recorder.zonedata()

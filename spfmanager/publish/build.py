@@ -8,6 +8,7 @@ from typing import Any
 
 from spfmanager.compile import Intent
 from spfmanager.dns.base import Resolver
+from spfmanager.dns.memo import Key
 from spfmanager.errors import FlattenError, RefusalCause, VerificationError
 from spfmanager.flatten import Flattener, FlattenResult
 from spfmanager.flatten.prefetch import Root
@@ -47,6 +48,22 @@ class DomainBuild:
 Progress = Callable[[str], None]
 
 
+def flatten_intent(
+    flattener: Flattener, intent: Intent, other_root_txt: Sequence[Sequence[str]] = ()
+) -> FlattenResult:
+    """Flatten ``intent`` with its own settings: kept terms, lookup and query budgets,
+    deadline (FlattenError or VerificationError when it cannot be)."""
+    return flattener.flatten(
+        intent.record,
+        intent.domain,
+        keep=intent.keep,
+        lookup_budget=intent.lookup_budget,
+        other_root_txt=other_root_txt,
+        query_budget=intent.query_budget,
+        deadline=intent.flatten_deadline,
+    )
+
+
 def build(
     intents: Sequence[Intent],
     resolver: Resolver,
@@ -74,29 +91,19 @@ def build(
     jobs = default_jobs(len(intents)) if jobs is None else jobs
 
     def build_one(index: int) -> Outcome:
-        intent = intents[index]
         memo = flattener.resolver
-        memo.uses = set() if jobs > 1 else None
+        asked: set[Key] = set()
+        memo.uses = asked if jobs > 1 else None  # the queries a worker's domain asks
         try:
-            result = flattener.flatten(
-                intent.record,
-                intent.domain,
-                keep=intent.keep,
-                lookup_budget=intent.lookup_budget,
-                other_root_txt=extras[index],
-                query_budget=intent.query_budget,
-                deadline=intent.flatten_deadline,
-            )
-            outcome: Outcome = (result, None, False, None, None, memo.uses or set())
+            result = flatten_intent(flattener, intents[index], extras[index])
+            return (result, None, False, None, None, asked)
         except FlattenError as exc:
-            asked = memo.uses or set()
-            outcome = (None, str(exc), exc.transient, exc.cause, exc.affected, asked)
+            return (None, str(exc), exc.transient, exc.cause, exc.affected, asked)
         except VerificationError as exc:
             error = f"verification failed: {exc}"
-            outcome = (None, error, False, RefusalCause.NOT_EQUIVALENT, None, memo.uses or set())
+            return (None, error, False, RefusalCause.NOT_EQUIVALENT, None, asked)
         finally:
             memo.uses = None
-        return outcome
 
     def done(index: int) -> None:
         if progress is not None:

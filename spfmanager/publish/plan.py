@@ -33,6 +33,7 @@ from spfmanager.errors import SPFSyntaxError, VerificationError
 from spfmanager.errors import UnsafePlanError as UnsafePlanError  # noqa: PLC0414  (re-exported)
 from spfmanager.flatten.analyze import Analyzer
 from spfmanager.flatten.decisions import NormalPart, normal_form
+from spfmanager.flatten.flattener import FlattenResult
 from spfmanager.flatten.pack import PackedRecord, is_chain_name
 from spfmanager.flatten.verify import compare_forms
 from spfmanager.publish.build import DomainBuild
@@ -198,6 +199,16 @@ def foreign_values(rrset: TxtRecordSet | None) -> tuple[str, ...]:
     return tuple(v for v in rrset.values if not is_spf_record(v))
 
 
+def spf_values(rrset: TxtRecordSet | None) -> list[str]:
+    """The SPF records among a name's TXT values (the complement of :func:`foreign_values`)."""
+    return [] if rrset is None else [v for v in rrset.values if is_spf_record(v)]
+
+
+def serves(result: FlattenResult, zone: Mapping[str, TxtRecordSet]) -> bool:
+    """True when every name of ``result`` holds exactly its SPF record in ``zone``."""
+    return all(spf_values(zone.get(r.name)) == [r.text] for r in result.packed)
+
+
 def references(records: Mapping[str, TxtRecordSet], name: str) -> set[str]:
     """Names in ``records`` that the SPF record at ``name`` reaches by include/redirect."""
     found: set[str] = set()
@@ -298,14 +309,12 @@ def plan_domain(
             changes.append(PlannedChange(Phase.CHAIN, domain, Update(have, desired)))
     root = current.get(domain)
     root_ttl = intent.ttl
-    shared_root = root is not None and bool(foreign_values(root))
-    if root is not None and shared_root and not intent.ttl_override:
+    if root is not None and foreign_values(root) and not intent.ttl_override:
         # One TTL per RRset (RFC 2181 5.2): other TXT values share the root's, keep it.
         root_ttl = root.ttl
     if result is not None:
-        spf_now = [v for v in (root.values if root else ()) if is_spf_record(v)]
         root_text = wanted[domain]
-        if spf_now != [root_text] or (root is not None and root.ttl != root_ttl):
+        if spf_values(root) != [root_text] or (root is not None and root.ttl != root_ttl):
             new_root = TxtRecordSet(domain, (*foreign_values(root), root_text), root_ttl)
             change: Change = Create(new_root) if root is None else Update(root, new_root)
             changes.append(PlannedChange(Phase.ROOT, domain, change))
@@ -327,7 +336,7 @@ def plan_domain(
     notes = [f"keep {n}: wanted again; its scheduled deletion is cancelled" for n in sorted(again)]
     notes += [f"keep {n}: a record staying in the zone points at it" for n in sorted(still_used)]
     if result is None:
-        published_before = any(is_spf_record(v) for v in (root.values if root else ()))
+        published_before = bool(spf_values(root))
         note = "nothing published"
         if build.transient:  # a record published before stays; on a first run, none does
             note = (
@@ -439,9 +448,7 @@ def _serves_proven(build: DomainBuild, zone: Mapping[str, TxtRecordSet]) -> bool
         rrset = zone.get(record.name)
         if rrset is None or not all(v.isascii() for v in rrset.values):
             return False  # (a value that is not ASCII: let the full check report it)
-        if [v for v in rrset.values if is_spf_record(v)] != [record.text]:
-            return False
-    return True
+    return serves(result, zone)
 
 
 def _wide_ranges(packed: Sequence[PackedRecord], min4: int, min6: int) -> list[str]:
