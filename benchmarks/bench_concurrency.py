@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import threading
@@ -40,8 +38,8 @@ from rich.table import Table
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import spfmanager
 from benchmarks.latency_dns import LatencyDNSServer, ServerStats
+from benchmarks.machine import environment
 from spfmanager.cli.common import console
 from spfmanager.compile import Intent, compile_file
 from spfmanager.dns.base import Answer, Resolver, RRType
@@ -216,12 +214,7 @@ def run(
     return {
         "benchmark": "concurrency",
         "quick": quick,
-        "environment": {
-            "python": platform.python_version(),
-            "spfmanager": spfmanager.__version__,
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "environment": environment(),
         "domain": intent.domain,
         "services": len({s.service for sources in intent.sources for s in sources if s.service}),
         "rtt_ms": rtt_ms,

@@ -81,6 +81,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import spfmanager
+from benchmarks.machine import status_kib
 from spfmanager.cli.runs import resolver_factory
 from spfmanager.daemon.metrics import Metrics
 from spfmanager.daemon.observers import standard_observers
@@ -401,14 +402,7 @@ class DNSServer:
 
 def rss_kib(pid: int | str = "self") -> int | None:
     """VmRSS of process ``pid`` in KiB (None when it is gone or /proc is not there)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return status_kib("VmRSS", pid)
 
 
 def cpu_seconds(pid: int | str = "self") -> float | None:

@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
-import platform
 import pstats
 import resource
 import subprocess
@@ -49,7 +47,6 @@ import yaml
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import spfmanager
 from benchmarks.bench_daemon_soak import (
     ORIGIN,
     Settings,
@@ -58,6 +55,7 @@ from benchmarks.bench_daemon_soak import (
     service_include,
     upstream_records,
 )
+from benchmarks.machine import environment, status_kib
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.publish.parallel import default_jobs
 from spfmanager.publish.plan import Plan
@@ -167,14 +165,7 @@ def _zone_file(domain: Domain) -> str:
 
 def peak_rss_kib() -> int | None:
     """This process's peak resident set size (``VmHWM``), in KiB."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return status_kib("VmHWM")
 
 
 def _prepare(directory: Path, fleet: str, size: int, seed: int) -> tuple[Workspace, float]:
@@ -339,12 +330,7 @@ def run(
     return {
         "benchmark": "fleet",
         "quick": quick,
-        "environment": {
-            "python": platform.python_version(),
-            "spfmanager": spfmanager.__version__,
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "environment": environment(),
         "settings": {"services": SERVICES, "shared_mixes": MIXES, "seed": seed},
         "rows": rows,
         "targets": targets(rows),
