@@ -237,7 +237,7 @@ class ZoneFileProvider(Provider):
         if exists and all(_same(current.get(n), rs) for n, rs in desired.items()):
             log.info("zonefile %s: already up to date", self.path)
             return
-        new_text = self._bump_serial(self._rewrite(text, desired))
+        new_text = self._bump_serial(self._rewrite(text, desired, current))
         self._check(new_text, desired)
         self._write(new_text)
         log.info("zonefile %s: wrote %d TXT change(s)", self.path, len(desired))
@@ -277,8 +277,14 @@ class ZoneFileProvider(Provider):
             found[name] = TxtRecordSet(name, values, rdataset.ttl)
         return found
 
-    def _rewrite(self, text: str, desired: dict[str, TxtRecordSet | None]) -> str:
-        """``text`` with the TXT lines of the ``desired`` names replaced, the rest kept."""
+    def _rewrite(
+        self,
+        text: str,
+        desired: dict[str, TxtRecordSet | None],
+        current: dict[str, TxtRecordSet],
+    ) -> str:
+        """``text`` (whose TXT sets are ``current``) with the TXT lines of the ``desired``
+        names replaced, the rest kept."""
         lines = _lines(text)
         eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
         try:
@@ -288,7 +294,7 @@ class ZoneFileProvider(Provider):
         out: list[str] = []
         origin, last_owner = self.origin, None
         placed: set[str] = set()
-        verbatim = self._verbatim(text, entries.values(), desired)
+        verbatim = _verbatim(entries.values(), desired, current)
         kept = {name: {v for e, v in verbatim.values() if e == name} for name in desired}
 
         def emit(name: str) -> None:
@@ -341,32 +347,6 @@ class ZoneFileProvider(Provider):
             if name not in placed:
                 emit(name)
         return "".join(out)
-
-    def _verbatim(
-        self,
-        text: str,
-        entries: Iterable[_Entry],
-        desired: dict[str, TxtRecordSet | None],
-    ) -> dict[int, tuple[str, str]]:
-        """The TXT lines of ``desired`` names that stay as written (first line -> name,
-        value): a value the name keeps, while its RRset keeps its TTL. Only spfmanager's
-        values are rewritten; a verification string keeps its line, comment and all."""
-        current = self._parse(text)
-        verbatim: dict[int, tuple[str, str]] = {}
-        left: dict[str, list[str]] = {}
-        for entry in sorted(entries, key=lambda e: e.first):
-            if entry.owner is None or entry.rdtype != dns.rdatatype.TXT:
-                continue
-            name = entry.owner.to_text(omit_final_dot=True).lower()
-            wanted, have = desired.get(name), current.get(name)
-            if wanted is None or have is None or have.ttl != wanted.ttl:
-                continue
-            value = _txt_value(entry)
-            remaining = left.setdefault(name, list(wanted.values))
-            if value is not None and value in remaining:
-                remaining.remove(value)
-                verbatim[entry.first] = (name, value)
-        return verbatim
 
     def _bump_serial(self, text: str) -> str:
         lines = _lines(text)
@@ -535,6 +515,31 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _verbatim(
+    entries: Iterable[_Entry],
+    desired: dict[str, TxtRecordSet | None],
+    current: dict[str, TxtRecordSet],
+) -> dict[int, tuple[str, str]]:
+    """The TXT lines of ``desired`` names that stay as written (first line -> name, value):
+    a value the name keeps, while its RRset (``current``) keeps its TTL. Only spfmanager's
+    values are rewritten; a verification string keeps its line, comment and all."""
+    verbatim: dict[int, tuple[str, str]] = {}
+    left: dict[str, list[str]] = {}
+    for entry in sorted(entries, key=lambda e: e.first):
+        if entry.owner is None or entry.rdtype != dns.rdatatype.TXT:
+            continue
+        name = entry.owner.to_text(omit_final_dot=True).lower()
+        wanted, have = desired.get(name), current.get(name)
+        if wanted is None or have is None or have.ttl != wanted.ttl:
+            continue
+        value = _txt_value(entry)
+        remaining = left.setdefault(name, list(wanted.values))
+        if value is not None and value in remaining:
+            remaining.remove(value)
+            verbatim[entry.first] = (name, value)
+    return verbatim
 
 
 def _txt_value(entry: _Entry) -> str | None:
