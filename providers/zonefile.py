@@ -268,11 +268,7 @@ class ZoneFileProvider(Provider):
         for owner, rdataset in self._load(text).iterate_rdatasets(dns.rdatatype.TXT):
             name = owner.to_text(omit_final_dot=True).lower()
             values = tuple(
-                sorted(
-                    b"".join(rd.strings).decode("ascii", "replace")
-                    for rd in rdataset
-                    if isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
-                )
+                sorted(_joined(rd) for rd in rdataset if isinstance(rd, dns.rdtypes.ANY.TXT.TXT))
             )
             found[name] = TxtRecordSet(name, values, rdataset.ttl)
         return found
@@ -552,7 +548,12 @@ def _txt_value(entry: _Entry) -> str | None:
         return None
     if not isinstance(parsed, dns.rdtypes.ANY.TXT.TXT):
         return None
-    return b"".join(parsed.strings).decode("ascii", "replace")
+    return _joined(parsed)
+
+
+def _joined(rdata: dns.rdtypes.ANY.TXT.TXT) -> str:
+    """A TXT record's value: its strings joined (RFC 7208 3.3), as the file's text."""
+    return b"".join(rdata.strings).decode("ascii", "replace")
 
 
 def _lines(text: str) -> list[str]:
