@@ -463,3 +463,25 @@ def test_an_audit_within_its_deadline_is_complete() -> None:
     assert Code.DEADLINE not in codes(audit)
     assert audit.verdict.result is Result.FAIL
     assert audit.data["not_done"] == []
+
+
+@pytest.mark.parametrize(
+    ("record", "result", "probe"),
+    [
+        # The record lists the first documentation range: the verdict is about others.
+        ("v=spf1 ip4:192.0.2.0/24 -all", Result.FAIL, "198.51.100.1"),
+        ("v=spf1 -ip4:192.0.2.1 ip4:198.51.100.0/24 ~all", Result.SOFTFAIL, "203.0.113.1"),
+        ("v=spf1 ip4:192.0.2.0/24 ?all", Result.NEUTRAL, "198.51.100.1"),
+        # A range this wide authorizes everyone: that is the verdict, not a listed sender.
+        ("v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 -all", Result.PASS, "192.0.2.1"),
+        ("v=spf1 -all", Result.FAIL, "192.0.2.1"),
+    ],
+)
+def test_verdict_probes_an_address_the_record_does_not_list(
+    record: str, result: Result, probe: str
+) -> None:
+    audit = audit_of({"example.com": [{"TXT": record}]})
+    assert audit.verdict.result is result
+    assert str(audit.verdict.evaluation.ip) == probe
+    if result is not Result.PASS:
+        assert "anyone can send" not in audit.verdict.sentence

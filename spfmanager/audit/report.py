@@ -12,13 +12,26 @@ from spfmanager.audit.findings import Code, Finding, Severity
 from spfmanager.audit.tree import FLATTEN_FIX, Node, walk_tree
 from spfmanager.dns.base import Resolver, normalize_name
 from spfmanager.dns.memo import MemoResolver
+from spfmanager.errors import SPFSyntaxError
 from spfmanager.spf.evaluate import SPFResult, evaluate
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER, MAX_VOID_LOOKUPS
+from spfmanager.spf.parser import parse_term
 from spfmanager.spf.results import Cause, Result
+from spfmanager.spf.terms import IP4, IP6
 
 logger = logging.getLogger(__name__)
 
-PROBE_ADDRESS = IPv4Address("192.0.2.1")  # RFC 5737 documentation range: nobody's sender
+# RFC 5737 documentation ranges: nobody's sender. The verdict is about addresses the record
+# does not list, so a record that lists one of them (examples often do) is probed with the next.
+PROBE_ADDRESSES = (
+    IPv4Address("192.0.2.1"),
+    IPv4Address("198.51.100.1"),
+    IPv4Address("203.0.113.1"),
+)
+PROBE_ADDRESS = PROBE_ADDRESSES[0]
+# A decisive ip4/ip6 term at least this specific lists the probe; a wider one (or "all")
+# authorizes everyone, which is the verdict's point.
+_LISTED_PREFIX = {4: 8, 6: 16}
 
 
 @dataclass(frozen=True)
@@ -86,13 +99,14 @@ def audit_domain(
     domain: str,
     resolver: Resolver,
     *,
-    probe: IPv4Address | IPv6Address | str = PROBE_ADDRESS,
+    probe: IPv4Address | IPv6Address | str | None = None,
     deadline: float | None = None,
 ) -> Audit:
     """Audit the SPF record of ``domain`` and everything it includes or redirects to.
 
-    The verdict comes from really evaluating a connection from ``probe`` (by default an
-    RFC 5737 documentation address, which no record lists) with the bundled evaluator.
+    The verdict comes from really evaluating a connection from ``probe`` with the bundled
+    evaluator; by default from the first RFC 5737 documentation address the record does not
+    list by an ip4/ip6 term of its own (the verdict is about senders it does not list).
     With ``deadline`` the whole audit (walk and verdict) takes at most that many seconds:
     lookups left are reported as not done (``not_done``, a ``deadline-exceeded`` error
     finding) and count as temperror for the verdict.
@@ -129,9 +143,15 @@ def audit_domain(
             )
         )
     ordered = tuple(sorted(_unique(findings), key=lambda f: f.severity.rank))
-    probe_address = ip_address(probe) if isinstance(probe, str) else probe
-    evaluation = evaluate(probe_address, f"postmaster@{name}", name, resolver=resolver)
-    logger.debug("%s: probe %s -> %s", name, probe_address, evaluation.result)
+    if probe is None:
+        for candidate in PROBE_ADDRESSES:
+            evaluation = evaluate(candidate, f"postmaster@{name}", name, resolver=resolver)
+            if not _lists(evaluation):
+                break
+    else:
+        probe_address = ip_address(probe) if isinstance(probe, str) else probe
+        evaluation = evaluate(probe_address, f"postmaster@{name}", name, resolver=resolver)
+    logger.debug("%s: probe %s -> %s", name, evaluation.ip, evaluation.result)
     return Audit(
         domain=name,
         tree=root,
@@ -143,6 +163,22 @@ def audit_domain(
         verdict=_verdict(name, evaluation, ordered),
         not_done=walk.not_done,
     )
+
+
+def _lists(evaluation: SPFResult) -> bool:
+    """Whether the term that decided ``evaluation`` is an ip4/ip6 range naming its address
+    specifically (so it is a listed sender, not one the record says nothing about)."""
+    if evaluation.mechanism is None:
+        return False
+    try:
+        term = parse_term(evaluation.mechanism)
+    except SPFSyntaxError:
+        return False
+    if not isinstance(term, (IP4, IP6)):
+        return False
+    version = 4 if isinstance(term, IP4) else 6
+    prefix = term.prefix if term.prefix is not None else (32 if version == 4 else 128)
+    return prefix >= _LISTED_PREFIX[version]
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

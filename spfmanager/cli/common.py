@@ -68,15 +68,15 @@ PIPE_WIDTH = 10_000
 def console() -> Console:
     """The console for results (stdout): the terminal's width on a terminal; in a pipe (or
     a file) as wide as the content, so nothing is cut (set COLUMNS to choose a width)."""
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)  # emoji: "ip6:…:1234:5678" holds ":1234:"
     if out.is_terminal or "COLUMNS" in os.environ:
         return out
-    return Console(highlight=False, width=PIPE_WIDTH)
+    return Console(highlight=False, emoji=False, width=PIPE_WIDTH)
 
 
 def error_console() -> Console:
     """The console for errors (stderr)."""
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
