@@ -4,7 +4,11 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,7 +23,6 @@ from spfmanager.cli.common import (
     JsonOption,
     NameserverOption,
     PortOption,
-    SnapshotOption,
     build_resolver,
     clean_errors,
     console,
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
 
     from spfmanager.audit import Audit, Node
     from spfmanager.audit.receivers import ReceiverOutcome
-    from spfmanager.dns.base import Resolver
+    from spfmanager.cli.progress import Step
+    from spfmanager.dns.base import Answer, Resolver, RRType
     from spfmanager.spf.evaluate import SPFResult
     from spfmanager.spf.profiles import Profile
 
@@ -54,10 +58,39 @@ CHECK_HELP = (
     "fix, and the verdict: what receivers return for senders the record does not list.\n\n"
     "The whole check takes at most --deadline seconds: lookups left then are reported as "
     "not done (a deadline-exceeded finding), never waited for.\n\n"
+    "Offline: --zone answers for a zone's names from the BIND zone file you are about to "
+    "publish (such as zones/ZONE.zone of the zonefile provider), --dns-snapshot from a "
+    "zonedata snapshot of everyone else (spfmanager snapshot); both are repeatable. Each "
+    "name is answered by the first file that covers it: zone files first, in the order "
+    "given, then snapshots in the order given; a name none covers is NXDOMAIN. A zone "
+    "covers every name at or below its origin (a name it does not have is NXDOMAIN), "
+    "except below a delegation; a snapshot covers the names it lists.\n\n"
     "Exit status: 0 no error-level findings (with --ip: the result is pass); "
     "1 usage or file error, DOMAIN's DNS unreachable, or the deadline passed before every "
     "lookup was done; 2 error-level findings (with --ip: any other result)."
 )
+
+
+# Repeatable here only: every other command takes one --dns-snapshot (cli/common.py).
+ZoneOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--zone",
+        metavar="[ZONE=]FILE",
+        help="Answer for a zone's names from this BIND zone file (repeatable; before any "
+        "--dns-snapshot). The zone is ZONE, else the file's $ORIGIN, else its name without "
+        ".zone (zones/example.com.zone: example.com).",
+    ),
+]
+SnapshotsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--dns-snapshot",
+        metavar="FILE",
+        help="Answer DNS queries from this zonedata YAML file instead of live DNS "
+        "(repeatable: the first that lists a name answers for it).",
+    ),
+]
 
 
 @app.command("check", help=CHECK_HELP)
@@ -85,28 +118,31 @@ def check(
             help="Most time the whole check may take; lookups left are reported not done.",
         ),
     ] = defaults.CHECK_DEADLINE,
-    dns_snapshot: SnapshotOption = None,
+    zones: ZoneOption = None,
+    dns_snapshots: SnapshotsOption = None,
     nameserver: NameserverOption = None,
     port: PortOption = 53,
     json_output: JsonOption = False,
 ) -> None:
     """Audit DOMAIN's SPF record, or evaluate one connection (see CHECK_HELP)."""
-    from spfmanager.audit import DeadlineResolver, NodeStatus, audit_domain
+    from spfmanager.audit import NodeStatus, audit_domain
     from spfmanager.dns.base import normalize_name
     from spfmanager.spf.evaluate import is_valid_domain
 
     name = normalize_name(domain)
     if not is_valid_domain(name):
         fail(f"not a valid domain name: {domain!r}")
+    live = not zones and not dns_snapshots
     with clean_errors():
-        resolver = build_resolver(dns_snapshot, nameserver, port)
+        resolver = _resolver(zones or [], dns_snapshots or [], nameserver, port)
         if ip is not None:
-            bounded = DeadlineResolver(resolver, deadline)
-            _check_connection(name, ip, sender, helo, bounded, json_output)
+            connection = _Connection.parse(name, ip, sender, helo)
+            _check_connection(connection, resolver, deadline, live, json_output)
             return
         if sender is not None or helo is not None:
             fail("--sender and --helo need --ip")
-        audit = audit_domain(name, resolver, deadline=deadline)
+        with _progress(resolver, live) as watched:
+            audit = audit_domain(name, watched, deadline=deadline)
     if json_output:
         print_json(audit.data)
     else:
@@ -119,32 +155,21 @@ def check(
 
 
 def _check_connection(
-    domain: str,
-    ip: str,
-    sender: str | None,
-    helo: str | None,
-    resolver: Resolver,
-    json_output: bool,
+    connection: _Connection, resolver: Resolver, deadline: float, live: bool, json_output: bool
 ) -> None:
+    from spfmanager.audit import DeadlineResolver
     from spfmanager.audit.receivers import ENGINES, UNKNOWN_ENGINE, simulate, summarize
-    from spfmanager.dns.base import normalize_name
     from spfmanager.spf.evaluate import evaluate
     from spfmanager.spf.profiles import RECEIVER_PROFILES
 
-    try:
-        address = ip_address(ip)
-    except ValueError:
-        fail(f"--ip needs an IPv4 or IPv6 address, not {ip!r}")
-    mailfrom = sender or f"postmaster@{domain}"
-    if "@" not in mailfrom:
-        mailfrom = f"{mailfrom}@{domain}"
-    if normalize_name(mailfrom.rpartition("@")[2]) != domain:
-        fail(f"--sender must be an address at {domain}, not {mailfrom!r}")
-    outcome = evaluate(address, mailfrom, helo or domain, resolver=resolver)
-    libraries = {
-        profile: evaluate(address, mailfrom, helo or domain, resolver=resolver, profile=profile)
-        for profile in RECEIVER_PROFILES
-    }
+    address, mailfrom, helo = connection.address, connection.mailfrom, connection.helo
+    with _progress(resolver, live) as watched:
+        bounded = DeadlineResolver(watched, deadline)
+        outcome = evaluate(address, mailfrom, helo, resolver=bounded)
+        libraries = {
+            profile: evaluate(address, mailfrom, helo, resolver=bounded, profile=profile)
+            for profile in RECEIVER_PROFILES
+        }
     receivers = simulate(outcome)
     if json_output:
         print_json(
@@ -163,6 +188,96 @@ def _check_connection(
         _render_libraries(outcome, libraries, console())
     if outcome.result is not Result.PASS:
         raise typer.Exit(int(ExitCode.PROBLEMS))
+
+
+@dataclass(frozen=True, slots=True)
+class _Connection:
+    """The connection --ip, --sender and --helo describe."""
+
+    address: IPv4Address | IPv6Address
+    mailfrom: str
+    helo: str
+
+    @classmethod
+    def parse(cls, domain: str, ip: str, sender: str | None, helo: str | None) -> _Connection:
+        """The connection, or a usage error saying which option is wrong."""
+        from spfmanager.dns.base import normalize_name
+
+        try:
+            address = ip_address(ip)
+        except ValueError:
+            fail(f"--ip needs an IPv4 or IPv6 address, not {ip!r}")
+        mailfrom = sender or f"postmaster@{domain}"
+        if "@" not in mailfrom:
+            mailfrom = f"{mailfrom}@{domain}"
+        if normalize_name(mailfrom.rpartition("@")[2]) != domain:
+            fail(f"--sender must be an address at {domain}, not {mailfrom!r}")
+        return cls(address, mailfrom, helo or domain)
+
+
+# -- DNS: offline layers, live progress ---------------------------------------------------
+
+
+def _resolver(
+    zones: list[str], snapshots: list[Path], nameservers: list[str] | None, port: int
+) -> Resolver:
+    """Live DNS, one snapshot (as every command reads it), or zone files over snapshots."""
+    if not zones and len(snapshots) <= 1:
+        return build_resolver(snapshots[0] if snapshots else None, nameservers, port)
+    if nameservers:
+        fail(f"{'--zone' if zones else '--dns-snapshot'} and --nameserver cannot be used together")
+    from spfmanager.dns.overlay import Layer, LayeredResolver
+    from spfmanager.dns.snapshot import SnapshotResolver
+    from spfmanager.dns.zonefile import ZoneResolver
+
+    layers: list[Layer] = [
+        ZoneResolver.from_file(path, origin) for origin, path in map(_zone, zones)
+    ]
+    layers.extend(SnapshotResolver.from_file(path) for path in snapshots)
+    return LayeredResolver(layers)
+
+
+def _zone(value: str) -> tuple[str | None, Path]:
+    """A --zone value: ``FILE`` or ``ZONE=FILE``."""
+    from spfmanager.spf.evaluate import is_valid_domain
+
+    if "=" not in value:
+        return None, Path(value)
+    origin, _, path = value.partition("=")
+    if not is_valid_domain(origin.rstrip(".")) or not path:
+        fail(f"--zone takes FILE or ZONE=FILE, not {value!r}")
+    return origin, Path(path)
+
+
+class _Watched:
+    """Passes queries to ``resolver``, reporting each one to ``step`` as it starts."""
+
+    def __init__(self, resolver: Resolver, step: Step) -> None:
+        self.resolver = resolver
+        self.step = step
+
+    def query(self, name: str, rrtype: RRType) -> Answer:
+        self.step(f"{name} {rrtype.value}")
+        return self.resolver.query(name, rrtype)
+
+    def query_within(self, name: str, rrtype: RRType, seconds: float) -> Answer:
+        from spfmanager.dns.base import query_within
+
+        self.step(f"{name} {rrtype.value}")
+        return query_within(self.resolver, name, rrtype, seconds)
+
+
+@contextmanager
+def _progress(resolver: Resolver, live: bool) -> Iterator[Resolver]:
+    """``resolver``, showing each live lookup on a terminal (stderr; nothing in a pipe:
+    a line per lookup is noise in a log). Offline answers are instant: no progress."""
+    if not live:
+        yield resolver
+        return
+    from spfmanager.cli.progress import steps
+
+    with steps("resolving", None, lines=False) as step:
+        yield _Watched(resolver, step)
 
 
 # -- audit output ---------------------------------------------------------------------------

@@ -89,6 +89,16 @@ class SnapshotResolver:
         """Every name that has data, sorted."""
         return sorted(self._names)
 
+    def covers(self, name: str) -> bool:
+        """Whether ``name`` is in the snapshot (an absent name is NXDOMAIN): a layer of a
+        :class:`~spfmanager.dns.overlay.LayeredResolver` answers only for names it covers."""
+        return normalize_name(name) in self._names
+
+    def cname(self, name: str) -> str | None:
+        """The CNAME target at ``name`` itself (not followed), or None."""
+        records = self._records.get((normalize_name(name), RRType.CNAME))
+        return str(records[0]) if records else None
+
     def query(self, name: str, rrtype: RRType) -> Answer:
         """Answer from the snapshot, following CNAMEs like a recursive resolver."""
         self.queries += 1
