@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,6 +30,10 @@ from spfmanager.cli.workspace import open_workspace, progress_bar
 
 if TYPE_CHECKING:
     from spfmanager.publish.apply import ApplyItem
+    from spfmanager.publish.plan import Plan
+
+#: The question ``apply`` asks on a terminal; only this exact answer applies.
+APPROVAL_QUESTION = "Apply these changes? Only 'yes' is accepted"
 
 PlanFileOption = Annotated[
     Path | None,
@@ -51,10 +56,16 @@ def plan_command(
 ) -> None:
     """Show the DNS changes that would publish the config's records.
 
+    Per domain and service it also shows the address ranges that start (+) or stop (-)
+    passing, compared with the records published now: the zone as the provider lists it at
+    plan time (where nothing is published, every range is added). The output ends with a
+    summary line: "Plan: 2 to create, 1 to update, 0 to delete, 3 to delete later." (JSON:
+    "summary" and each domain's "range_changes").
+
     Exit status: 0 in sync; 2 changes pending (or retired names still waiting for their
     deletion time); 1 error (bad config, a domain that cannot be built, a provider failure).
     """
-    from spfmanager.publish.render import plan_markdown, plan_table
+    from spfmanager.publish.render import plan_markdown
 
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
@@ -70,7 +81,7 @@ def plan_command(
     elif markdown:
         typer.echo(plan_markdown(plan), nl=False)
     else:
-        console().print(plan_table(plan))
+        _show(plan)
     if plan.errors:
         raise typer.Exit(int(ExitCode.USAGE))
     pending = plan.has_changes or plan.waiting
@@ -90,22 +101,51 @@ def apply_command(
     snapshot: SnapshotOption = None,
     nameserver: NameserverOption = None,
     port: PortOption = 53,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve",
+            help="Apply the plan made now without asking (on a terminal, apply asks first).",
+        ),
+    ] = False,
     state: StateOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Apply the plan (made now, or saved with 'plan --out'), phase by phase.
 
     New chained records first, then the roots, then retired records that are due. Applying
-    twice changes nothing. Exit status: 0 applied (or nothing to do); 1 error or refused.
+    twice changes nothing; progress goes to stderr.
+
+    Without --plan the plan is made now and shown as 'plan' shows it. On a terminal (stdin
+    and stdout) apply then asks "Apply these changes?" and applies only on "yes";
+    --auto-approve skips the question. Nothing is asked when the plan has no change, when
+    not on a terminal (scripts and CI apply as before), or with --plan FILE: a saved plan is
+    its own approval. --json on a terminal needs --auto-approve or --plan (JSON has no
+    question to answer): without, apply refuses with status 1.
+
+    Exit status: 0 applied (or nothing to do); 1 error, refused, or not approved.
     """
+    from spfmanager.cli.progress import steps
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if as_json and interactive and plan_file is None and not auto_approve:
+        fail("--json on a terminal needs --auto-approve (or --plan FILE): JSON asks no question")
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
         if plan_file is not None:
             items, errors = _saved_plan(plan_file, force)
-            report = workspace.apply(items, force=force)
+            with steps("apply", None, lines=not as_json) as step:
+                report = workspace.apply(items, force=force, progress=step)
         else:
-            plan = workspace.plan()
-            report = workspace.apply(plan, force=force)
+            with progress_bar(len(workspace.intents), not as_json) as advance:
+                plan = workspace.plan(progress=advance)
+            if not as_json:
+                _show(plan)
+            if interactive and not auto_approve and _asks(plan, force) and not _approved():
+                console().print("Apply cancelled.")
+                raise typer.Exit(int(ExitCode.USAGE))
+            with steps("apply", None, lines=not as_json) as step:
+                report = workspace.apply(plan, force=force, progress=step)
             errors = plan.errors
     if as_json:
         print_json({**report.data, "errors": errors})
@@ -128,6 +168,33 @@ def apply_command(
         for error in errors:
             error_console().print(f"[red]not published[/] {error}")
     raise typer.Exit(int(ExitCode.USAGE if errors else ExitCode.OK))
+
+
+def _show(plan: Plan) -> None:
+    """The plan's tables, and its summary line: one line, however narrow the output."""
+    from spfmanager.publish.render import plan_summary, plan_table
+
+    out = console()
+    out.print(plan_table(plan, summary=False))
+    out.print(plan_summary(plan), soft_wrap=True)
+
+
+def _asks(plan: Plan, force: bool) -> bool:
+    """Whether there is something to approve: changes, in a plan that apply will not refuse
+    anyway (an unsafe plan without --force fails at once, there is nothing to ask)."""
+    return plan.has_changes and (force or not plan.unsafe)
+
+
+def _approved() -> bool:
+    """Ask on the terminal; True only for the answer "yes"."""
+    import click
+
+    try:
+        answer = typer.prompt(APPROVAL_QUESTION, default="", show_default=False)
+    except click.exceptions.Abort:  # end of input, Ctrl-C
+        typer.echo()
+        return False
+    return str(answer).strip() == "yes"
 
 
 def _saved_plan(path: Path, force: bool) -> tuple[list[ApplyItem], list[str]]:

@@ -13,6 +13,9 @@ files, else the state store's lease) so that two writers never interleave:
 
 A failure stops the run before the next phase: the old root still points at the old chain,
 which is still there, so the live record set stays valid and the next run retries.
+
+``progress`` (optional) hears of each change as it is applied (``create <name>``) and of each
+poll that still waits for records to become visible (``waiting for <names> ...``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from spfmanager.errors import StalePlanError, UnsafePlanError, VisibilityTimeoutError
 from spfmanager.providers.base import Provider
+from spfmanager.publish.build import Progress
 from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
 from spfmanager.publish.plan import Phase, Plan, protected
 from spfmanager.publish.state import PendingDeletion, ServiceSizes, State, utcnow
@@ -148,8 +152,12 @@ def apply_plan(
     sleep: Callable[[float], None] = time.sleep,
     lock_timeout: float = 300.0,
     retire_grace: float = RETIRE_GRACE_SECONDS,
+    progress: Progress | None = None,
 ) -> ApplyReport:
     """Apply ``plan``; ``providers(provider_name, zone)`` opens the adapter for a zone.
+
+    ``progress(what)`` is called after each change is applied and on each poll that still
+    waits for records to become visible.
 
     A retired name may be deleted ``retire_after`` (the old root's TTL) plus
     ``retire_grace`` seconds after its root was switched — counted from the end of the
@@ -168,7 +176,10 @@ def apply_plan(
     groups: dict[tuple[str, str], list[ApplyItem]] = {}
     for item in items:
         groups.setdefault((item.provider, item.zone), []).append(item)
-    wait = partial(_wait_visible, timeout=visibility_timeout, interval=poll_interval, sleep=sleep)
+    tell: Progress = progress or _silent
+    wait = partial(
+        _wait_visible, timeout=visibility_timeout, interval=poll_interval, sleep=sleep, tell=tell
+    )
     for (provider_name, zone), group in groups.items():
         provider = providers(provider_name, zone)
         with _zone_lock(provider, state, provider_name, zone, lock_timeout):
@@ -182,8 +193,13 @@ def apply_plan(
                 now,
                 wait,
                 retire_grace,
+                tell,
             )
     return report
+
+
+def _silent(what: str) -> None:
+    """No progress reporting."""
 
 
 @contextmanager
@@ -209,6 +225,7 @@ def _apply_zone(
     now: datetime,
     wait_visible: Callable[[Provider, Sequence[Change]], None],
     retire_grace: float,
+    tell: Progress,
 ) -> None:
     """One provider zone's part of the plan, under the zone's lock."""
     started = time.monotonic()
@@ -223,12 +240,14 @@ def _apply_zone(
     if chain:
         provider.apply(chain)
         done += chain
+        _told(tell, chain)
         wait_visible(provider, chain)
     if roots:
         _still_to_do(provider, roots)  # nobody switched a root while we waited
         _check_chains(provider, [i for i in group if any(p is Phase.ROOT for p, _ in i.changes)])
         provider.apply(roots)
         done += roots
+        _told(tell, roots)
     switched = now + timedelta(seconds=time.monotonic() - started + retire_grace)
     if cleanup:
         live = provider.list_records()
@@ -238,6 +257,7 @@ def _apply_zone(
         deletions = [c for c in cleanup if c.name not in kept]
         provider.apply(deletions)
         done += deletions
+        _told(tell, deletions)
         state.remove_pending(provider_name, zone, [c.name for c in cleanup])
         report.deleted_pending += [c.name for c in deletions]
         report.kept += sorted(kept)
@@ -260,6 +280,11 @@ def _apply_zone(
 
 def _describe(change: Change) -> str:
     return f"{type(change).__name__.lower()} {change.name}"
+
+
+def _told(tell: Progress, changes: Sequence[Change]) -> None:
+    for change in changes:
+        tell(_describe(change))
 
 
 def _same(a: TxtRecordSet, b: TxtRecordSet) -> bool:
@@ -319,6 +344,7 @@ def _wait_visible(
     timeout: float,
     interval: float,
     sleep: Callable[[float], None],
+    tell: Progress = _silent,
 ) -> None:
     """Poll the provider until every created/updated record is served as planned."""
     wanted = {c.name: c.new for c in created if isinstance(c, Create | Update)}
@@ -336,4 +362,9 @@ def _wait_visible(
                 f"{timeout:.0f}s; the root records were not switched"
             )
         log.info("waiting for %s to become visible", ", ".join(missing))
+        left = max(0.0, deadline - time.monotonic())
+        tell(
+            f"waiting for {', '.join(missing)} to become visible at {provider.name} "
+            f"(up to {left:.0f}s more)"
+        )
         sleep(interval)

@@ -7,6 +7,9 @@ host: whatever DNS decides) are measured on their own, as the number of addresse
 give ``pass``; :func:`compare_sizes` turns the change since the last apply into notes, and
 into refusals past the intent's thresholds (``max_service_shrink``/``max_service_growth``).
 Static ``ip4``/``ip6`` lists are not measured: they change only with the config.
+
+:func:`published_range_changes` is what a plan shows a human: per service, the ranges that
+start or stop passing compared with the records published now.
 """
 
 from __future__ import annotations
@@ -120,6 +123,98 @@ def range_changes(
             lines += [f"- {service} {n}" for n in _minus(old, new, version)]
             lines += [f"+ {service} {n}" for n in _minus(new, old, version)]
     return lines
+
+
+#: The label of addresses no measured service accounts for: ``ip4``/``ip6`` written in the
+#: config, or terms of the records published now that the config no longer has.
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class RangeChange:
+    """One service's CIDRs that start (``added``) or stop (``removed``) passing."""
+
+    service: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """``+ 192.0.2.0/24`` and ``- 198.51.100.0/24``, one per range, removals first."""
+        return [f"- {c}" for c in self.removed] + [f"+ {c}" for c in self.added]
+
+    @property
+    def data(self) -> dict[str, list[str]]:
+        return {"added": list(self.added), "removed": list(self.removed)}
+
+
+def passing_cidrs(form: Sequence[NormalPart]) -> dict[str, list[str]]:
+    """The CIDRs a normal form gives ``pass``, per family (``"4"``/``"6"``)."""
+    return {str(v): _cidrs(form, v) for v in (4, 6)}
+
+
+def published_range_changes(
+    published: Mapping[str, Sequence[str]],
+    planned: Mapping[str, Sequence[str]],
+    services: Mapping[str, Mapping[str, Sequence[str]]],
+    *,
+    sizes: Mapping[str, Mapping[int, int]] | None = None,
+    baseline: Mapping[str, Mapping[int, int]] | None = None,
+) -> list[RangeChange]:
+    """Per service, the ranges that start or stop passing when ``planned`` replaces
+    ``published`` (each: family -> CIDRs the domain's records pass).
+
+    ``services`` are the CIDRs each service authorizes now. An added range is one that
+    ``planned`` passes and ``published`` does not, listed under each service that authorizes
+    it (under :data:`OTHER` when none does: the config's own ``ip4``/``ip6``). The records
+    published now carry no per-service attribution, so a removed range is listed under the
+    services that can have lost it: those of ``baseline`` (the sizes recorded at the last
+    apply) that left the config or shrank since (``sizes``: their size now), together; under
+    :data:`OTHER` when there are none. Only services with a change are listed, sorted.
+    """
+    added: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}
+    for version in ("4", "6"):
+        old = published.get(version, ())
+        new = planned.get(version, ())
+        gained = _minus(new, old, version)
+        lost = _minus(old, new, version)
+        if gained:
+            claimed: list[str] = []
+            for service, families in services.items():
+                cidrs = families.get(version, ())
+                mine = _minus(cidrs, _minus(cidrs, gained, version), version)  # cidrs & gained
+                if mine:
+                    added.setdefault(service, []).extend(mine)
+                claimed += cidrs
+            rest = _minus(gained, claimed, version)
+            if rest:
+                added.setdefault(OTHER, []).extend(rest)
+        if lost:
+            label = ", ".join(_losers(int(version), services, sizes, baseline)) or OTHER
+            removed.setdefault(label, []).extend(lost)
+    return [
+        RangeChange(label, tuple(added.get(label, ())), tuple(removed.get(label, ())))
+        for label in sorted(added.keys() | removed.keys(), key=lambda s: (s == OTHER, s))
+    ]
+
+
+def _losers(
+    version: int,
+    services: Mapping[str, object],
+    sizes: Mapping[str, Mapping[int, int]] | None,
+    baseline: Mapping[str, Mapping[int, int]] | None,
+) -> list[str]:
+    """Services of the last apply that left the config, or that pass fewer ``version``
+    addresses now than then."""
+    losers: list[str] = []
+    for service, families in sorted((baseline or {}).items()):
+        if not families.get(version, 0):
+            continue
+        gone = service not in services
+        shrank = sizes is not None and sizes.get(service, {}).get(version, 0) < families[version]
+        if gone or shrank:
+            losers.append(service)
+    return losers
 
 
 def _cidrs(form: Sequence[NormalPart], version: int) -> list[str]:

@@ -16,6 +16,15 @@ never deleted: its scheduled deletion is cancelled instead (a revert A -> B -> A
 names again). The safety check evaluates the zone as it will be *after* every change of the
 plan, deletions included, and refuses a plan under which the root's results differ from the
 intent (or, when the build failed, from the zone as it is).
+
+Each domain's plan also says which address ranges start or stop passing, per service
+(:attr:`DomainPlan.address_changes`). The old side is *the records published now*: the SPF
+record at the domain and the names it reaches, as the provider lists them at plan time
+(not the state store's memory, not live DNS), evaluated over the same upstream DNS as the
+build. Where nothing is published, every range of every service is added. Those records
+carry no per-service attribution, so an added range is listed under the services that
+authorize it in the build, and a removed one under the services that can have lost it
+(see :func:`~spfmanager.publish.drift.published_range_changes`).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from typing import Any
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.dns.txt import split_txt
-from spfmanager.errors import SPFSyntaxError, VerificationError
+from spfmanager.errors import SPFManagerError, SPFSyntaxError, VerificationError
 from spfmanager.errors import UnsafePlanError as UnsafePlanError  # noqa: PLC0414  (re-exported)
 from spfmanager.flatten.analyze import Analyzer
 from spfmanager.flatten.decisions import NormalPart, normal_form
@@ -38,7 +47,14 @@ from spfmanager.flatten.pack import PackedRecord, is_chain_name
 from spfmanager.flatten.verify import compare_forms
 from spfmanager.publish.build import DomainBuild
 from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
-from spfmanager.publish.drift import ServiceDrift, ServiceRanges, compare_sizes
+from spfmanager.publish.drift import (
+    RangeChange,
+    ServiceDrift,
+    ServiceRanges,
+    compare_sizes,
+    passing_cidrs,
+    published_range_changes,
+)
 from spfmanager.publish.state import PendingDeletion, ServiceSizes
 from spfmanager.spf.evaluate import evaluate, is_valid_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
@@ -103,6 +119,9 @@ class DomainPlan:
     service_sizes: ServiceSizes | None = None  # to record at apply: the next baseline
     service_ranges: ServiceRanges | None = None  # the CIDRs each service authorizes now
     waiting: tuple[PendingDeletion, ...] = ()  # scheduled deletions not yet due
+    # Per service, the ranges that start/stop passing vs the records published now; only
+    # services with a change. None: not known (nothing built, or no change to publish).
+    address_changes: tuple[RangeChange, ...] | None = None
 
     @property
     def domain(self) -> str:
@@ -111,6 +130,11 @@ class DomainPlan:
     @property
     def error(self) -> str | None:
         return self.build.error
+
+    @property
+    def in_sync(self) -> bool:
+        """Nothing to change now, nothing unsafe, and no error."""
+        return not self.changes and not self.error and not self.unsafe
 
     @property
     def data(self) -> dict[str, Any]:
@@ -135,6 +159,9 @@ class DomainPlan:
             "unsafe": list(self.unsafe),
             "notes": list(self.notes),
             "service_drift": [d.data for d in self.drift],
+            "range_changes": None
+            if self.address_changes is None
+            else {c.service: c.data for c in self.address_changes},
             "service_addresses": None
             if self.service_sizes is None
             else {s: {str(v): n for v, n in f.items()} for s, f in self.service_sizes.items()},
@@ -173,13 +200,72 @@ class Plan:
         return [f"{d.domain}: {u}" for d in self.domains for u in d.unsafe]
 
     @property
+    def summary(self) -> PlanSummary:
+        """The counts of the plan's closing line."""
+        kinds = [c.kind for c in self.changes]
+        return PlanSummary(
+            create=kinds.count("create"),
+            update=kinds.count("update"),
+            delete=kinds.count("delete"),
+            delete_later=sum(len(d.retire) + len(d.waiting) for d in self.domains),
+            domains=len(self.domains),
+            in_sync=sum(1 for d in self.domains if d.in_sync),
+            errors=sum(1 for d in self.domains if d.error),
+            unsafe=sum(1 for d in self.domains if d.unsafe),
+        )
+
+    @property
     def data(self) -> dict[str, Any]:
         return {
             "created_at": self.created_at.isoformat(),
             "in_sync": not self.has_changes and not self.waiting,
             "errors": self.errors,
             "unsafe": self.unsafe,
+            "summary": self.summary.data,
             "domains": [d.data for d in self.domains],
+        }
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a plan does, counted: changes now, deletions scheduled or waiting, domains."""
+
+    create: int
+    update: int
+    delete: int
+    delete_later: int  # retired names: scheduled by this plan, or waiting for their time
+    domains: int
+    in_sync: int  # domains with nothing to change, and no error
+    errors: int  # domains that could not be built
+    unsafe: int  # domains the safety checks refuse without --force
+
+    @property
+    def text(self) -> str:
+        """``Plan: 2 to create, 1 to update, 0 to delete, 3 to delete later. 1 of 2
+        domains in sync.`` (Terraform's closing line, plus the domains)."""
+        text = f"Plan: {self.create} to create, {self.update} to update, {self.delete} to delete"
+        if self.delete_later:
+            text += f", {self.delete_later} to delete later"
+        noun = "domain" if self.domains == 1 else "domains"
+        text += f". {self.in_sync} of {self.domains} {noun} in sync"
+        if self.errors:
+            text += f", {self.errors} with errors"
+        if self.unsafe:
+            text += f", {self.unsafe} unsafe"
+        return text + "."
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "create": self.create,
+            "update": self.update,
+            "delete": self.delete,
+            "delete_later": self.delete_later,
+            "domains": self.domains,
+            "domains_in_sync": self.in_sync,
+            "domains_with_errors": self.errors,
+            "domains_unsafe": self.unsafe,
+            "text": self.text,
         }
 
 
@@ -365,6 +451,11 @@ def plan_domain(
     unsafe += [d.describe() for d in drift if d.refused]
     notes += [d.describe() for d in drift if not d.refused]
     notes += [f"retire {n} after the old root's TTL" for n in retire]
+    address_changes: tuple[RangeChange, ...] | None = None
+    if changes and ranges is not None:
+        address_changes = _address_changes(
+            build, current, changes, ranges, resolver, analyzer, intent_form, sizes, baseline
+        )
     if result is not None and root is not None and root_ttl != intent.ttl:
         others = len(foreign_values(root))
         notes.append(
@@ -386,7 +477,52 @@ def plan_domain(
         sizes,
         ranges,
         waiting,
+        address_changes,
     )
+
+
+def _address_changes(
+    build: DomainBuild,
+    current: Mapping[str, TxtRecordSet],
+    changes: Sequence[PlannedChange],
+    ranges: ServiceRanges,
+    resolver: Resolver,
+    analyzer: Analyzer | None,
+    intent_form: Sequence[NormalPart] | None,
+    sizes: ServiceSizes | None,
+    baseline: ServiceSizes | None,
+) -> tuple[RangeChange, ...] | None:
+    """Per service, the ranges that start/stop passing vs the records published now
+    (None when the records published now cannot be evaluated)."""
+    result = build.result
+    assert result is not None
+    if serves(result, current):
+        return ()  # the same records (a TTL, a cleanup): the same addresses
+    domain, keep = build.intent.domain, build.intent.keep
+    base = analyzer.resolver if analyzer is not None else resolver
+    try:
+        published = passing_at(current, domain, base, keep)
+        if intent_form is not None:  # the build proved its records equal to the intent
+            planned = passing_cidrs(intent_form)
+        else:
+            planned = passing_at(
+                zone_after(current, (c.change for c in changes)), domain, base, keep
+            )
+    except (SPFManagerError, UnicodeError):
+        return None
+    found = published_range_changes(published, planned, ranges, sizes=sizes, baseline=baseline)
+    return tuple(found)
+
+
+def passing_at(
+    zone: Mapping[str, TxtRecordSet], domain: str, resolver: Resolver, keep: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """The CIDRs the SPF record at ``domain`` passes when ``zone`` holds the TXT of
+    ``domain`` and of the names its record reaches (absent: no TXT), per family."""
+    names = {domain, *references(zone, domain)}
+    served = {n: [split_txt(v) for v in zone[n].values] if n in zone else [] for n in names}
+    view = Analyzer(OverlayResolver(resolver, served), keep=keep)
+    return passing_cidrs(normal_form(view.analyze_domain(domain)))
 
 
 def refusals_after(

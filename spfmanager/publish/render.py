@@ -1,6 +1,9 @@
 """Human renderings of a plan: a rich table for terminals, Markdown for pull-request comments.
 
-(JSON is :attr:`spfmanager.publish.plan.Plan.data`.)
+(JSON is :attr:`spfmanager.publish.plan.Plan.data`.) Both end with the plan's summary line
+(:class:`~spfmanager.publish.plan.PlanSummary`) and show, per domain and service, the address
+ranges that start (+) or stop (-) passing compared with the records published now: the
+zone as the provider lists it at plan time (see :mod:`spfmanager.publish.plan`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from rich.table import Table
 from rich.text import Text
 
 from spfmanager.publish.changes import Create, Delete
-from spfmanager.publish.plan import Plan, PlannedChange
+from spfmanager.publish.plan import DomainPlan, Plan, PlannedChange
+
+#: How the address ranges' old side is meant, in both renderings.
+RANGES_VS = "vs the records published now (as the provider lists them)"
+NO_ADDRESS_CHANGES = "no address changes"
 
 _ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red"}
 
@@ -22,8 +29,9 @@ def _old_new(change: PlannedChange) -> tuple[str, str]:
     return old, new
 
 
-def plan_table(plan: Plan) -> RenderableType:
-    """The plan as rich renderables: one table of changes and a summary per domain."""
+def plan_table(plan: Plan, *, summary: bool = True) -> RenderableType:
+    """The plan as rich renderables: a table of changes, one of domains, the notes, the
+    address ranges per domain and service, and (unless not ``summary``) the summary line."""
     parts: list[RenderableType] = []
     table = Table(title="Planned changes", show_lines=True)
     for column in ("phase", "action", "name", "old", "new"):
@@ -36,9 +44,9 @@ def plan_table(plan: Plan) -> RenderableType:
         )
     if plan.changes:
         parts.append(table)
-    summary = Table(title="Domains")
+    domains = Table(title="Domains")
     for column in ("domain", "provider", "zone", "records", "lookups", "bytes", "status"):
-        summary.add_column(column)
+        domains.add_column(column)
     for domain in plan.domains:
         result = domain.build.result
         if domain.error:
@@ -49,7 +57,7 @@ def plan_table(plan: Plan) -> RenderableType:
             status = Text(f"{len(domain.changes)} change(s)", style="yellow")
         else:
             status = Text("in sync", style="green")
-        summary.add_row(
+        domains.add_row(
             domain.domain,
             domain.provider,
             domain.zone,
@@ -58,7 +66,7 @@ def plan_table(plan: Plan) -> RenderableType:
             "-" if result is None else str(result.total_bytes),
             status,
         )
-    parts.append(summary)
+    parts.append(domains)
     for domain in plan.domains:
         for note in domain.notes:
             parts.append(Text(f"{domain.domain}: {note}", style="dim"))
@@ -70,7 +78,45 @@ def plan_table(plan: Plan) -> RenderableType:
                     style="yellow",
                 )
             )
+    ranges = _ranges_table(plan)
+    if ranges is not None:
+        parts += [ranges, Text(f"(+ passes, - stops passing, {RANGES_VS})", style="dim")]
+    if summary:
+        parts.append(plan_summary(plan))
     return Group(*parts)
+
+
+def plan_summary(plan: Plan) -> Text:
+    """The closing line: ``Plan: 2 to create, 1 to update, 0 to delete. ...``. (Print it
+    with ``soft_wrap=True`` to keep it one line, for the terminal to wrap, and grep to find.)"""
+    return Text(plan.summary.text, style="bold")
+
+
+def _with_ranges(plan: Plan) -> list[DomainPlan]:
+    """The domains whose address changes are known (a build with changes to publish)."""
+    return [d for d in plan.domains if d.address_changes is not None]
+
+
+def _ranges_table(plan: Plan) -> Table | None:
+    domains = _with_ranges(plan)
+    if not domains:
+        return None
+    table = Table(title="Address ranges", show_lines=True)
+    for column in ("domain", "service", "ranges"):
+        table.add_column(column, overflow="fold")
+    for domain in domains:
+        if not domain.address_changes:
+            table.add_row(domain.domain, "", Text(NO_ADDRESS_CHANGES, style="dim"))
+        for change in domain.address_changes or ():
+            lines = Text()
+            for index, line in enumerate(change.lines()):
+                lines.append(("\n" if index else "") + line, style=_range_style(line))
+            table.add_row(domain.domain, change.service, lines)
+    return table
+
+
+def _range_style(line: str) -> str:
+    return "red" if line.startswith("-") else "green"
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -98,17 +144,36 @@ def plan_markdown(plan: Plan) -> str:
             f"| {'-' if result is None else result.total_bytes} | {_cell(status)} |"
         )
     if plan.changes:
-        lines += ["", "| phase | action | name | new value |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "| phase | action | name | old value | new value |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for change in plan.changes:
-            _, new = _old_new(change)
+            old, new = _old_new(change)
             lines.append(
                 f"| {change.phase.name.lower()} | {change.kind} | `{change.name}` "
-                f"| {_cell(f'`{new}`' if new else '')} |"
+                f"| {_code_cell(old)} | {_code_cell(new)} |"
             )
+    domains = _with_ranges(plan)
+    if domains:
+        lines += ["", "### Address ranges", "", f"`+` passes, `-` stops passing, {RANGES_VS}."]
+        for domain in domains:
+            lines += ["", f"**`{domain.domain}`**", ""]
+            if not domain.address_changes:
+                lines.append(f"- {NO_ADDRESS_CHANGES}")
+            for ranged in domain.address_changes or ():
+                ranges = ", ".join(f"`{line}`" for line in ranged.lines())
+                lines.append(f"- `{ranged.service}`: {ranges}")
     if plan.waiting:
         lines += ["", "Retired names waiting for their deletion time (the old root may be cached):"]
         lines += [f"- `{p.name}` after {p.not_before.isoformat()}" for p in plan.waiting]
+    lines += ["", f"**{plan.summary.text}**"]
     return "\n".join(lines) + "\n"
+
+
+def _code_cell(text: str) -> str:
+    return _cell(f"`{text}`") if text else ""
 
 
 def _cell(text: str) -> str:

@@ -177,7 +177,10 @@ class Workspace:
         now: datetime | None = None,
         sleep: Callable[[float], None] | None = None,
         retire_grace: float = RETIRE_GRACE_SECONDS,
+        progress: Progress | None = None,
     ) -> ApplyReport:
+        """Apply ``plan`` (see :func:`~spfmanager.publish.apply.apply_plan`); ``progress``
+        hears of each change applied and of each wait for records to become visible."""
         report = apply_plan(
             plan,
             self.provider,
@@ -186,6 +189,7 @@ class Workspace:
             now=now,
             sleep=sleep or time.sleep,
             retire_grace=retire_grace,
+            progress=progress,
         )
         self._current.clear()  # the zones changed: list them again next time
         return report
