@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -49,7 +50,6 @@ def approve_command(
     if as_json:
         print_json(hold.data | {"reason": hold.reason})
     else:
-        console().print(
-            f"approved: {name}: {hold.reason}; published on the next run", soft_wrap=True
-        )
+        message = f"approved: {name}: {hold.reason}; published on the next run"
+        console().print(Text(message), soft_wrap=True)  # not markup: the reason echoes DNS
     raise typer.Exit(int(ExitCode.OK))

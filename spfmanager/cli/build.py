@@ -26,7 +26,7 @@ from spfmanager.cli.common import (
 )
 from spfmanager.cli.flatten import show_result
 from spfmanager.cli.workspace import open_workspace, progress_bar
-from spfmanager.publish.formats import ExportFormat
+from spfmanager.publish.formats import FORMAT_HELP, ExportFormat, wants_json
 
 if TYPE_CHECKING:
     from spfmanager.flatten.verify import Proof
@@ -39,7 +39,7 @@ def build_command(
     config: ConfigOption = Path("spfmanager.yaml"),
     output: Annotated[
         ExportFormat | None,
-        typer.Option("--format", "-f", help="Print the records in this format instead."),
+        typer.Option("--format", "-f", help=FORMAT_HELP),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every record.")] = False,
     snapshot: SnapshotOption = None,
@@ -53,6 +53,7 @@ def build_command(
     Exit status: 0 all domains built; 1 an error: a bad config, or a domain that could not
     be built (each named on stderr, whatever the output format).
     """
+    as_json = wants_json(as_json, output)
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port)
         with progress_bar(len(workspace.intents), not as_json) as advance:
@@ -72,7 +73,8 @@ def build_command(
         errors = error_console()
         for build in builds:
             if build.result is None:
-                errors.print(f"[red]not built[/] {build.intent.domain}: {build.error}")
+                line = Text.assemble(("not built", "red"), f" {build.intent.domain}: {build.error}")
+                errors.print(line, soft_wrap=True)  # one line, in full, for CI logs
         raise typer.Exit(int(ExitCode.USAGE))
     raise typer.Exit(int(ExitCode.OK))
 
@@ -94,15 +96,18 @@ def _show(builds: list[DomainBuild], workspace: Workspace, verbose: bool) -> Non
     out = console()
     table = Table(title="spfmanager build")
     for column in ("domain", "records", "lookups", "bytes", "vs published", "proof / error"):
-        table.add_column(column)
+        # names and errors in full, never "…"; as Text: never read as markup or emoji codes
+        table.add_column(column, overflow="fold")
     for build in builds:
         result = build.result
         if result is None:
             style = "yellow" if build.transient else "red"
-            table.add_row(build.intent.domain, "-", "-", "-", "-", Text(build.error or "", style))
+            table.add_row(
+                Text(build.intent.domain), "-", "-", "-", "-", Text(build.error or "", style)
+            )
             continue
         table.add_row(
-            build.intent.domain,
+            Text(build.intent.domain),
             str(len(result.packed)),
             f"{result.lookups} (was {result.intent_lookups})",
             str(result.total_bytes),

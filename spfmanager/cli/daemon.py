@@ -70,6 +70,10 @@ def daemon_command(
     Each run takes the same path as 'plan' and 'apply'. Upstream DNS errors keep the last
     good record; unsafe changes are held until 'spfmanager approve'. With several instances
     on one PostgreSQL state store, each domain runs on one instance per interval.
+
+    Exit status: 0 stopped by SIGTERM or SIGINT (a failing run is logged, never ends the
+    daemon); 1 error at start (bad config or option, state store unavailable, --metrics-address
+    cannot be served).
     """
     from spfmanager.daemon.http import serve
     from spfmanager.daemon.logs import configure_logging

@@ -22,7 +22,7 @@ from spfmanager.cli.common import (
     console,
     print_json,
 )
-from spfmanager.publish.formats import ExportFormat
+from spfmanager.publish.formats import FORMAT_HELP, ExportFormat, wants_json
 
 if TYPE_CHECKING:
     from spfmanager.flatten import FlattenResult
@@ -61,7 +61,7 @@ def flatten_command(
     ] = defaults.FLATTEN_DEADLINE,
     output: Annotated[
         ExportFormat | None,
-        typer.Option("--format", "-f", help="Print the records in this format instead."),
+        typer.Option("--format", "-f", help=FORMAT_HELP),
     ] = None,
     ttl: Annotated[int, typer.Option("--ttl", min=1, help="TTL for --format output.")] = 3600,
     snapshot: SnapshotOption = None,
@@ -75,6 +75,7 @@ def flatten_command(
     broken, or flattening needs more than --query-budget queries or --deadline seconds
     (the reason is printed; with --json, also the refusal's cause on stdout).
     """
+    as_json = wants_json(as_json, output)
     from spfmanager.errors import FlattenError
     from spfmanager.flatten import flatten
     from spfmanager.publish.export import export
@@ -104,15 +105,25 @@ def flatten_command(
 
 
 def show_result(result: FlattenResult) -> None:
-    """Rich table of the records with their sizes, then the proof."""
+    """Rich table of the records with their sizes, then the proof.
+
+    Names and records fold at the column's edge, never cut with an ellipsis, and are Text,
+    never markup or emoji codes (``ip6:2001:db8:1234::`` holds ``:1234:``): what is shown is
+    what to publish, on a narrow terminal too.
+    """
     out = console()
     table = Table(title=f"SPF records for {result.domain}", show_lines=True)
-    table.add_column("name", style="cyan", no_wrap=True)
-    table.add_column("record")
-    table.add_column("strings", justify="right")
-    table.add_column("answer bytes", justify="right")
+    table.add_column("name", style="cyan", overflow="fold")
+    table.add_column("record", overflow="fold")
+    table.add_column("strings", justify="right", overflow="fold")
+    table.add_column("answer bytes", justify="right", overflow="fold")
     for record in result.packed:
-        table.add_row(record.name, record.text, str(len(record.strings)), str(record.answer_bytes))
+        table.add_row(
+            Text(record.name),
+            Text(record.text),
+            str(len(record.strings)),
+            str(record.answer_bytes),
+        )
     out.print(table)
     out.print(
         f"DNS lookups: [bold]{result.lookups}[/] (was {result.intent_lookups}); "
@@ -127,7 +138,7 @@ def show_result(result: FlattenResult) -> None:
     )
     for difference in proof.profile_differences:
         out.print(Text(f"receivers differ: {difference.sentence}", style="yellow"))
-    for kept in result.kept:
-        out.print(f"[yellow]kept[/] {kept}")
+    for kept in result.kept:  # Text, not markup: terms and warnings echo DNS data
+        out.print(Text.assemble(("kept", "yellow"), " ", kept))
     for warning in result.warnings:
-        out.print(f"[yellow]warning[/] {warning}")
+        out.print(Text.assemble(("warning", "yellow"), " ", warning))

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -32,7 +33,11 @@ def history_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show DOMAIN's runs, newest first, with the address-level diff of each change:
-    which service gained (+) or lost (-) which ranges since the run before."""
+    which service gained (+) or lost (-) which ranges since the run before.
+
+    Exit status: 0 shown (also when DOMAIN has no runs yet); 1 error (bad config, state
+    store unavailable).
+    """
     from spfmanager.daemon.history import History
     from spfmanager.daemon.runner import LOOKBACK
     from spfmanager.publish.drift import range_changes
@@ -52,10 +57,9 @@ def history_command(
         raise typer.Exit(int(ExitCode.OK))
     table = Table(title=f"history of {domain}")
     for column in ("run", "finished", "outcome", "reason", "address changes"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold")  # in full, never "…"
     for run, diff in entries:
-        table.add_row(
-            str(run.id), run.finished_at.isoformat(), run.outcome, run.reason, "\n".join(diff)
-        )
+        cells = (str(run.id), run.finished_at.isoformat(), run.outcome, run.reason, "\n".join(diff))
+        table.add_row(*map(Text, cells))  # Text: reasons and ranges are never markup or emoji
     console().print(table)
     raise typer.Exit(int(ExitCode.OK))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -45,8 +46,8 @@ def rollback_command(
         print_json({"run": done.run.id, "applied": list(done.applied)})
     else:
         out = console()
-        out.print(f"rolled {domain} back to run {done.run.id}", soft_wrap=True)
-        for change in done.applied:
-            out.print(f"  {change}", soft_wrap=True)
+        out.print(Text(f"rolled {domain} back to run {done.run.id}"), soft_wrap=True)
+        for change in done.applied:  # Text, not markup: changes hold records; in full
+            out.print(Text(f"  {change}"), soft_wrap=True)
         out.print(f"pinned: 'spfmanager approve {domain}' lets the daemon move it forward again")
     raise typer.Exit(int(ExitCode.OK))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -64,12 +65,10 @@ def run_once_command(
         print_json({"runs": [r.data for r in runs]})
     else:
         out = console()
-        for run in runs:
-            style = styles[run.outcome]
-            out.print(
-                f"[{style}]{run.outcome.value:>14}[/] {run.domain}: {run.reason}", soft_wrap=True
-            )
+        for run in runs:  # Text, not markup: reasons echo DNS data; one line each, in full
+            outcome = (f"{run.outcome.value:>14}", styles[run.outcome])
+            out.print(Text.assemble(outcome, f" {run.domain}: {run.reason}"), soft_wrap=True)
             for line in run.diff:
-                out.print(f"{'':>15} {line}", soft_wrap=True)
+                out.print(Text(f"{'':>15} {line}"), soft_wrap=True)
     held = any(r.outcome in FAILURES or r.outcome is Outcome.HELD for r in runs)
     raise typer.Exit(int(ExitCode.PROBLEMS if held else ExitCode.OK))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -22,6 +23,7 @@ from spfmanager.cli.common import (
     error_console,
     fail,
 )
+from spfmanager.cli.progress import steps
 
 
 @app.command("snapshot")
@@ -36,8 +38,10 @@ def snapshot_command(
 ) -> None:
     """Write every DNS answer the config's build needs as a --dns-snapshot file.
 
-    Exit status: 0 written; 1 error, or a domain could not be built (the file is still
-    written, with what was resolved; each domain's problem is on stderr).
+    Progress goes to stderr: a bar on a terminal, else one line per domain
+    ("snapshot [2/5] example.com"). Exit status: 0 written; 1 error, or a domain could not
+    be built (the file is still written, with what was resolved; each domain's problem is
+    on stderr).
     """
     import yaml
 
@@ -54,11 +58,17 @@ def snapshot_command(
             fail(f"{config}: domains: no domain is configured (add one under 'domains:')")
         flattener = Flattener(recorder)
         problems = []
-        for intent in intents:
-            try:
-                flatten_intent(flattener, intent)
-            except SPFManagerError as exc:
-                problems.append(f"{intent.domain}: {exc}")
+        with steps("snapshot", len(intents)) as step:
+            for intent in intents:
+                try:
+                    flatten_intent(flattener, intent)
+                except SPFManagerError as exc:
+                    message = str(exc)  # most already name the domain: once is enough
+                    named = message.startswith(f"{intent.domain}:")
+                    problems.append(message if named else f"{intent.domain}: {message}")
+                    step(f"{intent.domain} (not built)")
+                else:
+                    step(intent.domain)
     data = recorder.zonedata()
     header = (
         f"# DNS snapshot for {config}, written by 'spfmanager snapshot'.\n"
@@ -71,7 +81,7 @@ def snapshot_command(
     console().print(f"wrote {len(data)} names to {output}")
     if problems:
         errors = error_console()
-        for problem in problems:
-            errors.print(f"[red]error[/] {problem}")
+        for problem in problems:  # Text, not markup: problems echo DNS data; in full
+            errors.print(Text.assemble(("error", "red"), " ", problem), soft_wrap=True)
         errors.print(f"{len(problems)} of {len(intents)} domains could not be built")
         raise typer.Exit(int(ExitCode.USAGE))

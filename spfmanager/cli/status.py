@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from spfmanager.cli.app import app
 from spfmanager.cli.common import (
@@ -71,10 +72,10 @@ def status_command(
     else:
         table = Table(title="spfmanager status")
         for column in ("domain", "last run", "outcome", "reason", "held", "waiting deletions"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold")  # in full, never "…"
         for row in rows:
             run = row["last_run"]
-            table.add_row(
+            cells = (
                 row["domain"],
                 "-" if run is None else run["finished_at"],
                 "-" if run is None else run["outcome"],
@@ -82,5 +83,6 @@ def status_command(
                 "" if row["hold"] is None else row["hold"]["reason"],
                 "\n".join(f"{p['name']} after {p['not_before']}" for p in row["pending_deletions"]),
             )
+            table.add_row(*map(Text, cells))  # Text: reasons are never markup or emoji codes
         console().print(table)
     raise typer.Exit(int(ExitCode.PROBLEMS if attention else ExitCode.OK))

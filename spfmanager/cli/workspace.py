@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spfmanager.cli.common import build_resolver, error_console
+from spfmanager.cli.common import build_resolver
 
 if TYPE_CHECKING:
     from spfmanager.publish.build import Progress as ProgressCallback
@@ -47,14 +47,9 @@ def progress_bar(total: int, enabled: bool) -> Iterator[ProgressCallback | None]
     if not enabled or total < 2 or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import Progress
+    from spfmanager.cli.progress import steps
 
-    with Progress(console=error_console(), transient=True) as progress:
-        task = progress.add_task("flattening", total=total)
-
-        def advance(domain: str) -> None:
-            progress.update(task, advance=1, description=domain)
-
+    with steps("flattening", total, lines=False) as advance:
         yield advance
 
 

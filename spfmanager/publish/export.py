@@ -97,7 +97,12 @@ def _environment() -> Environment:
 def export(
     results: Sequence[FlattenResult], fmt: ExportFormat, *, ttl: int = 3600, zone: str = ""
 ) -> str:
-    """Render ``results`` in format ``fmt``; ``zone`` names the octoDNS zone (default: first)."""
+    """Render ``results`` in format ``fmt``; ``zone`` names the octoDNS zone (default: first).
+
+    JSON here is the list of each result's :attr:`~FlattenResult.data`. (The CLI's
+    ``--format json`` never comes here: it prints the command's ``--json`` output, which
+    holds the same fields and more, such as a build's zone, provider and DNS change.)
+    """
     if fmt is ExportFormat.JSON:
         return json.dumps([r.data for r in results], indent=2) + "\n"
     template = _environment().get_template(_TEMPLATES[fmt])
