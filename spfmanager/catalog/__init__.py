@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -39,6 +40,7 @@ __all__ = [
     "ServiceId",
     "load_catalog",
     "network_term",
+    "parameter_values",
 ]
 
 
@@ -58,8 +60,27 @@ class Catalog:
         return len(self.services)
 
     def close_matches(self, service_id: str) -> list[str]:
-        """Known ids that look like ``service_id``, best first."""
-        return difflib.get_close_matches(service_id, self.services, n=3, cutoff=0.6)
+        """Known ids that look like ``service_id``, best first, at most three.
+
+        First the ids that start with it or that it starts with (``google`` ->
+        ``google-workspace``, ``zoho-eu`` -> ``zoho``), then ids and names that contain
+        it, from three letters on (``exchange`` -> ``microsoft365``), then difflib's close
+        spellings (``mailgnu`` -> ``mailgun``). Case and punctuation do not count.
+        """
+        wanted = _squeeze(service_id)
+        found: list[str] = []
+        if wanted:
+            ids = sorted(self.services, key=lambda i: (len(i), i))  # shortest first
+            found += [i for i in ids if _squeeze(i).startswith(wanted)]
+            found += [i for i in ids if wanted.startswith(_squeeze(i))]
+            if len(wanted) >= _MIN_SUBSTRING:
+                found += [
+                    i
+                    for i in ids
+                    if wanted in _squeeze(i) or wanted in _squeeze(self.services[i].name)
+                ]
+        found += difflib.get_close_matches(service_id.lower(), self.services, n=3, cutoff=0.6)
+        return list(dict.fromkeys(found))[:3]
 
     def unknown_message(self, service_id: str) -> str:
         """A message for an unknown id, suggesting close matches."""
@@ -84,6 +105,28 @@ class Catalog:
                 log.warning("service %r from the config replaces the bundled entry", service_id)
             services[service_id] = Service(id=service_id, **dict(definition))
         return Catalog(services)
+
+
+_MIN_SUBSTRING = 3  # shorter fragments ("ma", "s") are in too many ids to be a hint
+
+
+def _squeeze(text: str) -> str:
+    """``text`` lower case, letters and digits only: "Google Workspace" -> "googleworkspace"."""
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+_LITERAL = re.compile(r"(?:[A-Za-z0-9_-]|\\\.)+")
+
+
+def parameter_values(parameter: Parameter) -> tuple[str, ...] | None:
+    """The values a parameter allows when its pattern lists them (``eu|us`` -> eu, us);
+    None for an open pattern (``[0-9]{1,12}``) or none."""
+    if parameter.pattern is None:
+        return None
+    alternatives = parameter.pattern.split("|")
+    if not all(_LITERAL.fullmatch(a) for a in alternatives):
+        return None
+    return tuple(a.replace("\\.", ".") for a in alternatives)
 
 
 def _load_file(path: Traversable) -> Service:

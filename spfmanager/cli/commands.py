@@ -9,10 +9,13 @@ from spfmanager.cli import (
     explain,  # noqa: F401
     flatten,  # noqa: F401
     history,  # noqa: F401
+    init,  # noqa: F401
     plan,  # noqa: F401
     rollback,  # noqa: F401
     run_once,  # noqa: F401
     schema,  # noqa: F401
+    services,  # noqa: F401
     snapshot,  # noqa: F401
     status,  # noqa: F401
+    validate,  # noqa: F401
 )
