@@ -135,9 +135,20 @@ class CloudflareProvider(Provider):
             raise ProviderAuthError(f"cloudflare: zone {self.zone}: no API token (set {TOKEN_ENV})")
         self._zone_id = zone_id
         self.per_page = per_page
-        self.client = client or cloudflare.Cloudflare(
-            api_token=self._token, base_url=base_url, max_retries=max_retries, timeout=timeout
-        )
+        if client is None:
+            try:
+                client = cloudflare.Cloudflare(
+                    api_token=self._token,
+                    base_url=base_url,
+                    max_retries=max_retries,
+                    timeout=timeout,
+                )
+            except (cloudflare.CloudflareError, ValueError) as exc:  # e.g. a bad base_url
+                raise ProviderError(
+                    f"cloudflare: zone {self.zone}: cannot open the API client: "
+                    f"{type(exc).__name__}: {exc}; check base_url and api_token"
+                ) from None
+        self.client = client
         has_batch = callable(getattr(self.client.dns.records, "batch", None))
         self.use_batch = has_batch if use_batch is None else use_batch and has_batch
 
@@ -347,6 +358,10 @@ class CloudflareProvider(Provider):
             return call()
         except cloudflare.APIError as exc:
             raise self.map_error(exc, what) from None
+        except cloudflare.CloudflareError as exc:  # the SDK's other failures
+            raise ProviderError(
+                f"cloudflare: zone {self.zone}: {what} failed: {type(exc).__name__}: {exc}"
+            ) from None
         except (ValueError, AttributeError, TypeError) as exc:
             # the SDK chokes on a 200 that is not JSON, or JSON of another shape
             raise self._malformed(what, f"{type(exc).__name__}: {exc}") from None

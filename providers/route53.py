@@ -118,6 +118,23 @@ def check_change_batch(zone: str, changes: Sequence[dict[str, Any]]) -> None:
         )
 
 
+def check_credentials(zone: str, key_id: str | None, secret: str | None) -> None:
+    """Refuse a key id without its secret (or the reverse) before boto3 sees them: boto3
+    would sign with half a key, or fall back to another identity's credentials."""
+    if bool(key_id) == bool(secret):
+        return
+    given, missing = (
+        ("aws_access_key_id", "aws_secret_access_key")
+        if key_id
+        else ("aws_secret_access_key", "aws_access_key_id")
+    )
+    raise ProviderAuthError(
+        f"route53: zone {zone}: AWS credentials incomplete: {missing} is missing "
+        f"({given} is set); set both in the provider's options (e.g. {missing}: "
+        f'"env:{missing.upper()}"), or neither to use boto3\'s own credential chain'
+    )
+
+
 class Route53Options(ProviderOptions):
     """``providers.NAME`` of ``kind: route53``."""
 
@@ -169,21 +186,37 @@ class Route53Provider(Provider):
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
         if client is None:
-            session = boto3.session.Session(
-                aws_access_key_id=aws_access_key_id,
-                aws_secret_access_key=aws_secret_access_key,
-                region_name=region_name,
-            )
-            client = session.client(
-                "route53",
-                endpoint_url=endpoint_url,
-                config=Config(
-                    retries={"mode": "standard", "total_max_attempts": 1},
-                    connect_timeout=10,
-                    read_timeout=60,
-                ),
-            )
+            check_credentials(self.zone, aws_access_key_id, aws_secret_access_key)
+            try:
+                client = self._client(
+                    aws_access_key_id, aws_secret_access_key, region_name, endpoint_url
+                )
+            except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
+                raise self.map_error(exc, "open the API client") from None
+            except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+                raise ProviderError(
+                    f"route53: zone {self.zone}: endpoint_url {endpoint_url!r} is not usable: {exc}"
+                ) from None
         self.client = client
+
+    @staticmethod
+    def _client(
+        key_id: str | None, secret: str | None, region_name: str, endpoint_url: str | None
+    ) -> Any:
+        # boto3 resolves its credential chain (environment, files, instance metadata) here:
+        # a half-set environment fails now, as a BotoCoreError that _call maps
+        session = boto3.session.Session(
+            aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=region_name
+        )
+        return session.client(
+            "route53",
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"mode": "standard", "total_max_attempts": 1},
+                connect_timeout=10,
+                read_timeout=60,
+            ),
+        )
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -368,8 +401,28 @@ class Route53Provider(Provider):
             if code in SERVER_CODES or status >= 500:
                 return ProviderServerError(message)
             return ProviderError(message)
-        if isinstance(exc, boto_errors.NoCredentialsError | boto_errors.PartialCredentialsError):
-            return ProviderAuthError(f"{prefix}: AWS credentials are missing or incomplete")
+        if isinstance(exc, boto_errors.PartialCredentialsError):
+            kwargs = getattr(exc, "kwargs", {})
+            missing = str(kwargs.get("cred_var") or "a credential")
+            found_in = str(kwargs.get("provider") or "boto3's credential chain")
+            return ProviderAuthError(
+                f"{prefix}: AWS credentials incomplete: {missing} is missing (the others were "
+                f"found in {found_in}); set it, or set aws_access_key_id and "
+                "aws_secret_access_key in the provider's options"
+            )
+        if isinstance(exc, boto_errors.NoCredentialsError):
+            return ProviderAuthError(
+                f"{prefix}: no AWS credentials: set aws_access_key_id and aws_secret_access_key "
+                "in the provider's options (as env: or file: references), or configure boto3's "
+                "credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, a role)"
+            )
+        if isinstance(exc, boto_errors.CredentialRetrievalError | boto_errors.ProfileNotFound):
+            return ProviderAuthError(f"{prefix}: AWS credentials unavailable: {exc}")
+        if isinstance(exc, boto_errors.EndpointConnectionError):
+            return ProviderServerError(
+                f"{prefix}: cannot connect to the Route 53 API ({exc}); check endpoint_url "
+                "and the network"
+            )
         if isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError):
             return ProviderServerError(f"{prefix}: {exc}")
         return ProviderError(f"{prefix}: {exc}")

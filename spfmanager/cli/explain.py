@@ -1,7 +1,11 @@
 """``spfmanager explain MESSAGE.eml``: why a delivered, quarantined or bounced message failed SPF.
 
+Besides the record fix, a sender that is not authorised gets the config edit: the catalog
+service (or the address) to add to ``domains.NAME`` of spfmanager.yaml, in the file
+``-c`` names (with its line), else as a YAML snippet.
+
 Exit status: 0 when SPF passes now, 2 when it does not, 1 on errors (unreadable file,
-no headers to work with, unreadable snapshot).
+no headers to work with, unreadable snapshot or config).
 """
 
 # ruff: noqa: PLC0415  (the explainer is imported inside the command: --help needs none of it)
@@ -33,7 +37,7 @@ from spfmanager.spf.results import Result
 from spfmanager.spf.trace import StepKind
 
 if TYPE_CHECKING:
-    from spfmanager.explain import Explanation
+    from spfmanager.explain import ConfigView, Explanation
 
 _DECISIVE = frozenset({StepKind.CHECK, StepKind.MATCH, StepKind.LIMIT, StepKind.ERROR})
 _STYLE = {
@@ -60,17 +64,32 @@ def explain_command(
     full_trace: Annotated[
         bool, typer.Option("--trace", help="Show every step of the evaluation, DNS included.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="The spfmanager.yaml managing the domain: name the config edit in it.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Explain a message's SPF result: then, now, why, and a record change proven to fix it."""
+    """Explain a message's SPF result: then, now, why, a record change proven to fix it,
+    and the config edit that keeps it fixed.
+
+    Exit status: 0 the message's sender passes SPF now; 2 it does not (the fix is shown);
+    1 error (unreadable message, bad config, DNS unavailable).
+    """
     from spfmanager.audit.receivers import simulate
     from spfmanager.explain import explain, read_message
 
     address = _ip_option(ip)
     with clean_errors():
+        view = None if config is None else _config_view(config)
         evidence = read_message(message)
         resolver = build_resolver(dns_snapshot, nameserver, port)
-        explanation = explain(evidence, resolver, ip=address)
+        explanation = explain(evidence, resolver, ip=address, config=view)
     if json_output:
         data = explanation.data
         data["receivers"] = [o.data for o in simulate(explanation.now)]
@@ -87,6 +106,32 @@ def _ip_option(text: str | None) -> IPv4Address | IPv6Address | None:
         return ip_address(text.strip("[]"))
     except ValueError:
         fail(f"--ip needs an IP address, not {text!r}")
+
+
+def _config_view(path: Path) -> ConfigView:
+    """What explain needs of the config at ``path`` (a ConfigError when it is not valid)."""
+    from spfmanager.catalog import load_catalog
+    from spfmanager.config import load_config
+    from spfmanager.explain import ConfigView, ManagedDomain
+
+    config = load_config(path)
+    source = config.source
+    domains: dict[str, ManagedDomain] = {}
+    for name, domain in config.domains.items():
+        lines: dict[str, int] = {}
+        if source is not None:
+            lines[""] = source.line(("domains", name))
+            for key in ("services", "ip4", "ip6"):
+                if key in domain.model_fields_set:
+                    lines[key] = source.line(("domains", name, key))
+        domains[name] = ManagedDomain(
+            services=tuple(use.id for use in domain.services),
+            written=tuple(use.to_yaml() for use in domain.services),
+            ip4=tuple(str(n) for n in domain.ip4),
+            ip6=tuple(str(n) for n in domain.ip6),
+            lines=lines,
+        )
+    return ConfigView(str(path), domains, load_catalog().extended(config.services))
 
 
 def _render(explanation: Explanation, *, full_trace: bool) -> None:
@@ -121,6 +166,11 @@ def _render(explanation: Explanation, *, full_trace: bool) -> None:
     out.print()
     for line in explanation.lines():
         out.print(Text(line))
+    edit = explanation.config_edit
+    if edit is not None and edit.snippet is not None:
+        out.print()
+        out.print(Text(f"# {edit.file or 'spfmanager.yaml'}", style="dim"))
+        out.print(Text(edit.snippet.rstrip("\n")))
     out.print()
     out.print(Text(f"Receivers now: {summarize(simulate(now)).rstrip('.')}.", style="dim"))
     steps = [s for s in now.trace if full_trace or s.kind in _DECISIVE]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Any
 
-from spfmanager.catalog import load_catalog
+from spfmanager.catalog import Catalog, load_catalog
 from spfmanager.dns.base import Resolver, RRType, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.dns.txt import MAX_TXT_STRING
@@ -134,12 +134,18 @@ def current_record(domain: str, resolver: Resolver) -> Record | None:
 
 
 def suggest_fix(
-    result: SPFResult, diagnosis: Diagnosis, connection: Connection, resolver: Resolver
+    result: SPFResult,
+    diagnosis: Diagnosis,
+    connection: Connection,
+    resolver: Resolver,
+    *,
+    catalog: Catalog | None = None,
 ) -> Fix | None:
     """The smallest verified record change that makes ``connection`` pass, or None.
 
     Broken includes written in the record itself are removed first (each removal checked);
-    then a known service's include, else the single address, goes before ``all``.
+    then a known service's include (of ``catalog``, by default the bundled one), else the
+    single address, goes before ``all``.
     """
     domain = result.domain
     record = current_record(domain, resolver)
@@ -161,7 +167,7 @@ def suggest_fix(
         diagnosis = diagnose(check) or diagnosis
     if diagnosis.cause not in (Cause.NOT_AUTHORISED, Cause.NO_RECORD):
         return None
-    for term, why, notes in _candidate_terms(result, base, connection, resolver):
+    for term, why, notes in _candidate_terms(result, base, connection, resolver, catalog):
         candidate = _insert_before_all(base, term)
         check = _evaluate(candidate, domain, connection, resolver)
         if check.result is not Result.PASS:
@@ -199,12 +205,16 @@ def _fix(
 
 
 def _candidate_terms(
-    result: SPFResult, record: Record, connection: Connection, resolver: Resolver
+    result: SPFResult,
+    record: Record,
+    connection: Connection,
+    resolver: Resolver,
+    catalog: Catalog | None,
 ) -> list[tuple[Term, str, list[str]]]:
     """Terms to try, best first: a known service's include, then the single address."""
     candidates: list[tuple[Term, str, list[str]]] = []
     included = {normalize_name(t.domain.render()) for t in record.terms if isinstance(t, Include)}
-    for name, include in _catalog_includes():
+    for name, include in _catalog_includes(catalog):
         if normalize_name(include.domain.render()) in included:
             continue
         if _service_covers(include, result.ip, connection.helo, resolver):
@@ -230,13 +240,15 @@ def _candidate_terms(
     return candidates
 
 
-def _catalog_includes() -> list[tuple[str, Include]]:
-    """The include terms of the bundled catalog's services that need no parameters."""
-    try:
-        catalog = load_catalog()
-    except (SPFManagerError, OSError) as exc:
-        log.warning("service catalog unavailable, not matching known services: %s", exc)
-        return []
+def _catalog_includes(catalog: Catalog | None) -> list[tuple[str, Include]]:
+    """The include terms of the catalog's services (default: the bundled catalog's) that
+    need no parameters."""
+    if catalog is None:
+        try:
+            catalog = load_catalog()
+        except (SPFManagerError, OSError) as exc:
+            log.warning("service catalog unavailable, not matching known services: %s", exc)
+            return []
     found: list[tuple[str, Include]] = []
     for service in catalog:
         try:

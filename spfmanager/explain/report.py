@@ -8,11 +8,12 @@ from typing import Any
 
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.memo import MemoResolver
+from spfmanager.explain.config_edit import ConfigEdit, ConfigView, suggest_config_edit
 from spfmanager.explain.fix import Diagnosis, Fix, diagnose, suggest_fix
 from spfmanager.explain.headers import RecordedCheck
 from spfmanager.explain.message import Connection, Evidence, IPAddress, IPSource, connection
 from spfmanager.spf.evaluate import SPFResult, evaluate
-from spfmanager.spf.results import Result
+from spfmanager.spf.results import Cause, Result
 
 
 class Change(StrEnum):
@@ -36,6 +37,7 @@ class Explanation:
     diagnosis: Diagnosis | None
     fix: Fix | None
     notes: tuple[str, ...] = ()
+    config_edit: ConfigEdit | None = None  # the sender as part of the config's intent
 
     @property
     def recorded(self) -> RecordedCheck | None:
@@ -62,6 +64,7 @@ class Explanation:
             "change": self.change.value,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.data,
             "fix": None if self.fix is None else self.fix.data,
+            "config_edit": None if self.config_edit is None else self.config_edit.data,
             "notes": list(self.notes),
             "summary": self.lines(),
         }
@@ -91,6 +94,8 @@ class Explanation:
             lines.extend(f"Note: {note}." for note in self.fix.notes)
         elif self.diagnosis is not None and not self.passes:
             lines.append("No single record change was proven to make this message pass.")
+        if self.config_edit is not None:
+            lines.append(f"Config edit: {self.config_edit.message}.")
         return lines
 
     def _then(self) -> str:
@@ -121,13 +126,31 @@ class Explanation:
         return self.connection.mailfrom or f"postmaster@{self.connection.helo} (null sender)"
 
 
-def explain(evidence: Evidence, resolver: Resolver, *, ip: IPAddress | None = None) -> Explanation:
-    """Re-evaluate the message's connection now and explain the result."""
+def explain(
+    evidence: Evidence,
+    resolver: Resolver,
+    *,
+    ip: IPAddress | None = None,
+    config: ConfigView | None = None,
+) -> Explanation:
+    """Re-evaluate the message's connection now and explain the result.
+
+    For a sender that is not authorised, the explanation also names the config edit
+    (:func:`~spfmanager.explain.config_edit.suggest_config_edit`): in ``config`` when
+    given (its file, domain and line), else as a snippet; ``config``'s own services count
+    as catalog services for the record fix too.
+    """
     conn = connection(evidence, ip)
     resolver = MemoResolver(resolver)  # one consistent view of DNS for every evaluation
     now = evaluate(conn.ip, conn.mailfrom, conn.helo, resolver=resolver)
     diagnosis = diagnose(now)
-    fix = None if diagnosis is None else suggest_fix(now, diagnosis, conn, resolver)
+    catalog = None if config is None else config.catalog
+    fix = (
+        None if diagnosis is None else suggest_fix(now, diagnosis, conn, resolver, catalog=catalog)
+    )
+    edit = None
+    if diagnosis is not None and diagnosis.cause in _UNAUTHORISED:
+        edit = suggest_config_edit(now.ip, now.domain, conn.helo, resolver, config)
     return Explanation(
         evidence=evidence,
         connection=conn,
@@ -136,7 +159,12 @@ def explain(evidence: Evidence, resolver: Resolver, *, ip: IPAddress | None = No
         diagnosis=diagnosis,
         fix=fix,
         notes=_notes(evidence, conn),
+        config_edit=edit,
     )
+
+
+# The causes a config edit cures: the sender is simply not (yet) part of the intent.
+_UNAUTHORISED = frozenset({Cause.NOT_AUTHORISED, Cause.NO_RECORD})
 
 
 def _change(recorded: RecordedCheck | None, now: Result) -> Change:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -166,3 +169,198 @@ def test_hostile_message_without_evidence_is_a_one_line_error(
     assert "Traceback" not in out + err
     assert len(err.strip().splitlines()) == 1
     assert "deep.eml" in err and "--ip" in err and "nested more than 20 levels deep" in err
+
+
+# -- the config edit (issue 12): which service or address to add to spfmanager.yaml ----------
+
+ROOT = Path(__file__).parents[2]
+CONFIG = """\
+defaults: {policy: "-all", provider: local}
+providers:
+  local: {kind: zonefile, directory: zones}
+services:
+  campus-relay: {name: Campus relay, ip6: ["2001:db8:4::/48"]}
+domains:
+  example.com:
+    services: [microsoft365, {hubspot: {account_id: "1234567"}}]
+  example.edu:
+    ip4: ["192.0.2.0/24"]
+"""
+
+
+def explain_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m spfmanager explain ...`` as a user runs it, on this checkout's code."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "spfmanager", "explain", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def write_config(tmp_path: Path, text: str = CONFIG) -> Path:
+    path = tmp_path / "spfmanager.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_config_edit_names_the_file_domain_and_line(snapshot: Path, tmp_path: Path) -> None:
+    write_config(tmp_path)
+    args = (MESSAGES / "m365-quarantine.eml", "-c", "spfmanager.yaml", "--dns-snapshot", snapshot)
+    done = explain_cli(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stdout.split())
+    assert (
+        "Config edit: add `sendgrid` (Twilio SendGrid) to `domains.example.com.services` "
+        "in spfmanager.yaml (line 8), then plan and apply." in text
+    )
+    assert 'services: [microsoft365, {"hubspot": {"account_id": "1234567"}}, sendgrid]' in text
+    data = json.loads(explain_cli(*args, "--json", cwd=tmp_path).stdout)
+    edit = data["config_edit"]
+    assert {k: edit[k] for k in ("kind", "file", "line", "path", "value", "service_name")} == {
+        "kind": "add",
+        "file": "spfmanager.yaml",
+        "line": 8,
+        "path": "domains.example.com.services",
+        "value": "sendgrid",
+        "service_name": "Twilio SendGrid",
+    }
+    assert yaml.safe_load(edit["snippet"]) == {
+        "domains": {
+            "example.com": {
+                "services": ["microsoft365", {"hubspot": {"account_id": "1234567"}}, "sendgrid"]
+            }
+        }
+    }
+    assert data["fix"]["proposed"].startswith("v=spf1 include:spf.protection.outlook.com")
+    assert "include:sendgrid.net" in data["fix"]["proposed"]  # the same service, both ways
+
+
+def test_config_edit_without_a_config_is_a_snippet(snapshot: Path, tmp_path: Path) -> None:
+    done = explain_cli(MESSAGES / "m365-quarantine.eml", "--dns-snapshot", snapshot, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "add `sendgrid` (Twilio SendGrid) to `domains.example.com.services`" in done.stdout
+    assert "domains:\n  example.com:\n    services: [sendgrid]\n" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_config_edit_of_an_address_no_service_covers(snapshot: Path, tmp_path: Path) -> None:
+    write_config(tmp_path, CONFIG.replace("2001:db8:4::/48", "2001:db8:ffff::/48"))
+    done = explain_cli(
+        MESSAGES / "ipv6-sender.eml",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        snapshot,
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    edit = json.loads(done.stdout)["config_edit"]
+    assert (edit["kind"], edit["path"], edit["value"], edit["line"]) == (
+        "add",
+        "domains.example.edu.ip6",
+        "2001:db8:4:2::25",
+        9,  # no ip6 key yet: the domain's line
+    )
+    assert yaml.safe_load(edit["snippet"]) == {
+        "domains": {"example.edu": {"ip6": ["2001:db8:4:2::25"]}}
+    }
+
+
+def test_config_edit_prefers_the_configs_own_service(snapshot: Path, tmp_path: Path) -> None:
+    write_config(tmp_path)
+    done = explain_cli(
+        MESSAGES / "ipv6-sender.eml",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        snapshot,
+        "--json",
+        cwd=tmp_path,
+    )
+    data = json.loads(done.stdout)
+    edit = data["config_edit"]
+    assert (edit["kind"], edit["path"], edit["value"], edit["service_name"]) == (
+        "add",
+        "domains.example.edu.services",
+        "campus-relay",
+        "Campus relay",
+    )
+    assert "spfmanager.yaml" in edit["message"] and "`campus-relay`" in edit["message"]
+
+
+def test_config_edit_when_the_config_already_lists_the_service(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    write_config(tmp_path, CONFIG.replace("[microsoft365,", "[microsoft365, sendgrid,"))
+    done = explain_cli(
+        MESSAGES / "m365-quarantine.eml",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        snapshot,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "spfmanager.yaml (line 8) already lists `sendgrid` (Twilio SendGrid)" in text
+    assert "run `spfmanager plan -c spfmanager.yaml`" in text
+
+
+def test_config_edit_for_a_domain_the_config_does_not_manage(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    write_config(tmp_path, CONFIG.replace("  example.com:\n", "  example.org:\n"))
+    done = explain_cli(
+        MESSAGES / "m365-quarantine.eml",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        snapshot,
+        "--json",
+        cwd=tmp_path,
+    )
+    edit = json.loads(done.stdout)["config_edit"]
+    assert edit["kind"] == "add-domain"
+    assert "spfmanager.yaml does not manage example.com" in edit["message"]
+    assert yaml.safe_load(edit["snippet"]) == {
+        "domains": {"example.com": {"services": ["sendgrid"]}}
+    }
+
+
+def test_no_config_edit_for_a_passing_message(snapshot: Path, tmp_path: Path) -> None:
+    write_config(tmp_path)
+    done = explain_cli(
+        MESSAGES / "internal-relay.eml",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        snapshot,
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["config_edit"] is None
+
+
+def test_a_bad_config_is_a_clean_error(snapshot: Path, tmp_path: Path) -> None:
+    write_config(tmp_path, CONFIG.replace("microsoft365", "microsoft356"))
+    done = explain_cli(
+        MESSAGES / "m365-quarantine.eml",
+        "-c",
+        "spfmanager.yaml",
+        "--dns-snapshot",
+        snapshot,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "spfmanager.yaml:8: domains.example.com.services[0]: unknown service" in done.stderr
