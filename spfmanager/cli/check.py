@@ -356,7 +356,7 @@ def _findings_table(audit: Audit) -> Table:
         Severity.INFO: "cyan",
     }
     table = Table(title=f"Findings for {audit.domain}", show_lines=True)
-    table.add_column("Severity")
+    table.add_column("Severity", overflow="fold")
     table.add_column("Code", overflow="fold")
     table.add_column("Problem", ratio=3, overflow="fold")
     table.add_column("Fix", ratio=2, overflow="fold")

@@ -143,13 +143,15 @@ def _render(explanation: Explanation, *, full_trace: bool) -> None:
     facts = Table(
         title=f"SPF explained: {evidence.source}", show_header=False, title_justify="left"
     )
-    facts.add_column(style="bold")
-    facts.add_column()
+    facts.add_column(style="bold", overflow="fold")
+    facts.add_column(overflow="fold")
     if evidence.subject:
-        facts.add_row("Subject", evidence.subject)
-    facts.add_row("Connecting IP", f"{conn.ip}  [dim]({conn.ip_source.value})[/]")
-    facts.add_row("Envelope sender", conn.mailfrom or "<> (null sender)")
-    facts.add_row("HELO", conn.helo or "-")
+        facts.add_row("Subject", Text(evidence.subject))
+    facts.add_row(
+        "Connecting IP", Text.assemble(str(conn.ip), (f"  ({conn.ip_source.value})", "dim"))
+    )
+    facts.add_row("Envelope sender", Text(conn.mailfrom or "<> (null sender)"))
+    facts.add_row("HELO", Text(conn.helo or "-"))
     recorded = explanation.recorded
     if recorded is not None:
         then = Text(recorded.raw_result, style=_STYLE.get(recorded.result or Result.NONE, ""))
@@ -161,7 +163,7 @@ def _render(explanation: Explanation, *, full_trace: bool) -> None:
         facts.add_row("Then", Text("not recorded", style="dim"))
     now = explanation.now
     facts.add_row("Now", Text(now.result.value, style=_STYLE[now.result]))
-    facts.add_row("Reason", now.reason)
+    facts.add_row("Reason", Text(now.reason))
     out.print(facts)
     out.print()
     for line in explanation.lines():
@@ -177,8 +179,8 @@ def _render(explanation: Explanation, *, full_trace: bool) -> None:
     if steps:
         title = "Evaluation trace" + ("" if full_trace else " (decisive steps; --trace for all)")
         trace = Table(title=title, title_justify="left")
-        trace.add_column("step", style="dim")
-        trace.add_column("detail")
+        trace.add_column("step", style="dim", overflow="fold")
+        trace.add_column("detail", overflow="fold")
         for step in steps:
             trace.add_row(step.kind.value, Text("  " * step.depth + step.message))
         out.print(trace)

@@ -46,7 +46,7 @@ def plan_table(plan: Plan, *, summary: bool = True) -> RenderableType:
         parts.append(table)
     domains = Table(title="Domains")
     for column in ("domain", "provider", "zone", "records", "lookups", "bytes", "status"):
-        domains.add_column(column)
+        domains.add_column(column, overflow="fold")
     for domain in plan.domains:
         result = domain.build.result
         if domain.error:

@@ -364,3 +364,17 @@ def test_a_bad_config_is_a_clean_error(snapshot: Path, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "spfmanager.yaml:8: domains.example.com.services[0]: unknown service" in done.stderr
+
+
+def test_message_text_is_printed_as_written_never_as_markup(snapshot: Path, tmp_path: Path) -> None:
+    """A subject is the sender's text: rich markup or emoji codes in it are shown as is."""
+    subject = "[bold red]URGENT[/] :warning: invoice [link=http://x]here[/link]"
+    text = (MESSAGES / "m365-quarantine.eml").read_text(encoding="utf-8")
+    message = tmp_path / "markup.eml"
+    message.write_text(
+        text.replace("Subject: Invoice INV-2025-0311 is ready", f"Subject: {subject}"),
+        encoding="utf-8",
+    )
+    done = explain_cli(message, "--dns-snapshot", snapshot, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert subject in done.stdout
