@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
         "providers",
     },
     "providers": {"errors", "dns", "publish.changes", "providers"},
+    "discover": {"errors", "files", "dns", "spf", "flatten", "catalog", "config", "compile"},
     "daemon": {
         "errors",
         "files",
