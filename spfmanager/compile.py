@@ -18,7 +18,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from spfmanager.catalog import Catalog, load_catalog, network_term
+from spfmanager.catalog import Catalog, Root, Service, load_catalog, network_term
 from spfmanager.config.loader import load_config
 from spfmanager.config.models import SELF, Policy
 from spfmanager.config.schedule import ScheduleConfig
@@ -65,6 +65,7 @@ class Intent:
     min_ipv6_prefix: int = 16
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # when the daemon runs it
     ttl_override: bool = False  # set the root RRset's TTL even when other TXT values share it
+    notes: tuple[str, ...] = ()  # advice on the config that is no error (plan prints them)
 
     def sources_of(self, term: Term) -> tuple[Source, ...]:
         """Every config origin of ``term`` (empty when it is not in the record)."""
@@ -89,14 +90,19 @@ def _build(
     def add(term: Term, source: Source) -> None:
         origins.setdefault(term, []).append(source)
 
+    notes: list[str] = []
+    zone = domain.zone or name
     for index, use in enumerate(domain.services):
         try:
-            terms = catalog.get(use.id).terms(use.parameters)
+            service = catalog.get(use.id)
+            terms = service.terms(use.parameters)
         except ConfigError as exc:
             problems.extend((("services", index), p) for p in exc.problems)
             continue
         for term in terms:
-            add(term, Source("services", use.id))
+            add(term, Source("services", service.id))
+        if note := _placement_note(use.id, service, terms, at_apex=name == zone):
+            notes.append(note)
     networks: tuple[IPv4Network | IPv6Network, ...] = (*domain.ip4, *domain.ip6)
     for network in networks:
         add(network_term(network), Source(f"ip{network.version}"))
@@ -119,7 +125,6 @@ def _build(
                     "that services, ip4, ip6, a, mx or include put there",
                 )
             )
-    zone = domain.zone or name
     if name != zone and not name.endswith(f".{zone}"):
         problems.append((("zone",), f"{name} is not inside zone {zone}"))
     intent = Intent(
@@ -146,8 +151,32 @@ def _build(
         ttl_override=(
             defaults.ttl_override if domain.ttl_override is None else domain.ttl_override
         ),
+        notes=tuple(dict.fromkeys(notes)),
     )
     return intent, problems
+
+
+def _placement_note(used: str, service: Service, terms: list[Term], at_apex: bool) -> str | None:
+    """Advice when a service's terms do not belong in this record (its ``root``): a
+    ``root: none`` service that adds nothing, or one listed at a zone apex where it only
+    spends lookups (its terms belong on the return-path name the vendor hosts)."""
+    if not service.adds_terms:
+        return f"{used} adds no term: nothing to add to your SPF record (root: none)"
+    lookups = sum(getattr(t, "lookups", 0) for t in terms)
+    spends = f"it spends {lookups} lookup{'s' if lookups != 1 else ''}"
+    if not at_apex:
+        return None  # a subdomain: may well be the custom return-path itself
+    if service.root is Root.NONE:
+        return (
+            f"{used} does not need an include in the root record (it checks SPF on its own "
+            f"return-path domain); {spends}"
+        )
+    if service.root is Root.OPTIONAL:
+        return (
+            f"{used} is needed only if you set a custom return-path on this domain; "
+            f"otherwise {spends} for nothing"
+        )
+    return None
 
 
 _N = TypeVar("_N", int, float)

@@ -1,20 +1,39 @@
-"""The bundled service catalog: every file loads, every service renders a parseable record."""
+"""The bundled service catalog: every file loads, every service renders a parseable record,
+every entry says where its terms were confirmed, and the examples' snapshots answer every
+include the examples use."""
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from spfmanager import catalog as catalog_module
 from spfmanager import parse_record
-from spfmanager.catalog import Catalog, Service, ServiceDefinition, load_catalog
+from spfmanager.catalog import (
+    BundledService,
+    Catalog,
+    Category,
+    Root,
+    Service,
+    ServiceDefinition,
+    load_catalog,
+)
+from spfmanager.catalog.match import match_terms
 from spfmanager.catalog.service import _compiled
+from spfmanager.compile import compile_file
+from spfmanager.dns.base import RRType
+from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.errors import ConfigError
+from spfmanager.spf.select import select_record
 from spfmanager.spf.terms import A, Include
 
-SERVICES = Path(__file__).parent.parent / "spfmanager" / "catalog" / "services"
+ROOT = Path(__file__).parent.parent
+SERVICES = ROOT / "spfmanager" / "catalog" / "services"
+EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/dns-snapshot.yaml"))
 CATALOG = load_catalog()
 REQUIRED = [
     "microsoft365", "google-workspace", "mailchimp", "mandrill", "hubspot", "sendgrid",
@@ -32,7 +51,8 @@ def _examples(service: ServiceDefinition) -> dict[str, str]:
 def test_every_data_file_is_loaded() -> None:
     files = sorted(p.stem for p in SERVICES.glob("*.yaml"))
     assert files == sorted(s.id for s in CATALOG)
-    assert set(REQUIRED) <= set(files)
+    assert set(REQUIRED) <= set(files)  # no id of an earlier release disappears
+    assert len(CATALOG) >= 80
 
 
 @pytest.mark.parametrize("service", list(CATALOG), ids=lambda s: s.id)
@@ -40,7 +60,111 @@ def test_service_renders_a_parseable_record(service: Service) -> None:
     terms = service.terms(_examples(service))
     text = " ".join(["v=spf1", *(t.render() for t in terms), "-all"])
     assert parse_record(text).terms[:-1] == tuple(terms)
-    assert service.docs is not None and service.docs.startswith(("https://", "http://"))
+    assert terms or service.root is Root.NONE  # only a root: none entry may add nothing
+
+
+@pytest.mark.parametrize("service", list(CATALOG), ids=lambda s: s.id)
+def test_every_bundled_entry_says_where_its_terms_come_from(service: Service) -> None:
+    assert isinstance(service, BundledService)
+    assert service.docs.startswith("https://")
+    assert service.sources and all(u.startswith(("https://", "http://")) for u in service.sources)
+    assert isinstance(service.last_verified, datetime.date)
+    assert service.last_verified <= datetime.date(2100, 1, 1)
+    assert isinstance(service.category, Category) and isinstance(service.root, Root)
+    assert service.name and service.description
+    if not service.adds_terms:
+        assert service.notes, "an entry that adds nothing says why"
+    raw = yaml.safe_load((SERVICES / f"{service.id}.yaml").read_text(encoding="utf-8"))
+    for field in ("docs", "sources", "last_verified", "category", "root", "verified"):
+        assert field in raw, f"{service.id}.yaml does not write {field}"
+
+
+@pytest.mark.parametrize("missing", ["docs", "sources", "last_verified", "category", "root"])
+def test_a_bundled_entry_without_its_provenance_does_not_load(missing: str) -> None:
+    data = yaml.safe_load((SERVICES / "mailjet.yaml").read_text(encoding="utf-8"))
+    del data[missing]
+    with pytest.raises(ValidationError, match=missing):
+        BundledService.model_validate(data)
+    Service.model_validate(data)  # a config's own service may leave it out
+
+
+def test_a_bundled_entry_needs_an_https_page_and_a_source() -> None:
+    data = yaml.safe_load((SERVICES / "mailjet.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(ValidationError, match="docs"):
+        BundledService.model_validate(data | {"docs": "http://example.com/spf"})
+    with pytest.raises(ValidationError, match="sources"):
+        BundledService.model_validate(data | {"sources": []})
+
+
+def test_ids_and_aliases_are_unique() -> None:
+    names = [s.id for s in CATALOG] + [a for s in CATALOG for a in s.aliases]
+    assert len(names) == len(set(names))
+    assert all(CATALOG.get(a).id == s.id for s in CATALOG for a in s.aliases)
+
+
+def test_an_alias_that_is_an_id_is_refused() -> None:
+    taken = Service(id="mine", name="Mine", aliases=("mailgun",), ip4=("192.0.2.0/24",))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="alias 'mailgun' of 'mine' is a service id"):
+        Catalog({**CATALOG.services, "mine": taken})
+    twice = Service(id="mine", name="Mine", aliases=("o365",), ip4=("192.0.2.0/24",))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="alias 'o365' names both"):
+        Catalog({**CATALOG.services, "mine": twice})
+
+
+def test_aliases_resolve_everywhere_an_id_is_accepted() -> None:
+    assert "gcc-high" in CATALOG
+    assert CATALOG.get("gcc-high").id == "microsoft365-gov"
+    assert CATALOG.resolve("office365") == "microsoft365"
+    assert CATALOG.close_matches("gsuit")[0] == "google-workspace"  # through alias gsuite
+
+
+def test_a_user_service_may_take_a_bundled_alias_as_its_id() -> None:
+    own = ServiceDefinition(name="Own", ip4=("192.0.2.0/24",))  # type: ignore[arg-type]
+    extended = CATALOG.extended({"o365": own})
+    assert extended.get("o365").name == "Own"
+    assert "o365" not in extended.get("microsoft365").aliases
+
+
+def test_only_a_root_none_service_may_add_nothing() -> None:
+    assert ServiceDefinition(name="x", root=Root.NONE).terms() == []
+    with pytest.raises(ValueError, match="at least one of include"):
+        ServiceDefinition(name="x")
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_every_include_of_an_example_is_in_its_snapshot(example: Path) -> None:
+    """Each example compiles, and its snapshot answers every include its records reach
+    with one SPF record (a catalog entry changing its include must update the snapshot)."""
+    _, intents = compile_file(example / "spfmanager.yaml")
+    resolver = SnapshotResolver.from_file(example / "dns-snapshot.yaml")
+    seen: set[str] = set()
+
+    def reach(terms: tuple[object, ...]) -> None:
+        for term in terms:
+            if not isinstance(term, Include) or (target := term.domain.render()) in seen:
+                continue
+            seen.add(target)
+            answer = resolver.query(target, RRType.TXT)
+            records = select_record(answer.records).records
+            assert len(records) == 1, f"{example.name}: {target} has no SPF record in its snapshot"
+            reach(parse_record(records[0].data.decode("ascii")).terms)
+
+    for intent in intents:
+        reach(intent.record.terms)
+    assert seen  # the examples use the catalog
+
+
+def test_match_terms_names_the_services_of_a_record() -> None:
+    record = parse_record(
+        "v=spf1 include:spf.protection.outlook.com include:mailgun.org "
+        "include:spf-us.tmes.trendmicro.com include:unknown.example -all"
+    )
+    found = match_terms(list(record.terms), CATALOG)
+    assert [(m.id, m.params) for m in found] == [
+        ("microsoft365", {}),
+        ("mailgun", {}),  # not customerio, whose return-path record also uses mailgun.org
+        ("trendmicro", {"region": "us"}),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -73,6 +197,12 @@ def test_static_includes(service_id: str, target: str) -> None:
         ("mailgun", {"region": "eu"}, "include:_spf.eu.mailgun.org"),
         ("mailgun", {"region": "us"}, "include:_spf.mailgun.org"),
         ("zoho", {"region": "eu"}, "include:zoho.eu"),
+        ("zoho-mail", {"region": "eu"}, "include:zohomail.eu"),
+        ("trendmicro", {"region": "eu"}, "include:spf.tmes.trendmicro.eu"),
+        ("trendmicro", {"region": "jp"}, "include:spf.tmems-jp.trendmicro.com"),
+        ("trendmicro", {"region": "anz"}, "include:spf.tmes-anz.trendmicro.com"),
+        ("mimecast", {"region": "uspcom"}, "include:uspcom._netblocks.mimecast-pscom-us.com"),
+        ("ovh", {"region": "ca"}, "include:mx.ovh.ca"),
         ("mimecast", {"region": "us"}, "include:us._netblocks.mimecast.com"),
         ("mimecast", {"region": "global"}, "include:_netblocks.mimecast.com"),
         ("proofpoint", {"region": "us"}, "a:dispatch-us.ppe-hosted.com"),

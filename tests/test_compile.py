@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -161,7 +164,123 @@ def test_every_catalog_service_compiles_into_a_parseable_record() -> None:
     domain = DomainConfig.model_validate({"services": uses})
     intent = compile_domain("example.com", domain, catalog, Defaults())
     assert parse_record(intent.record.render()) == intent.record
-    assert len(intent.record.terms) == len(catalog) + 1
+    distinct = {
+        t for s in catalog for t in s.terms({n: p.example for n, p in s.parameters.items()})
+    }
+    assert len(intent.record.terms) == len(distinct) + 1  # a shared include is listed once
+
+
+def test_a_service_with_nothing_for_spf_adds_no_term_and_says_so() -> None:
+    intents = compile_text(
+        """\
+        domains:
+          example.com: {services: [microsoft365, intercom]}
+        """
+    )
+    intent = intents["example.com"]
+    assert intent.record.render() == "v=spf1 include:spf.protection.outlook.com -all"
+    assert intent.notes == (
+        "intercom adds no term: nothing to add to your SPF record (root: none)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("domain", "note"),
+    [
+        (
+            "example.com: {services: [sendgrid]}",
+            "sendgrid does not need an include in the root record (it checks SPF on its own "
+            "return-path domain); it spends 1 lookup",
+        ),
+        (
+            "example.com: {services: [pardot]}",
+            "pardot is needed only if you set a custom return-path on this domain; otherwise "
+            "it spends 1 lookup for nothing",
+        ),
+    ],
+)
+def test_a_service_that_belongs_elsewhere_is_noted_at_a_zone_apex(domain: str, note: str) -> None:
+    (intent,) = compile_text(f"domains:\n  {domain}\n").values()
+    assert intent.notes == (note,)
+
+
+def test_a_return_path_subdomain_gets_no_placement_note() -> None:
+    intents = compile_text(
+        """\
+        domains:
+          bounce.example.com: {zone: example.com, services: [amazonses, pardot]}
+        """
+    )
+    assert intents["bounce.example.com"].notes == ()
+
+
+def test_an_alias_compiles_as_its_service() -> None:
+    intents = compile_text("domains:\n  example.com: {services: [gcc-high, o365]}\n")
+    intent = intents["example.com"]
+    assert intent.record.render() == (
+        "v=spf1 include:spf.protection.office365.us include:spf.protection.outlook.com -all"
+    )
+    assert intent.sources[0] == (Source("services", "microsoft365-gov"),)
+
+
+@pytest.mark.parametrize(
+    ("service", "fix"),
+    [
+        ("trendmicro", "missing required parameter 'region': one of us, eu, anz, jp, sg, in, uae"),
+    ],
+)
+def test_an_entry_whose_record_changed_is_an_error_naming_the_fix(
+    service: str, fix: str, tmp_path: Path
+) -> None:
+    """trendmicro changed its include: an old config must not silently publish
+    a different record, it fails with the line, the field and the values to choose from."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text(f"domains:\n  example.com:\n    services:\n      - {service}\n")
+    with pytest.raises(ConfigError) as caught:
+        compile_file(path)
+    (problem,) = caught.value.problems
+    name = service.strip("{").partition(":")[0]
+    assert problem.startswith(f"{path}:4: domains.example.com.services[0]: {name}: "), problem
+    assert fix in problem
+
+
+SNAPSHOT = ("--dns-snapshot", "dns-snapshot.yaml")
+PLAN_CONFIG = """\
+defaults: {policy: "-all", provider: local}
+providers:
+  local: {kind: zonefile, directory: zones}
+state: {url: "sqlite:///spfmanager.db"}
+domains:
+  example.com:
+    services: [microsoft365, intercom, sendgrid]
+"""
+
+
+def test_plan_prints_the_placement_notes(tmp_path: Path) -> None:
+    """As a user runs it: ``spfmanager plan`` shows why intercom and sendgrid do not
+    belong in the root record."""
+    (tmp_path / "spfmanager.yaml").write_text(PLAN_CONFIG)
+    snapshot = {
+        "spf.protection.outlook.com": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
+        "sendgrid.net": [{"TXT": "v=spf1 ip4:198.51.100.0/24 -all"}],
+    }
+    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump(snapshot))
+    done = subprocess.run(
+        [sys.executable, "-m", "spfmanager", "plan", "-c", "spfmanager.yaml", *SNAPSHOT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert done.returncode in (0, 2), done.stderr
+    out = " ".join(done.stdout.split())
+    assert "example.com: intercom adds no term: nothing to add to your SPF record" in out
+    assert (
+        "example.com: sendgrid does not need an include in the root record (it checks SPF on "
+        "its own return-path domain); it spends 1 lookup"
+    ) in out
 
 
 TWO_PROBLEMS = """\
@@ -228,3 +347,21 @@ def test_compile_file_loads_and_compiles(tmp_path: Path) -> None:
         "min_ipv6_prefix, mx, policy, provider, query_budget, schedule, services, ttl, "
         "ttl_override, zone)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("service", "record"),
+    [
+        ("zoho", "v=spf1 include:zoho.com -all"),  # as before the catalog update
+        ("{zoho: {region: eu}}", "v=spf1 include:zoho.eu -all"),
+        ("zoho-mail", "v=spf1 include:zohomail.com -all"),
+        ("{zohomail: {region: eu}}", "v=spf1 include:zohomail.eu -all"),  # an alias
+    ],
+)
+def test_zoho_configs_keep_their_record_and_zoho_mail_is_its_own_entry(
+    service: str, record: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(f"domains:\n  example.com:\n    services:\n      - {service}\n")
+    _, (intent,) = compile_file(path)
+    assert intent.record.render() == record

@@ -3,6 +3,12 @@
 >>> catalog = load_catalog()
 >>> [t.render() for t in catalog.get("microsoft365").terms()]
 ['include:spf.protection.outlook.com']
+>>> catalog.get("office365").id
+'microsoft365'
+
+A service answers to its id and to each of its ``aliases`` (``office365`` is
+``microsoft365``) wherever an id is accepted. :mod:`spfmanager.catalog.match` maps the
+terms of a published record back onto services.
 
 May import :mod:`spfmanager.spf` and :mod:`spfmanager.errors` only.
 """
@@ -11,9 +17,8 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -22,19 +27,26 @@ import yaml
 from pydantic import ValidationError
 
 from spfmanager.catalog.service import (
+    BundledService,
+    Category,
     Parameter,
+    Root,
     Service,
     ServiceDefinition,
     ServiceId,
     network_term,
+    parameter_values,
 )
 from spfmanager.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "BundledService",
     "Catalog",
+    "Category",
     "Parameter",
+    "Root",
     "Service",
     "ServiceDefinition",
     "ServiceId",
@@ -46,12 +58,34 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Catalog:
-    """Services by id: the bundled ones, optionally extended by a config's own."""
+    """Services by id: the bundled ones, optionally extended by a config's own.
+
+    ``aliases`` maps each alias to its service's id; an alias that is also an id, or the
+    alias of two services, is a :class:`ConfigError`.
+    """
 
     services: Mapping[str, Service]
+    aliases: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        aliases: dict[str, str] = {}
+        problems: list[str] = []
+        for service in self.services.values():
+            for alias in service.aliases:
+                if alias in self.services:
+                    problems.append(f"alias {alias!r} of {service.id!r} is a service id")
+                elif alias in aliases and aliases[alias] != service.id:
+                    problems.append(
+                        f"alias {alias!r} names both {aliases[alias]!r} and {service.id!r}"
+                    )
+                else:
+                    aliases[alias] = service.id
+        if problems:
+            raise ConfigError(problems)
+        object.__setattr__(self, "aliases", aliases)
 
     def __contains__(self, service_id: object) -> bool:
-        return service_id in self.services
+        return service_id in self.services or service_id in self.aliases
 
     def __iter__(self) -> Iterator[Service]:
         return iter(self.services.values())
@@ -65,22 +99,33 @@ class Catalog:
         First the ids that start with it or that it starts with (``google`` ->
         ``google-workspace``, ``zoho-eu`` -> ``zoho``), then ids and names that contain
         it, from three letters on (``exchange`` -> ``microsoft365``), then difflib's close
-        spellings (``mailgnu`` -> ``mailgun``). Case and punctuation do not count.
+        spellings (``mailgnu`` -> ``mailgun``). Aliases count as their service's id
+        (``gsuit`` -> ``google-workspace`` through ``gsuite``). Case and punctuation do
+        not count.
         """
         wanted = _squeeze(service_id)
+        names = {**{i: i for i in self.services}, **self.aliases}  # a name -> its id
         found: list[str] = []
         if wanted:
-            ids = sorted(self.services, key=lambda i: (len(i), i))  # shortest first
-            found += [i for i in ids if _squeeze(i).startswith(wanted)]
-            found += [i for i in ids if wanted.startswith(_squeeze(i))]
+            # ids before aliases, each shortest first
+            ordered = sorted(names, key=lambda i: (i in self.aliases, len(i), i))
+            found += [names[i] for i in ordered if _squeeze(i).startswith(wanted)]
+            found += [names[i] for i in ordered if wanted.startswith(_squeeze(i))]
             if len(wanted) >= _MIN_SUBSTRING:
                 found += [
-                    i
-                    for i in ids
-                    if wanted in _squeeze(i) or wanted in _squeeze(self.services[i].name)
+                    names[i]
+                    for i in ordered
+                    if wanted in _squeeze(i) or wanted in _squeeze(self.services[names[i]].name)
                 ]
-        found += difflib.get_close_matches(service_id.lower(), self.services, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(service_id.lower(), names, n=3, cutoff=0.6)
+        if close:  # only the spellings about as close as the closest: not every sibling id
+            best = _ratio(service_id.lower(), close[0])
+            found += [names[c] for c in close if _ratio(service_id.lower(), c) >= best - 0.1]
         return list(dict.fromkeys(found))[:3]
+
+    def resolve(self, service_id: str) -> str:
+        """The id ``service_id`` names: itself, or the service it is an alias of."""
+        return self.aliases.get(service_id, service_id)
 
     def unknown_message(self, service_id: str) -> str:
         """A message for an unknown id, suggesting close matches."""
@@ -89,20 +134,27 @@ class Catalog:
         return f"unknown service {service_id!r}{hint}"
 
     def get(self, service_id: str) -> Service:
-        """The service ``service_id``; :class:`ConfigError` with suggestions when unknown."""
+        """The service ``service_id`` (an id or an alias); :class:`ConfigError` with
+        suggestions when unknown."""
         try:
-            return self.services[service_id]
+            return self.services[self.resolve(service_id)]
         except KeyError:
             raise ConfigError([self.unknown_message(service_id)]) from None
 
     def extended(self, extra: Mapping[str, ServiceDefinition]) -> Catalog:
-        """This catalog plus user-defined services; a user's entry replaces a bundled one."""
+        """This catalog plus user-defined services; a user's entry replaces a bundled one
+        (with that id, or the one it is an alias of: the alias then names the user's)."""
         if not extra:
             return self
         services = dict(self.services)
         for service_id, definition in extra.items():
-            if service_id in services:
+            replaced = self.resolve(service_id)
+            if replaced in services:
                 log.warning("service %r from the config replaces the bundled entry", service_id)
+            if replaced != service_id:  # the user took a bundled alias as its id
+                bundled = services[replaced]
+                kept = tuple(a for a in bundled.aliases if a != service_id)
+                services[replaced] = bundled.model_copy(update={"aliases": kept})
             services[service_id] = Service(id=service_id, **dict(definition))
         return Catalog(services)
 
@@ -110,33 +162,23 @@ class Catalog:
 _MIN_SUBSTRING = 3  # shorter fragments ("ma", "s") are in too many ids to be a hint
 
 
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
 def _squeeze(text: str) -> str:
     """``text`` lower case, letters and digits only: "Google Workspace" -> "googleworkspace"."""
     return "".join(c for c in text.lower() if c.isalnum())
 
 
-_LITERAL = re.compile(r"(?:[A-Za-z0-9_-]|\\\.)+")
-
-
-def parameter_values(parameter: Parameter) -> tuple[str, ...] | None:
-    """The values a parameter allows when its pattern lists them (``eu|us`` -> eu, us);
-    None for an open pattern (``[0-9]{1,12}``) or none."""
-    if parameter.pattern is None:
-        return None
-    alternatives = parameter.pattern.split("|")
-    if not all(_LITERAL.fullmatch(a) for a in alternatives):
-        return None
-    return tuple(a.replace("\\.", ".") for a in alternatives)
-
-
-def _load_file(path: Traversable) -> Service:
+def _load_file(path: Traversable) -> BundledService:
     where = f"catalog file {path.name}"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError([f"{where}: invalid YAML: {exc}"]) from None
     try:
-        service = Service.model_validate(data)
+        service = BundledService.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
             [

@@ -16,10 +16,8 @@ written.
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from dataclasses import dataclass, field
-from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,9 +34,8 @@ from spfmanager.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ipaddress import IPv4Network, IPv6Network
-
-    from spfmanager.catalog import Catalog, Service
+    from spfmanager.catalog import Catalog
+    from spfmanager.catalog.match import ServiceMatch
     from spfmanager.spf.terms import Record, Term
 
 INIT_HELP = (
@@ -127,22 +124,6 @@ def _fetch(
         fail(f"the SPF record of {domain} {where} is not ASCII")
 
 
-@dataclass(frozen=True)
-class ServiceMatch:
-    """A catalog service found in a record: its id, the parameters that render the terms
-    it matched (defaults left out), and those terms."""
-
-    id: str
-    params: dict[str, str]
-    terms: tuple[str, ...]
-
-    def yaml(self) -> str:
-        if not self.params:
-            return self.id
-        values = ", ".join(f"{n}: {json.dumps(v)}" for n, v in sorted(self.params.items()))
-        return f"{{{self.id}: {{{values}}}}}"
-
-
 @dataclass
 class Imported:
     """What a config can say of one SPF record, and what it cannot."""
@@ -162,13 +143,14 @@ class Imported:
 def import_record(text: str, domain: str, catalog: Catalog | None = None) -> Imported:
     """Map the SPF record ``text`` of ``domain`` onto ``catalog`` (the bundled one)."""
     from spfmanager.catalog import load_catalog
+    from spfmanager.catalog.match import match_terms
     from spfmanager.spf.parser import parse_record
 
     record = parse_record(text)
     catalog = load_catalog() if catalog is None else catalog
     found = Imported(record=record.render())
     unique = list(dict.fromkeys(record.terms))  # a term written twice is one term
-    matched = _match_services(unique, catalog)
+    matched = match_terms(unique, catalog)
     found.services = matched
     taken = {t for m in matched for t in m.terms}
     for term in unique:
@@ -228,132 +210,6 @@ def _policy(record: Record, found: Imported) -> None:
         found.policy_note = f"the record ended in redirect={target}: ~all until you choose"
     else:
         found.policy_note = "the record had no 'all' (neutral): ~all (softfail) to start"
-
-
-_SENTINEL = re.compile("\x00([A-Za-z_][A-Za-z0-9_]*)\x00")
-
-
-@dataclass(frozen=True)
-class _Variant:
-    """One way a service's terms can come out: the parameters fixed to listed values (an
-    optional one left out: its default) and a regular expression per term, capturing the
-    parameters whose pattern is open (an account id)."""
-
-    service: Service
-    fixed: dict[str, str]
-    patterns: tuple[re.Pattern[str], ...]
-
-
-def _variants(service: Service) -> list[_Variant]:
-    from jinja2 import StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
-
-    from spfmanager.catalog import network_term, parameter_values
-
-    templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    listed: dict[str, list[str | None]] = {}
-    open_names: list[str] = []
-    for name, parameter in service.parameters.items():
-        allowed = parameter_values(parameter)
-        if allowed is None:
-            open_names.append(name)
-        else:
-            listed[name] = ([] if parameter.required else [None]) + list(allowed)
-    defaults = {n: p.default for n, p in service.parameters.items() if p.default is not None}
-    own: tuple[IPv4Network | IPv6Network, ...] = (*service.ip4, *service.ip6)
-    networks = [network_term(n).render() for n in own]
-    variants: list[_Variant] = []
-    for combination in product(*listed.values()):
-        fixed = {n: v for n, v in zip(listed, combination, strict=True) if v is not None}
-        values = defaults | fixed | {n: f"\x00{n}\x00" for n in open_names}
-        try:
-            rendered = [
-                f"{mechanism}:{templates.from_string(t).render(values).strip()}"
-                for mechanism, group in (("include", service.include), ("a", service.a))
-                for t in group
-            ]
-        except TemplateError:
-            continue
-        patterns = tuple(_term_pattern(t) for t in (*rendered, *networks))
-        variants.append(_Variant(service, fixed, patterns))
-    return variants
-
-
-def _term_pattern(text: str) -> re.Pattern[str]:
-    """A rendered term as a regular expression; each sentinel captures its parameter."""
-    pieces = _SENTINEL.split(text)  # literal, name, literal, name, ...
-    seen: set[str] = set()
-    regex = re.escape(pieces[0].lower())
-    for name, literal in zip(pieces[1::2], pieces[2::2], strict=True):
-        regex += f"(?P={name})" if name in seen else f"(?P<{name}>[a-z0-9_.-]+?)"
-        seen.add(name)
-        regex += re.escape(literal.lower())
-    return re.compile(regex)
-
-
-def _match_services(terms: list[Term], catalog: Catalog) -> list[ServiceMatch]:
-    """The catalog services whose every term is in ``terms``, in record order; the
-    parameters of each are verified by rendering the service's terms with them."""
-    from spfmanager.spf.results import Qualifier
-
-    texts = [t.render().lower() for t in terms if getattr(t, "qualifier", None) is Qualifier.PASS]
-    candidates: list[tuple[tuple[int, int, int, str], ServiceMatch]] = []
-    for service in catalog:
-        for variant in _variants(service):
-            remaining = list(texts)
-            while (match := _match(variant, remaining)) is not None:
-                remaining = [t for t in remaining if t not in match.terms]
-                if (ranked := _ranked(service, match, texts)) is not None:
-                    candidates.append(ranked)
-    chosen: list[ServiceMatch] = []
-    taken: set[str] = set()
-    for _, match in sorted(candidates, key=lambda item: item[0]):
-        if taken.isdisjoint(match.terms):  # a service may be there twice: two accounts
-            chosen.append(match)
-            taken.update(match.terms)
-    return sorted(chosen, key=lambda m: min(texts.index(t) for t in m.terms))
-
-
-def _ranked(
-    service: Service, match: ServiceMatch, texts: list[str]
-) -> tuple[tuple[int, int, int, str], ServiceMatch] | None:
-    """``match`` with its rank (most terms, fewest parameters, first in the record) when
-    the service's own rendering with its parameters gives exactly its terms."""
-    from spfmanager.errors import ConfigError
-
-    try:
-        rendered = {t.render().lower() for t in service.terms(match.params)}
-    except ConfigError:
-        return None  # a captured value its pattern refuses
-    if rendered != set(match.terms):
-        return None
-    first = min(texts.index(t) for t in match.terms)
-    return (-len(match.terms), len(match.params), first, service.id), match
-
-
-def _match(variant: _Variant, texts: list[str]) -> ServiceMatch | None:
-    """The record terms ``variant`` matches, one each, with consistent captures."""
-    captured: dict[str, str] = {}
-    used: list[str] = []
-    for pattern in variant.patterns:
-        for text in texts:
-            if text in used:
-                continue
-            hit = pattern.fullmatch(text)
-            if hit is None:
-                continue
-            values = hit.groupdict()
-            if any(captured.get(n, v) != v for n, v in values.items()):
-                continue
-            captured.update(values)
-            used.append(text)
-            break
-        else:
-            return None
-    service = variant.service
-    params = variant.fixed | captured
-    params = {n: v for n, v in params.items() if service.parameters[n].default != v}
-    return ServiceMatch(service.id, params, tuple(used))
 
 
 def _yaml(value: str) -> str:

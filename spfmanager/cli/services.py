@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from spfmanager.catalog import Catalog, Service
 
 SERVICES_HELP = (
-    "List the bundled catalog of sending services, or those matching QUERY (id, name or "
-    "include, any case); 'services show ID' prints one with all its fields.\n\n"
+    "List the bundled catalog of sending services, or those matching QUERY (id, alias, name, "
+    "category or include, any case); 'services show ID' prints one with all its fields.\n\n"
     "Exit status: 0 listed; 1 nothing matches QUERY, or an unknown ID."
 )
 
@@ -46,7 +46,10 @@ app.add_typer(services_app)
 
 QueryArgument = Annotated[
     str | None,
-    typer.Argument(metavar="QUERY", help="Only services whose id, name or include contains it."),
+    typer.Argument(
+        metavar="QUERY",
+        help="Only services whose id, alias, name, category or include contains it.",
+    ),
 ]
 
 
@@ -119,13 +122,16 @@ def _list(query: str | None, as_json: bool) -> None:
     table = Table(
         title=Text(f"spfmanager services{'' if query is None else f' matching {query!r}'}")
     )
-    for column in ("id", "name", "terms", "parameters", "regions", "verified", "docs"):
+    columns = ("id", "name", "category", "root", "terms", "parameters", "regions", "verified")
+    for column in (*columns, "docs"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         cells = (
             entry["id"],
             entry["name"],
-            "\n".join(_example_prefix(entry) + t for t in entry["terms"]),
+            entry["category"],
+            entry["root"],
+            "\n".join(_example_prefix(entry) + t for t in entry["terms"]) or "(none)",
             "\n".join(_parameter_line(n, p) for n, p in entry["parameters"].items()) or "-",
             ", ".join(r["region"] for r in entry["regions"]) or "-",
             "yes" if entry["verified"] else "no",
@@ -140,9 +146,11 @@ def _list(query: str | None, as_json: bool) -> None:
 
 
 def matches(service: Service, query: str) -> bool:
-    """True when ``query`` is in the service's id, name or include/a targets (any case)."""
+    """True when ``query`` is in the service's id, an alias, its name, its category or
+    its include/a targets (any case)."""
     wanted = query.lower()
-    texts = [service.id, service.name, *service.include, *service.a]
+    texts = [service.id, *service.aliases, service.name, service.category.value]
+    texts += [*service.include, *service.a]
     texts += [t.render() for t in _terms(service)]
     return any(wanted in text.lower() for text in texts)
 
@@ -169,17 +177,25 @@ def service_data(service: Service) -> dict[str, Any]:
             "values": list(values) if (values := parameter_values(parameter)) else None,
         }
     regions: list[dict[str, Any]] = []
-    region = service.parameters.get("region")
+    region = service.parameters.get("region") or service.parameters.get("datacenter")
     examples = {n: p.example for n, p in service.parameters.items() if p.required}
+    region_name = "region" if "region" in service.parameters else "datacenter"
     for value in (parameter_values(region) or ()) if region is not None else ():
-        terms = service.terms(examples | {"region": value})
+        terms = service.terms(examples | {region_name: value})
         regions.append({"region": value, "terms": [t.render() for t in terms]})
     return {
         "id": service.id,
         "name": service.name,
+        "aliases": list(service.aliases),
+        "category": service.category.value,
+        "root": service.root.value,
         "description": service.description,
         "docs": service.docs,
+        "sources": list(service.sources),
         "verified": service.verified,
+        "last_verified": (
+            None if service.last_verified is None else service.last_verified.isoformat()
+        ),
         "include": list(service.include),
         "a": list(service.a),
         "ip4": [str(n) for n in service.ip4],
@@ -189,6 +205,7 @@ def service_data(service: Service) -> dict[str, Any]:
         "parameters": parameters,
         "regions": regions,
         "notes": service.notes,
+        "reverse_dns": list(service.reverse_dns),
         "config": _config_example(service),
     }
 
@@ -214,26 +231,50 @@ def _parameter_line(name: str, parameter: dict[str, Any]) -> str:
     return f"{name} (optional, e.g. {parameter['example']})"
 
 
+ROOT_MEANING = {
+    "required": "required: its terms go in your domain's own record",
+    "optional": "optional: needed only if you set a custom return-path on your domain",
+    "none": "none: not in your root record (it checks SPF on its own return-path domain)",
+}
+
+
 def _print_service(entry: dict[str, Any]) -> None:
     rows: list[tuple[str, str]] = [("id", entry["id"]), ("name", entry["name"])]
+    if entry["aliases"]:
+        rows.append(("aliases", ", ".join(entry["aliases"])))
+    rows.append(("category", entry["category"]))
     if entry["description"]:
         rows.append(("description", entry["description"]))
+    rows.append(("root", ROOT_MEANING[entry["root"]]))
     rows.append(("docs", entry["docs"] or "-"))
-    verified = "yes: targets confirmed against the provider's docs" if entry["verified"] else "no"
+    if entry["sources"]:
+        rows.append(("sources", "\n".join(entry["sources"])))
+    verified = (
+        "yes: terms confirmed on the provider's own documentation"
+        if entry["verified"]
+        else "no: not confirmed on the provider's own documentation (see sources)"
+    )
     rows.append(("verified", verified))
+    rows.append(("last verified", entry["last_verified"] or "-"))
     rows += [
         (field, "\n".join(entry[field])) for field in ("include", "a", "ip4", "ip6") if entry[field]
     ]
-    used = ", ".join(f"{n}={v}" for n, v in entry["terms_parameters"].items())
-    rows.append(("terms", "\n".join(entry["terms"]) + (f"\n(with {used})" if used else "")))
+    if not entry["terms"]:
+        notes = entry["notes"] or "the service needs nothing in SPF"
+        rows.append(("terms", f"nothing to add to your SPF record: {notes}"))
+    else:
+        used = ", ".join(f"{n}={v}" for n, v in entry["terms_parameters"].items())
+        rows.append(("terms", "\n".join(entry["terms"]) + (f"\n(with {used})" if used else "")))
     for name, parameter in entry["parameters"].items():
         lines = [parameter["description"], _parameter_line(name, parameter)]
         if parameter["pattern"] is not None:
             lines.append(f"must match: {parameter['pattern']}")
         rows.append((f"parameter {name}", "\n".join(lines)))
     rows += [(f"region {r['region']}", "\n".join(r["terms"])) for r in entry["regions"]]
-    if entry["notes"]:
+    if entry["notes"] and entry["terms"]:
         rows.append(("notes", entry["notes"]))
+    if entry["reverse_dns"]:
+        rows.append(("reverse dns", "\n".join(entry["reverse_dns"])))
     rows.append(("in a config", f"services: [{entry['config']}]"))
     table = Table(title=Text(f"{entry['id']}: {entry['name']}"), show_header=False)
     table.add_column("field", style="bold", overflow="fold")

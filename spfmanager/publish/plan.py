@@ -419,7 +419,8 @@ def plan_domain(
             key=lambda p: p.name,
         )
     )
-    notes = [f"keep {n}: wanted again; its scheduled deletion is cancelled" for n in sorted(again)]
+    notes = list(intent.notes)  # compile's advice: a service not needed in this record
+    notes += [f"keep {n}: wanted again; its scheduled deletion is cancelled" for n in sorted(again)]
     notes += [f"keep {n}: a record staying in the zone points at it" for n in sorted(still_used)]
     if result is None:
         published_before = bool(spf_values(root))

@@ -124,7 +124,7 @@ def test_parameterised_and_regional_includes_get_their_parameters(tmp_path: Path
     record = (
         "v=spf1 include:_spf.eu.mailgun.org include:42.spf03.hubspotemail.net "
         "include:1234567.spf01.hubspotemail.net include:us._netblocks.mimecast.com "
-        "include:zoho.com.au a:dispatch-eu.ppe-hosted.com include:_spf-eu.ionos.com "
+        "include:zohomail.com.au a:dispatch-eu.ppe-hosted.com include:_spf-eu.ionos.com "
         "include:_spf.google.com ip4:192.0.2.1/24 a mx:mx.example.org "
         "-ip4:192.0.2.9 ~include:soft.example ptr exists:%{i}.x.example ?all"
     )
@@ -138,11 +138,12 @@ def test_parameterised_and_regional_includes_get_their_parameters(tmp_path: Path
         ServiceUse("hubspot", (("account_id", "42"), ("shard", "03"))),
         ServiceUse("hubspot", (("account_id", "1234567"),)),  # shard 01: the default
         ServiceUse("mimecast", (("region", "us"),)),
-        ServiceUse("zoho", (("region", "com.au"),)),
+        ServiceUse("zoho-mail", (("region", "com.au"),)),
         ServiceUse("proofpoint", (("region", "eu"),)),
         ServiceUse("ionos"),  # region eu: the default
         ServiceUse("google-workspace"),
     )
+    assert domain.include == ()  # every include named a service
     assert [str(n) for n in domain.ip4] == ["192.0.2.0/24"]  # same addresses as .1/24
     assert domain.a == ("@",) and domain.mx == ("mx.example.org",)
     text = (tmp_path / "spfmanager.yaml").read_text(encoding="utf-8")

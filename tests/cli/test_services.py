@@ -75,7 +75,17 @@ def test_json_lists_every_entry_with_the_catalogs_values(tmp_path: Path) -> None
 def test_query_filters_on_id_name_and_include_any_case(query: str, tmp_path: Path) -> None:
     done = spfmanager("services", query, "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert [e["id"] for e in json.loads(done.stdout)] == ["google-workspace"]
+    assert "google-workspace" in [e["id"] for e in json.loads(done.stdout)]
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [("gcc-high", "microsoft365-gov"), ("SECURITY-gateway", "mimecast"), ("o365", "microsoft365")],
+)
+def test_query_searches_aliases_and_category(query: str, found: str, tmp_path: Path) -> None:
+    done = spfmanager("services", query, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert found in [e["id"] for e in json.loads(done.stdout)]
 
 
 def test_query_table_shows_only_the_matches(tmp_path: Path) -> None:
@@ -84,7 +94,7 @@ def test_query_table_shows_only_the_matches(tmp_path: Path) -> None:
     expected = {
         s.id
         for s in CATALOG
-        if "mail" in " ".join([s.id, s.name, *s.include, *s.a]).lower()
+        if "mail" in " ".join([s.id, *s.aliases, s.name, s.category, *s.include, *s.a]).lower()
         or any(
             "mail" in t.render() for t in s.terms({n: p.example for n, p in s.parameters.items()})
         )
@@ -95,9 +105,9 @@ def test_query_table_shows_only_the_matches(tmp_path: Path) -> None:
 
 
 def test_group_json_applies_to_the_query(tmp_path: Path) -> None:
-    done = spfmanager("services", "--json", "zoho", cwd=tmp_path)
+    done = spfmanager("services", "--json", "zohomail", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert [e["id"] for e in json.loads(done.stdout)] == ["zoho"]
+    assert [e["id"] for e in json.loads(done.stdout)] == ["zoho-mail"]
 
 
 def test_a_query_matching_nothing_says_so_and_exits_1(tmp_path: Path) -> None:
@@ -127,9 +137,9 @@ def test_show_json_is_one_list_element(tmp_path: Path) -> None:
 
 
 def test_show_unknown_id_suggests_the_closest_and_exits_1(tmp_path: Path) -> None:
-    done = spfmanager("services", "show", "google", cwd=tmp_path)
+    done = spfmanager("services", "show", "googleworkspace", cwd=tmp_path)
     assert done.returncode == 1
-    assert "unknown service 'google'; did you mean 'google-workspace'?" in done.stderr
+    assert "unknown service 'googleworkspace'; did you mean 'google-workspace'?" in done.stderr
     assert done.stdout == ""
 
 
@@ -156,3 +166,37 @@ def test_close_matches_prefix_substring_then_spelling(typed: str, meant: list[st
 def test_close_matches_keeps_at_most_three() -> None:
     close = CATALOG.close_matches("mail")
     assert len(close) == 3 and all(c.startswith("mail") for c in close)
+
+
+def test_json_entries_carry_the_provenance_fields(tmp_path: Path) -> None:
+    done = spfmanager("services", "--json", cwd=tmp_path)
+    entries = {e["id"]: e for e in json.loads(done.stdout)}
+    for service in CATALOG:
+        entry = entries[service.id]
+        assert entry["category"] == service.category.value
+        assert entry["root"] == service.root.value
+        assert entry["aliases"] == list(service.aliases)
+        assert entry["last_verified"] == str(service.last_verified)
+        assert entry["verified"] is service.verified
+        assert entry["sources"] == list(service.sources)
+    assert "gcc-high" in entries["microsoft365-gov"]["aliases"]
+
+
+def test_table_has_category_and_root_columns(tmp_path: Path) -> None:
+    done = spfmanager("services", "mimecast", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    header = next(line for line in done.stdout.splitlines() if "┃ id" in line)
+    assert "┃ category" in header and "┃ root" in header
+    assert "security-gateway" in done.stdout and "required" in done.stdout
+
+
+def test_show_a_root_none_entry_says_there_is_nothing_to_add(tmp_path: Path) -> None:
+    done = spfmanager("services", "show", "socketlabs", cwd=tmp_path, columns=400)
+    assert done.returncode == 0, done.stderr
+    assert "nothing to add to your SPF record: SocketLabs implements SPF" in done.stdout
+
+
+def test_show_an_alias_shows_its_service(tmp_path: Path) -> None:
+    done = spfmanager("services", "show", "gcc-high", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == "microsoft365-gov"
