@@ -18,12 +18,15 @@ that raised one before it moved here still re-export it::
     │   ├── UpstreamRecordError an upstream record missing, duplicated, looping, unparsable
     │   └── KeptTermLimitError  a kept term reaches a lookup or void limit
     ├── VerificationError       published records would not behave like the intent
+    ├── MacroError              macro mode: an intent the macro zone cannot carry, and why
     ├── UnsafePlanError         a plan the safety checks refuse (--force overrides)
     ├── StalePlanError          DNS changed since the plan was made: plan again
     ├── VisibilityTimeoutError  new records not visible in time; the roots were not switched
     ├── StateError              the state store cannot be opened, read, written or locked
     ├── RollbackError           daemon: no such run, or its records cannot be rebuilt exactly
     ├── MessageError            explain: a message that cannot be read or names no connection
+    ├── ReportError             discover: a DMARC aggregate report that cannot be read, and why
+    ├── MailboxError            discover: an IMAP mailbox that cannot be reached, opened or read
     └── ProviderError           a DNS provider refused or failed a change
         ├── ProviderAuthError
         ├── ProviderRateLimitError
@@ -173,6 +176,11 @@ class VerificationError(SPFManagerError):
     """The published records would not give the same results as the intent."""
 
 
+class MacroError(SPFManagerError):
+    """Macro mode cannot serve this intent (a name too long, results an include cannot
+    carry, an intent with errors): the message says which and why."""
+
+
 class UnsafePlanError(SPFManagerError):
     """The plan would publish something the safety checks refuse (use --force to override)."""
 
@@ -195,6 +203,22 @@ class RollbackError(SPFManagerError):
 
 class MessageError(SPFManagerError):
     """A message that cannot be read or has no headers to explain SPF from."""
+
+
+class ReportError(SPFManagerError):
+    """A DMARC aggregate report that cannot be read: not XML, hostile (a DTD, entities), over
+    a size or entry limit, or missing a required element. ``reason`` says which, for people;
+    ``source`` names the file (and member) it was read from.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source, self.reason = source, reason
+        super().__init__(f"{source}: {reason}")
+
+
+class MailboxError(SPFManagerError):
+    """An IMAP mailbox that cannot be used: a bad URL, no connection, TLS refused or
+    missing, the login rejected, no such mailbox. Never carries the password."""
 
 
 class ProviderError(SPFManagerError):

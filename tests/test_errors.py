@@ -19,6 +19,7 @@ INTERNAL = {
     "spfmanager.spf.evaluate._Refused",  # mailauth: a name its resolver refuses (an _Abort)
     "spfmanager.daemon.notify._Failure",  # one delivery attempt; Notifier reports it
     "spfmanager.flatten.deciders._NotStatic",  # a chain classes do not cover; deciders() -> None
+    "spfmanager.discover.suggest._NotManaged",  # no edit to prove: becomes a "no proof" note
 }
 
 

@@ -6,6 +6,7 @@ from spfmanager.cli import (
     build,  # noqa: F401
     check,  # noqa: F401
     daemon,  # noqa: F401
+    discover,  # noqa: F401
     explain,  # noqa: F401
     flatten,  # noqa: F401
     history,  # noqa: F401

@@ -52,6 +52,9 @@ class Report:
     policy: str | None  # policy_published/p
     rows: tuple[Row, ...]
     version: str | None = None  # "1.0", "2.0" (RFC 9990 namespace) or None when absent
+    # What the reader tolerated or dropped (rows with an invalid address, bytes that were
+    # not valid UTF-8...), for people; empty for a clean report.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
