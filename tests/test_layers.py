@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "providers": {"errors", "dns", "publish.changes", "providers"},
     "discover": {"errors", "files", "dns", "spf", "flatten", "catalog", "config", "compile"},
+    "macro": {"errors", "files", "dns", "spf", "flatten", "compile"},
     "daemon": {
         "errors",
         "files",
