@@ -46,9 +46,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import environment, status_kib
+from benchmarks.machine import environment, measure_in_child, status_kib
 
-ROOT = Path(__file__).resolve().parents[1]
 REPORTS = 10_000
 QUICK_REPORTS = 200
 SEED = 13
@@ -263,17 +262,13 @@ def _python_for(reader: str, parsedmarc_python: str | None) -> str | None:
 def _measure_in_child(
     reader: str, directory: Path, python: str, timeout: float | None
 ) -> dict[str, Any]:
-    done = subprocess.run(
-        [python, "-m", "benchmarks.bench_discover", "--one", reader, "--dir", str(directory)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    row = measure_in_child(
+        "benchmarks.bench_discover",
+        *("--one", reader, "--dir", str(directory)),
+        what=reader,
+        python=python,
         timeout=timeout,
-        check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"{reader} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     row["python"] = python
     return row
 

@@ -32,7 +32,6 @@ import cProfile
 import json
 import pstats
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,13 +54,12 @@ from benchmarks.bench_daemon_soak import (
     service_include,
     upstream_records,
 )
-from benchmarks.machine import environment, status_kib
+from benchmarks.machine import ROOT, environment, measure_in_child, status_kib
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.publish.parallel import default_jobs
 from spfmanager.publish.plan import Plan
 from spfmanager.publish.workflow import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
 FLEETS = ("shared", "distinct")
 SIZES = (10, 100, 1000, 10000)
 QUICK_SIZES = (10, 30)
@@ -214,23 +212,12 @@ def measure(fleet: str, size: int, seed: int = SEED) -> dict[str, Any]:
 
 def _measure_in_child(fleet: str, size: int, seed: int, timeout: float | None) -> dict[str, Any]:
     """:func:`measure` in a fresh interpreter, so that its peak RSS is its own."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_fleet",
-            *("--one", f"{fleet}:{size}", "--seed", str(seed)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    return measure_in_child(
+        "benchmarks.bench_fleet",
+        *("--one", f"{fleet}:{size}", "--seed", str(seed)),
+        what=f"{fleet} x {size}",
         timeout=timeout,
-        check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"{fleet} x {size} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return row
 
 
 def _scaling(rows: list[dict[str, Any]]) -> None:

@@ -24,7 +24,6 @@ import fcntl
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from spfmanager.dns.txt import quote_txt
 from spfmanager.errors import ProviderError
+from spfmanager.files.atomic import write_atomic
 from spfmanager.providers.base import Provider, ProviderOptions
 from spfmanager.publish.changes import Change, Delete, TxtRecordSet
 
@@ -369,21 +369,9 @@ class ZoneFileProvider(Provider):
         """Replace the real file (through any symlink) atomically: temporary, fsync, rename."""
         target = self.target
         target.parent.mkdir(parents=True, exist_ok=True)
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}{TEMP_TAG}", suffix=TEMP_SUFFIX, dir=target.parent
+        write_atomic(
+            target, text, encoding="ascii", prefix=f".{target.name}{TEMP_TAG}", suffix=TEMP_SUFFIX
         )
-        try:
-            with os.fdopen(fd, "w", encoding="ascii", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_directory(target.parent)
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporaries of this zone file left by interrupted writes (call under the
@@ -497,20 +485,6 @@ def _release(lock_path: Path) -> None:
         if held.depth == 0:
             del _HELD[lock_path]
             os.close(held.fd)  # closing the only descriptor releases the flock
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX: the directory entry is data too)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _verbatim(

@@ -29,8 +29,9 @@ ALLOWED: dict[str, set[str]] = {
         "config",
         "compile",
         "providers",
+        "macro",
     },
-    "providers": {"errors", "dns", "publish.changes", "providers"},
+    "providers": {"errors", "files", "dns", "publish.changes", "providers"},
     "discover": {"errors", "files", "dns", "spf", "flatten", "catalog", "config", "compile"},
     "macro": {"errors", "files", "dns", "spf", "flatten", "compile"},
     "daemon": {

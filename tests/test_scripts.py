@@ -170,7 +170,7 @@ def test_scripts_test_names_each_phase_before_it(tmp_path: Path) -> None:
         "+ bash scripts/install-test-deps",
         "scripts/test: lint: ruff check",
         "scripts/test: types: mypy --strict",
-        "scripts/test: running the tests with pytest (about 6 minutes",
+        "scripts/test: running the tests with pytest (about 12 minutes",
         "+ $(bash scripts/python-env) -m pytest -q",
     ]
     found = [next(i for i, line in enumerate(lines) if line.startswith(e)) for e in expected]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from spfmanager.discover.suggest import Suggestion
 from spfmanager.dns.base import normalize_name
 from spfmanager.errors import ConfigError
+from spfmanager.files.atomic import write_atomic
 
 
 def apply_suggestions(path: str | Path, suggestions: Sequence[Suggestion]) -> list[Suggestion]:
@@ -43,11 +42,11 @@ def apply_suggestions(path: str | Path, suggestions: Sequence[Suggestion]) -> li
             written.append(suggestion)
     if not written:
         return []
-    _replace(path, text.encode("utf-8"))
+    write_atomic(path, text, fsync_dir=False)
     try:
         _validate(path)
     except ConfigError:
-        _replace(path, original)
+        write_atomic(path, original, fsync_dir=False)
         raise
     return written
 
@@ -244,23 +243,6 @@ def _entry_id(entry: Any) -> str | None:
     if isinstance(entry, dict) and len(entry) == 1:
         return str(next(iter(entry)))
     return None
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``
-    (keeping its permissions): readers see the old file or the new one, never half."""
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _validate(path: Path) -> None:

@@ -7,8 +7,6 @@ its own (the over-limit example applied with the zone-file provider writes the z
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,20 +18,10 @@ from spfmanager.cli import progress
 from spfmanager.cli.check import _progress
 from spfmanager.dns.base import Answer, RRType, TimedResolver, query_within
 from spfmanager.dns.snapshot import SnapshotResolver
+from tests.cli.run import run_cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "over-limit"
 KEPT = "include:spf.protection.outlook.com"  # left as it is: resolved from the snapshot
-
-
-def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def nodes(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -55,7 +43,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "spfmanager.yaml").write_text(config, encoding="utf-8")
     snapshot = (EXAMPLE / "dns-snapshot.yaml").read_text(encoding="utf-8")
     (work / "dns-snapshot.yaml").write_text(snapshot, encoding="utf-8")
-    done = spfmanager(
+    done = run_cli(
         "apply", "-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml", cwd=work
     )
     assert done.returncode == 0, done.stderr
@@ -65,13 +53,13 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_published_zone_over_the_vendors_snapshot(applied: Path) -> None:
     args = ("--zone", "zones/bigcorp.example.zone", "--dns-snapshot", "dns-snapshot.yaml")
-    done = spfmanager("check", "bigcorp.example", *args, cwd=applied)
+    done = run_cli("check", "bigcorp.example", *args, cwd=applied)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No problems found." in done.stdout
     assert f"{KEPT}  1 lookup" in done.stdout
     assert "Traceback" not in done.stderr
 
-    as_json = spfmanager("check", "bigcorp.example", *args, "--json", cwd=applied)
+    as_json = run_cli("check", "bigcorp.example", *args, "--json", cwd=applied)
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     assert data["ok"] is True and data["findings"] == []
@@ -94,9 +82,7 @@ def test_published_zone_over_the_vendors_snapshot(applied: Path) -> None:
 
 
 def test_without_the_snapshot_the_vendor_is_missing(applied: Path) -> None:
-    done = spfmanager(
-        "check", "bigcorp.example", "--zone", "zones/bigcorp.example.zone", cwd=applied
-    )
+    done = run_cli("check", "bigcorp.example", "--zone", "zones/bigcorp.example.zone", cwd=applied)
     assert done.returncode == 2, done.stdout  # a name no file covers is NXDOMAIN
     assert "include-missing" in done.stdout
 
@@ -122,7 +108,7 @@ def shop(tmp_path: Path) -> Path:
 
 
 def test_zone_alone_with_addresses_only(shop: Path) -> None:
-    done = spfmanager("check", "shop.example", "--zone", "shop.zone", "--json", cwd=shop)
+    done = run_cli("check", "shop.example", "--zone", "shop.zone", "--json", cwd=shop)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["tree"]["record"] == "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 -all"
@@ -131,10 +117,10 @@ def test_zone_alone_with_addresses_only(shop: Path) -> None:
 
 
 def test_connection_against_a_zone(shop: Path) -> None:
-    done = spfmanager("check", "shop.example", "--ip", "192.0.2.1", "--zone", "shop.zone", cwd=shop)
+    done = run_cli("check", "shop.example", "--ip", "192.0.2.1", "--zone", "shop.zone", cwd=shop)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Result: pass" in done.stdout
-    elsewhere = spfmanager(
+    elsewhere = run_cli(
         "check", "shop.example", "--ip", "203.0.113.9", "--zone", "shop.zone", "--json", cwd=shop
     )
     assert elsewhere.returncode == 2
@@ -151,24 +137,24 @@ def test_zone_answers_before_snapshots_whatever_the_order(shop: Path) -> None:
         "vendor.example:\n  - TXT: v=spf1 ip4:203.0.113.0/24 -all\n", encoding="utf-8"
     )
     ip = ("--ip", "203.0.113.9", "--json")
-    done = spfmanager(
+    done = run_cli(
         "check", "shop.example", *ip, "--dns-snapshot", "old.yaml", "--zone", "shop.zone", cwd=shop
     )
     assert done.returncode == 2  # the zone's record, not the snapshot's, answered
     assert json.loads(done.stdout)["evaluation"]["result"] == "fail"
     # snapshots: the first given that lists a name answers for it
     first_new = ("--dns-snapshot", "new.yaml", "--dns-snapshot", "old.yaml")
-    assert spfmanager("check", "vendor.example", *ip, *first_new, cwd=shop).returncode == 0
+    assert run_cli("check", "vendor.example", *ip, *first_new, cwd=shop).returncode == 0
     first_old = ("--dns-snapshot", "old.yaml", "--dns-snapshot", "new.yaml")
-    assert spfmanager("check", "vendor.example", *ip, *first_old, cwd=shop).returncode == 2
+    assert run_cli("check", "vendor.example", *ip, *first_old, cwd=shop).returncode == 2
 
 
 def test_zone_named_on_the_command_line(shop: Path) -> None:
     (shop / "db.shop").write_text(ZONE.replace("$ORIGIN shop.example.\n", ""), encoding="utf-8")
-    unnamed = spfmanager("check", "shop.example", "--zone", "db.shop", cwd=shop)
+    unnamed = run_cli("check", "shop.example", "--zone", "db.shop", cwd=shop)
     assert unnamed.returncode == 1
     assert "db.shop: cannot tell which zone the file holds" in unnamed.stderr
-    named = spfmanager("check", "shop.example", "--zone", "shop.example=db.shop", cwd=shop)
+    named = run_cli("check", "shop.example", "--zone", "shop.example=db.shop", cwd=shop)
     assert named.returncode == 0, named.stderr
 
 
@@ -184,7 +170,7 @@ def test_malformed_zone_names_file_and_line(shop: Path, line: str, message: str)
     lines = ZONE.splitlines()
     lines.insert(5, line)  # line 6
     (shop / "shop.zone").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    done = spfmanager("check", "shop.example", "--zone", "shop.zone", cwd=shop)
+    done = run_cli("check", "shop.example", "--zone", "shop.zone", cwd=shop)
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: shop.zone:6: {message}"), done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
@@ -201,7 +187,7 @@ def test_malformed_zone_names_file_and_line(shop: Path, line: str, message: str)
     ],
 )  # fmt: skip
 def test_usage_errors(shop: Path, args: tuple[str, ...], message: str) -> None:
-    done = spfmanager("check", "shop.example", *args, cwd=shop)
+    done = run_cli("check", "shop.example", *args, cwd=shop)
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import yaml
+
+from tests.cli.run import run_cli
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data"
@@ -26,14 +27,7 @@ domains:
 
 
 def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd, timeout=120)
 
 
 def aggregate_xml(org: str, report_id: str, begin: int, rows: list[tuple[str, int, str]]) -> str:

@@ -6,26 +6,14 @@ Run as a user runs the command: a fresh ``python -m spfmanager`` process.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from spfmanager import __version__
+from tests.cli.run import run_cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "small-business"
-
-
-def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -41,14 +29,14 @@ def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_usage_errors_exit_1_and_say_why_on_stderr(
     args: list[str], message: str, tmp_path: Path
 ) -> None:
-    done = spfmanager(*args, cwd=tmp_path)
+    done = run_cli(*args, cwd=tmp_path)
     assert done.returncode == 1, (done.returncode, done.stderr)
     assert message in done.stderr
     assert done.stdout == ""
 
 
 def test_help_exits_0(tmp_path: Path) -> None:
-    done = spfmanager("plan", "--help", cwd=tmp_path)
+    done = run_cli("plan", "--help", cwd=tmp_path)
     assert done.returncode == 0 and "Usage" in done.stdout
 
 
@@ -56,7 +44,7 @@ def test_changes_pending_is_still_2(tmp_path: Path) -> None:
     """The one meaning of 2 for plan: changes are pending (here: nothing published yet)."""
     for name in ("spfmanager.yaml", "dns-snapshot.yaml"):
         (tmp_path / name).write_text((EXAMPLE / name).read_text(encoding="utf-8"), encoding="utf-8")
-    done = spfmanager(
+    done = run_cli(
         "plan", "-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml", cwd=tmp_path
     )
     assert done.returncode == 2, done.stderr
@@ -74,21 +62,21 @@ def test_applying_a_saved_plan_of_a_failed_domain_says_so_and_fails(tmp_path: Pa
     )
     (tmp_path / "dns-snapshot.yaml").write_text("{}\n", encoding="utf-8")  # gone: NXDOMAIN
     args = ("-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml")
-    planned = spfmanager("plan", *args, "--out", "plan.json", cwd=tmp_path)
+    planned = run_cli("plan", *args, "--out", "plan.json", cwd=tmp_path)
     assert planned.returncode == 1  # a domain cannot be built
-    applied = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    applied = run_cli("apply", *args, "--plan", "plan.json", cwd=tmp_path)
     assert applied.returncode == 1, applied.stdout
     assert "in sync" not in applied.stdout
     assert "not published" in applied.stderr and "broken.example" in applied.stderr
     assert "gone.vendor.example" in applied.stderr
-    again = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    again = run_cli("apply", *args, "--plan", "plan.json", cwd=tmp_path)
     assert again.returncode == 1 and "broken.example" in again.stderr
 
 
 @pytest.mark.parametrize("command", ["plan", "build", "apply"])
 def test_a_config_without_domains_is_an_error(command: str, tmp_path: Path) -> None:
     (tmp_path / "spfmanager.yaml").write_text("domains: {}\n", encoding="utf-8")
-    done = spfmanager(command, "-c", "spfmanager.yaml", cwd=tmp_path)
+    done = run_cli(command, "-c", "spfmanager.yaml", cwd=tmp_path)
     assert done.returncode == 1
     assert "spfmanager.yaml: domains: no domain is configured" in done.stderr
     assert done.stdout == ""
@@ -106,7 +94,7 @@ def test_a_snapshot_with_a_domain_that_cannot_be_built_says_which_and_fails(
     (tmp_path / "upstream.yaml").write_text(
         "vendor.example:\n- TXT: v=spf1 ip4:192.0.2.0/24 -all\n", encoding="utf-8"
     )
-    done = spfmanager(
+    done = run_cli(
         "snapshot",
         "-c",
         "spfmanager.yaml",
@@ -123,7 +111,7 @@ def test_a_snapshot_with_a_domain_that_cannot_be_built_says_which_and_fails(
 
 def test_a_snapshot_of_a_config_without_domains_fails(tmp_path: Path) -> None:
     (tmp_path / "spfmanager.yaml").write_text("domains: {}\n", encoding="utf-8")
-    done = spfmanager("snapshot", "-c", "spfmanager.yaml", cwd=tmp_path)
+    done = run_cli("snapshot", "-c", "spfmanager.yaml", cwd=tmp_path)
     assert done.returncode == 1 and "no domain is configured" in done.stderr
     assert not (tmp_path / "dns-snapshot.yaml").exists()
 
@@ -136,7 +124,7 @@ def test_a_build_with_a_domain_that_cannot_be_built_names_it_on_stderr(
         "domains:\n  broken.example: {include: ['gone.vendor.example']}\n", encoding="utf-8"
     )
     (tmp_path / "dns-snapshot.yaml").write_text("{}\n", encoding="utf-8")
-    done = spfmanager(
+    done = run_cli(
         "build",
         "-c",
         "spfmanager.yaml",
@@ -155,15 +143,15 @@ def test_build_and_plan_agree_after_apply(tmp_path: Path) -> None:
     for name in ("spfmanager.yaml", "dns-snapshot.yaml"):
         (tmp_path / name).write_text((EXAMPLE / name).read_text(encoding="utf-8"), encoding="utf-8")
     args = ("-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml")
-    before = spfmanager("build", *args, "--json", cwd=tmp_path)
+    before = run_cli("build", *args, "--json", cwd=tmp_path)
     assert [d["dns_change"] for d in json.loads(before.stdout)] == ["new"]
-    assert spfmanager("apply", *args, cwd=tmp_path).returncode == 0
-    assert spfmanager("plan", *args, cwd=tmp_path).returncode == 0  # in sync
-    after = spfmanager("build", *args, "--json", cwd=tmp_path)
+    assert run_cli("apply", *args, cwd=tmp_path).returncode == 0
+    assert run_cli("plan", *args, cwd=tmp_path).returncode == 0  # in sync
+    after = run_cli("build", *args, "--json", cwd=tmp_path)
     assert [d["dns_change"] for d in json.loads(after.stdout)] == ["unchanged"]
     zone = tmp_path / "zones" / "smallbiz.example.zone"
     zone.write_text(zone.read_text(encoding="utf-8").replace("-all", "~all"), encoding="utf-8")
-    edited = spfmanager("build", *args, "--json", cwd=tmp_path)
+    edited = run_cli("build", *args, "--json", cwd=tmp_path)
     assert [d["dns_change"] for d in json.loads(edited.stdout)] == ["changed"]
 
 
@@ -171,26 +159,26 @@ def test_a_saved_plan_applied_twice_or_gone_stale_changes_nothing(tmp_path: Path
     for name in ("spfmanager.yaml", "dns-snapshot.yaml"):
         (tmp_path / name).write_text((EXAMPLE / name).read_text(encoding="utf-8"), encoding="utf-8")
     args = ("-c", "spfmanager.yaml", "--dns-snapshot", "dns-snapshot.yaml")
-    assert spfmanager("plan", *args, "--out", "plan.json", cwd=tmp_path).returncode == 2
-    first = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    assert run_cli("plan", *args, "--out", "plan.json", cwd=tmp_path).returncode == 2
+    first = run_cli("apply", *args, "--plan", "plan.json", cwd=tmp_path)
     assert first.returncode == 0 and "create smallbiz.example" in first.stdout
     zone = tmp_path / "zones" / "smallbiz.example.zone"
     applied = zone.read_text(encoding="utf-8")
-    again = spfmanager("apply", *args, "--plan", "plan.json", cwd=tmp_path)
+    again = run_cli("apply", *args, "--plan", "plan.json", cwd=tmp_path)
     assert again.returncode == 0
     assert "every change of plan.json is already in effect" in again.stdout
     assert "create" not in again.stdout and zone.read_text(encoding="utf-8") == applied
     # A plan made, then overtaken by a hand edit: refused, nothing written.
     config = tmp_path / "spfmanager.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace('"-all"', '"~all"'), "utf-8")
-    assert spfmanager("plan", *args, "--out", "p2.json", cwd=tmp_path).returncode == 2
+    assert run_cli("plan", *args, "--out", "p2.json", cwd=tmp_path).returncode == 2
     edited = applied.replace("-all", "?all")
     zone.write_text(edited, encoding="utf-8")
-    stale = spfmanager("apply", *args, "--plan", "p2.json", cwd=tmp_path)
+    stale = run_cli("apply", *args, "--plan", "p2.json", cwd=tmp_path)
     assert stale.returncode == 1 and "changed since the plan was made" in stale.stderr
     assert zone.read_text(encoding="utf-8") == edited
 
 
 def test_version(tmp_path: Path) -> None:
-    done = spfmanager("--version", cwd=tmp_path)
+    done = run_cli("--version", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == f"spfmanager {__version__}\n"

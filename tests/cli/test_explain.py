@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from spfmanager.cli import app
+from tests.cli.run import environment, run_cli
 from tests.explain import hostile
 
 DATA = Path(__file__).parent.parent / "data"
@@ -190,19 +189,7 @@ domains:
 
 def explain_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m spfmanager explain ...`` as a user runs it, on this checkout's code."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", "explain", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli("explain", *args, cwd=cwd, env=environment(checkout=True))
 
 
 def write_config(tmp_path: Path, text: str = CONFIG) -> Path:

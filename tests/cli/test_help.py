@@ -7,13 +7,12 @@ Walks the real command tree (so a new command is covered the day it lands) and r
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 import typer
 
 from spfmanager.cli import app
+from tests.cli.run import run_cli
 
 
 def _paths() -> list[tuple[str, ...]]:
@@ -37,13 +36,7 @@ PATHS = _paths()
 
 
 def _help(*words: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "spfmanager", *words, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(*words, "--help")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     return done.stdout

@@ -3,18 +3,17 @@ and builds against the same DNS it was read from."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from spfmanager.compile import compile_file
 from spfmanager.config import ServiceUse, load_config
+from tests.cli.run import TERMINAL_SIZE, environment, run_cli
 
 ROOT = Path(__file__).parents[2]
 PROVIDERS = ROOT / "tests" / "data" / "provider-snapshot.yaml"
@@ -22,16 +21,7 @@ OVER_LIMIT = ROOT / "examples" / "over-limit"
 
 
 def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd, env=environment(unset=TERMINAL_SIZE))
 
 
 def snapshot_with(tmp_path: Path, base: Path, records: dict[str, str]) -> Path:

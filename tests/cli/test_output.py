@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.run import TERMINAL_SIZE, environment, run_cli
+
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "small-business"
 ELLIPSIS = "…"  # what rich cuts a cell with (overflow="ellipsis")
@@ -34,26 +36,16 @@ RECORD = (
 )
 
 
-def environment(**extra: str) -> dict[str, str]:
+def checkout_environment(**extra: str) -> dict[str, str]:
     """This checkout's spfmanager (not whatever is installed), without the caller's COLUMNS."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env | extra
+    return environment(unset=TERMINAL_SIZE, checkout=True, **extra)
 
 
 def spfmanager(
     *args: str, cwd: Path, columns: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = environment() if columns is None else environment(COLUMNS=str(columns))
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    width = {} if columns is None else {"COLUMNS": str(columns)}
+    return run_cli(*args, cwd=cwd, env=checkout_environment(**width), timeout=120)
 
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
@@ -68,7 +60,7 @@ def run_in_pty(*args: str, cwd: Path, columns: int = 80, timeout: float = 120) -
     process = subprocess.Popen(
         [sys.executable, "-m", "spfmanager", *args],
         cwd=cwd,
-        env=environment(TERM="xterm-256color"),
+        env=checkout_environment(TERM="xterm-256color"),
         stdin=slave,
         stdout=slave,
         stderr=slave,

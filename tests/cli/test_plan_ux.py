@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from spfmanager.publish.drift import OTHER, RangeChange, published_range_changes
+from tests.cli.run import run_cli
 from tests.test_workflow import workspace, write_config
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "over-limit"
@@ -42,15 +43,7 @@ def example(tmp_path: Path) -> Path:
 
 
 def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(*args, cwd=cwd, timeout=TIMEOUT, input="")  # stdin at its end
 
 
 def plan_json(cwd: Path) -> dict[str, Any]:

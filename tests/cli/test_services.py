@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from spfmanager.catalog import load_catalog
+from tests.cli.run import TERMINAL_SIZE, environment, run_cli
 
 CATALOG = load_catalog()
 
@@ -19,18 +18,8 @@ def spfmanager(
     *args: str, cwd: Path, columns: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run as a user does; stdout a pipe as wide as its content unless ``columns``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    if columns is not None:
-        env["COLUMNS"] = str(columns)
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    width = {} if columns is None else {"COLUMNS": str(columns)}
+    return run_cli(*args, cwd=cwd, env=environment(unset=TERMINAL_SIZE, **width))
 
 
 def test_no_argument_lists_every_service_with_its_include_and_docs(tmp_path: Path) -> None:

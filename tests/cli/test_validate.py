@@ -6,27 +6,18 @@ credentials name unset variables and whose state store cannot be opened still va
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli.run import TERMINAL_SIZE, environment, run_cli
 
 ROOT = Path(__file__).parents[2]
 
 
 def spfmanager(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_SUCH_KEY")}
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd, env=environment(unset=(*TERMINAL_SIZE, "NO_SUCH_KEY")))
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 from ipaddress import IPv4Address, ip_address, ip_network
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,6 @@ from spfmanager.discover.model import AuthResult, Report, Row
 from spfmanager.dns.overlay import LayeredResolver
 from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.spf.results import Result
-
-DATA = Path(__file__).parents[1] / "data"
 
 M365_IP = "40.107.22.10"  # spf.protection.outlook.com: 40.107.0.0/16
 SENDGRID_IP = "167.89.10.20"  # sendgrid.net: 167.89.0.0/17
@@ -93,11 +90,6 @@ domains:
   example.com:
     services: [microsoft365]  # mailboxes
 """
-
-
-@pytest.fixture
-def resolver() -> SnapshotResolver:
-    return SnapshotResolver.from_file(DATA / "provider-snapshot.yaml")
 
 
 def test_rows_are_summed_per_source_with_days_and_results() -> None:

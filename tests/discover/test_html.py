@@ -27,12 +27,11 @@ from tests.discover.test_analyze import (
     synthetic_reports,
 )
 
-DATA = Path(__file__).parents[1] / "data"
 HOSTILE = '</script><script>alert(1)</script><img src=x onerror=alert(2)> "&'
 
 
-def page() -> str:
-    resolver = SnapshotResolver.from_file(DATA / "provider-snapshot.yaml")
+@pytest.fixture
+def page(resolver: SnapshotResolver) -> str:
     config = parse_config(CONFIG_M365, "spfmanager.yaml")
     catalog = load_catalog()
     reports = [
@@ -45,8 +44,8 @@ def page() -> str:
     return render_html(analysis, found, reports=4, skipped=[Skipped("bad<file>.xml", HOSTILE)])
 
 
-def test_report_content_is_escaped() -> None:
-    text = page()
+def test_report_content_is_escaped(page: str) -> None:
+    text = page
     assert "alert(1)</script>" not in text
     assert "<img src=x" not in text
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in text  # in the tables, escaped
@@ -57,8 +56,8 @@ def test_report_content_is_escaped() -> None:
     assert embedded is not None and "<" not in embedded.group(1)
 
 
-def test_the_page_loads_nothing() -> None:
-    text = page()
+def test_the_page_loads_nothing(page: str) -> None:
+    text = page
     assert not re.search(
         r"""(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", text, re.I
     )
@@ -94,9 +93,9 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_chromium_runs_the_script_and_draws_the_chart(tmp_path: Path) -> None:
+def test_chromium_runs_the_script_and_draws_the_chart(page: str, tmp_path: Path) -> None:
     html = tmp_path / "discover.html"
-    html.write_text(page(), encoding="utf-8")
+    html.write_text(page, encoding="utf-8")
     done = _run("--dump-dom", html.as_uri(), tmp_path=tmp_path)
     dom = done.stdout
     assert '<svg viewBox="0 0 960 360" id="volume-chart"' in dom, done.stderr[-2000:]
@@ -106,9 +105,9 @@ def test_chromium_runs_the_script_and_draws_the_chart(tmp_path: Path) -> None:
     assert "alert(" not in dom.split('id="chart-data"')[0].split("<body>")[0]
 
 
-def test_the_screenshot_shows_the_chart_in_pass_and_fail_colours(tmp_path: Path) -> None:
+def test_the_screenshot_shows_the_chart_in_pass_and_fail_colours(page: str, tmp_path: Path) -> None:
     html = tmp_path / "discover.html"
-    html.write_text(page(), encoding="utf-8")
+    html.write_text(page, encoding="utf-8")
     shot = tmp_path / "out.png"
     done = _run(f"--screenshot={shot}", "--window-size=1200,900", html.as_uri(), tmp_path=tmp_path)
     assert shot.exists(), done.stderr[-2000:]

@@ -5,8 +5,6 @@ from __future__ import annotations
 from ipaddress import ip_address
 from pathlib import Path
 
-import pytest
-
 from spfmanager.catalog import load_catalog
 from spfmanager.config import load_config, parse_config
 from spfmanager.discover.analyze import aggregate, attribute, passes
@@ -23,13 +21,6 @@ from tests.discover.test_analyze import (
     row,
     synthetic_reports,
 )
-
-DATA = Path(__file__).parents[1] / "data"
-
-
-@pytest.fixture
-def resolver() -> SnapshotResolver:
-    return SnapshotResolver.from_file(DATA / "provider-snapshot.yaml")
 
 
 def test_sendgrid_is_suggested_with_its_line_and_proof(

@@ -11,7 +11,6 @@ pass ranges only: include form), all in one combined dataset.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -27,10 +26,10 @@ from spfmanager.macro.prove import expected_results, probe_addresses
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.results import Result
 from tests.conformance.receivers import (
-    REPO,
     Outcome,
     Query,
     ReceiverLab,
+    _communicate,
     _outcome,
     require,
 )
@@ -152,12 +151,7 @@ def test_libspf2(setup: Setup) -> None:
         "-m",
         "tests.macro.libspf2_netns",
     ]
-    completed = subprocess.run(
-        command, input=json.dumps(job).encode(), capture_output=True, timeout=600, cwd=REPO,
-        check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr.decode(errors="replace")[-3000:]
-    raw = json.loads(completed.stdout)["outcomes"]
+    raw = json.loads(_communicate("libspf2", command, json.dumps(job), timeout=600))["outcomes"]
     outcomes = [_outcome("libspf2", item) for item in raw]
     wrong = _disagreements(setup, outcomes)
     # libspf2 passes loopback clients whatever the record (its local policy, before any

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from spfmanager.errors import ProviderAuthError, ProviderServerError
 from spfmanager.providers.route53 import Route53Provider, check_credentials
+from tests.cli.run import run_cli
 from tests.providers.test_route53 import endpoint  # noqa: F401  (moto on 127.0.0.1)
 
 pytestmark = pytest.mark.integration
@@ -49,15 +49,7 @@ def plan(tmp_path: Path, options: str, **env: str) -> subprocess.CompletedProces
         encoding="utf-8",
     )
     (tmp_path / "dns-snapshot.yaml").write_text(SNAPSHOT, encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "spfmanager", "plan", *PLAN_ARGS],
-        cwd=tmp_path,
-        env=aws_free_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("plan", *PLAN_ARGS, cwd=tmp_path, env=aws_free_env(tmp_path, **env), timeout=120)
 
 
 def assert_clean_failure(done: subprocess.CompletedProcess[str], *needles: str) -> None:
