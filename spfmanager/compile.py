@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from spfmanager.catalog import Catalog, Root, Service, load_catalog, network_term
 from spfmanager.config.loader import load_config
-from spfmanager.config.models import SELF, Policy
+from spfmanager.config.models import SELF, Mode, Policy
 from spfmanager.config.schedule import ScheduleConfig
 from spfmanager.errors import ConfigError
 from spfmanager.files.yamlnodes import Loc, format_loc
@@ -66,6 +66,7 @@ class Intent:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # when the daemon runs it
     ttl_override: bool = False  # set the root RRset's TTL even when other TXT values share it
     notes: tuple[str, ...] = ()  # advice on the config that is no error (plan prints them)
+    mode: Mode = Mode.FLATTEN  # macro: published through the config's macro zone
 
     def sources_of(self, term: Term) -> tuple[Source, ...]:
         """Every config origin of ``term`` (empty when it is not in the record)."""
@@ -152,6 +153,7 @@ def _build(
             defaults.ttl_override if domain.ttl_override is None else domain.ttl_override
         ),
         notes=tuple(dict.fromkeys(notes)),
+        mode=domain.mode or defaults.mode,
     )
     return intent, problems
 
@@ -210,13 +212,31 @@ def compile_config(config: Config, catalog: Catalog | None = None) -> list[Inten
     for name, domain in config.domains.items():
         intent, problems = _build(name, domain, catalog, config.defaults)
         intents.append(intent)
-        found.extend(_locate(config, ("domains", name, *loc), message) for loc, message in problems)
+        found.extend(locate(config, ("domains", name, *loc), message) for loc, message in problems)
+        if intent.mode is Mode.MACRO:
+            found.extend(_macro_problems(config, name, domain))
     if found:
         raise ConfigError([text for _, text in sorted(found, key=lambda item: item[0])])
     return intents
 
 
-def _locate(config: Config, loc: Loc, message: str) -> tuple[int, str]:
+def _macro_problems(config: Config, name: str, domain: DomainConfig) -> list[tuple[int, str]]:
+    """A macro-mode domain needs the ``macro:`` section. (Whether its names fit under the
+    macro zone is the engine's check: :func:`spfmanager.publish.macro.check_macro_names`.)"""
+    where: Loc = ("domains", name, "mode") if domain.mode is not None else ("defaults", "mode")
+    if config.macro is None:
+        return [
+            locate(
+                config,
+                where,
+                f"{name}: mode macro needs a top-level 'macro:' section (zone, data_file, "
+                "nameservers; see docs/macro.md)",
+            )
+        ]
+    return []
+
+
+def locate(config: Config, loc: Loc, message: str) -> tuple[int, str]:
     """(line, text) of a problem at ``loc``; line 0 without a source document."""
     if config.source is None:
         return 0, f"{format_loc(loc)}: {message}"

@@ -344,7 +344,7 @@ def test_compile_file_loads_and_compiles(tmp_path: Path) -> None:
         f"{path}:2: domains.example.com.colour: unknown field 'colour' (allowed: a, "
         "flatten_deadline, include, ip4, ip6, keep, lookup_budget, max_authorized_ipv4, "
         "max_authorized_ipv6, max_service_growth, max_service_shrink, min_ipv4_prefix, "
-        "min_ipv6_prefix, mx, policy, provider, query_budget, schedule, services, ttl, "
+        "min_ipv6_prefix, mode, mx, policy, provider, query_budget, schedule, services, ttl, "
         "ttl_override, zone)"
     ]
 

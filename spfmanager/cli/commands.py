@@ -11,6 +11,7 @@ from spfmanager.cli import (
     flatten,  # noqa: F401
     history,  # noqa: F401
     init,  # noqa: F401
+    macro_server,  # noqa: F401
     plan,  # noqa: F401
     rollback,  # noqa: F401
     run_once,  # noqa: F401

@@ -30,7 +30,9 @@ from spfmanager.cli.workspace import open_workspace, progress_bar
 
 if TYPE_CHECKING:
     from spfmanager.publish.apply import ApplyItem
+    from spfmanager.publish.macro import MacroData
     from spfmanager.publish.plan import Plan
+    from spfmanager.publish.workflow import Workspace
 
 #: The question ``apply`` asks on a terminal; only this exact answer applies.
 APPROVAL_QUESTION = "Apply these changes? Only 'yes' is accepted"
@@ -113,8 +115,9 @@ def apply_command(
 ) -> None:
     """Apply the plan (made now, or saved with 'plan --out'), phase by phase.
 
-    New chained records first, then the roots, then retired records that are due. Applying
-    twice changes nothing; progress goes to stderr.
+    New chained records first, then the roots, then retired records that are due; macro
+    mode's data file before all of them. Applying twice changes nothing; progress goes to
+    stderr.
 
     Without --plan the plan is made now and shown as 'plan' shows it. On a terminal (stdin
     and stdout) apply then asks "Apply these changes?" and applies only on "yes";
@@ -133,9 +136,9 @@ def apply_command(
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
         if plan_file is not None:
-            items, errors = _saved_plan(plan_file, force)
+            items, errors, macro = _saved_plan(plan_file, force, workspace)
             with steps("apply", None, lines=not as_json) as step:
-                report = workspace.apply(items, force=force, progress=step)
+                report = workspace.apply(items, force=force, progress=step, macro=macro)
         else:
             with progress_bar(len(workspace.intents), not as_json) as advance:
                 plan = workspace.plan(progress=advance)
@@ -151,13 +154,15 @@ def apply_command(
         print_json({**report.data, "errors": errors})
     else:
         out = console()
+        if report.macro_written is not None:
+            out.print(f"[green]write[/] {report.macro_written} (macro data)")
         for change in report.applied:
             out.print(f"[green]{type(change).__name__.lower()}[/] {change.name}")
         for pending in report.scheduled:
             out.print(f"[dim]scheduled deletion of {pending.name} after {pending.not_before}[/]")
         for name in report.kept:
             out.print(f"[yellow]kept[/] {name}: a record in the zone still points at it")
-        if not report.applied:
+        if not report.applied and report.macro_written is None:
             # Domains that could not be built have nothing to apply, and are not in sync.
             if errors:
                 out.print("nothing to apply")
@@ -197,18 +202,28 @@ def _approved() -> bool:
     return str(answer).strip() == "yes"
 
 
-def _saved_plan(path: Path, force: bool) -> tuple[list[ApplyItem], list[str]]:
-    """The plan's items, and the errors of the domains it could not build."""
+def _saved_plan(
+    path: Path, force: bool, workspace: Workspace
+) -> tuple[list[ApplyItem], list[str], MacroData | None]:
+    """The plan's items, the errors of the domains it could not build, and its macro
+    data file (the proven dataset the plan holds, written first)."""
     from spfmanager.publish.apply import ApplyItem
+    from spfmanager.publish.macro import MacroData
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         items = ApplyItem.from_data(data)
         errors = [str(e) for e in data.get("errors") or []]
+        saved = data.get("macro")
+        macro = None
+        if saved and saved.get("dataset") and workspace.config.macro is not None:
+            macro = MacroData(
+                workspace.config.macro, Path(saved["data_file"]), str(saved["dataset"])
+            )
     except OSError as exc:
         fail(f"{path}: cannot read the plan: {exc.strerror}")
     except (ValueError, KeyError, TypeError) as exc:
         fail(f"{path}: not a plan written by 'spfmanager plan --out': {exc}")
     if data.get("unsafe") and not force:
         fail(f"{path}: refusing an unsafe plan (use --force): " + "; ".join(data["unsafe"]))
-    return items, errors
+    return items, errors, macro

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
+from ipaddress import ip_address
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -68,6 +69,13 @@ class Policy(StrEnum):
     @property
     def qualifier(self) -> Qualifier:
         return Qualifier.FAIL if self is Policy.FAIL else Qualifier.SOFTFAIL
+
+
+class Mode(StrEnum):
+    """How a domain's record is published (docs/macro.md)."""
+
+    FLATTEN = "flatten"  # address terms, chained records if needed (the default)
+    MACRO = "macro"  # one include answered per client by rbldnsd (the ``macro:`` section)
 
 
 def _policy(value: Any) -> Any:
@@ -365,6 +373,77 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+ModeField = Annotated[
+    Mode,
+    Field(
+        description="flatten: publish address terms (chained records when needed); macro: "
+        "one include answered per client by the rbldnsd of the 'macro:' section"
+    ),
+]
+
+
+def _listen(value: str) -> str:
+    address, slash, port = value.rpartition("/")
+    if not slash:
+        address, port = value, "53"
+    try:
+        ip_address(address)
+        number = int(port)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise PydanticCustomError(
+            "listen",
+            "{value} is not ADDRESS/PORT (e.g. 127.0.0.1/5353 or 0.0.0.0/53)",
+            {"value": repr(value)},
+        )
+    return f"{address}/{number}"
+
+
+def _contact(value: str) -> str:
+    """The SOA rname: ``hostmaster@example.net`` is written ``hostmaster.example.net``."""
+    local, at, domain = value.partition("@")
+    if at and "." in local:
+        raise PydanticCustomError(
+            "contact",
+            "{value}: a dot in the mailbox name cannot be written in a SOA record here",
+            {"value": repr(value)},
+        )
+    return _domain_name(f"{local}.{domain}" if at else value)
+
+
+class MacroConfig(_Model):
+    """Macro mode's zone and the rbldnsd data file that answers it (docs/macro.md)."""
+
+    zone: DomainName = Field(
+        description="The macro zone, e.g. spf.example.net, delegated to the rbldnsd servers"
+    )
+    data_file: Annotated[str, StringConstraints(min_length=1)] = Field(
+        default="macro.data",
+        description="The rbldnsd combined data file, relative to the config file",
+    )
+    nameservers: Annotated[tuple[DomainName, ...], Field(min_length=1)] = Field(
+        description="The names of the rbldnsd servers (the zone's $NS; the first is the "
+        "SOA's primary)"
+    )
+    contact: (
+        Annotated[
+            str,
+            AfterValidator(_contact),
+            WithJsonSchema({"type": "string"}),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="The SOA contact (hostmaster@example.net); default hostmaster.<zone>",
+    )
+    ttl: TTL = Field(default=300, description="TTL of rbldnsd's answers (and of its SOA/NS)")
+    listen: Annotated[str, AfterValidator(_listen)] = Field(
+        default="127.0.0.1/5353",
+        description="ADDRESS/PORT rbldnsd listens on in the command macro-server prints and runs",
+    )
+
+
 class Defaults(_Model):
     """Values every domain inherits unless it sets its own."""
 
@@ -382,6 +461,7 @@ class Defaults(_Model):
     min_ipv4_prefix: MinPrefix4 = 8
     min_ipv6_prefix: MinPrefix6 = 16
     schedule: ScheduleConfig = ScheduleConfig()
+    mode: ModeField = Mode.FLATTEN
 
 
 class ProviderConfig(BaseModel):
@@ -484,6 +564,7 @@ class DomainConfig(_Model):
     zone: DomainName | None = Field(
         default=None, description="The DNS zone; defaults to the domain"
     )
+    mode: ModeField | None = None
 
 
 class Config(_Model):
@@ -504,6 +585,9 @@ class Config(_Model):
     )
     domains: dict[DomainName, DomainConfig] = {}
     notifications: NotificationsConfig = NotificationsConfig()
+    macro: MacroConfig | None = Field(
+        default=None, description="Macro mode's zone and data file (for 'mode: macro')"
+    )
 
     _source: Document | None = PrivateAttr(default=None)
 

@@ -10,7 +10,8 @@ The pass takes exactly the path of ``spfmanager plan`` and ``apply`` (a
   prefix, a service that lost or gained too much): the change is recorded as a hold and
   published only after ``spfmanager approve`` — or dropped when upstream returns to normal;
   a rollback pins the domain the same way;
-* ``applied`` / ``unchanged``;
+* ``applied`` / ``unchanged``; for a macro-mode domain, a rewritten data file (the
+  shared rbldnsd dataset, after an upstream change) is an applied change too;
 * ``skipped`` — another instance holds the domain's lease for this interval.
 
 Every settled run is recorded in :mod:`spfmanager.daemon.history` with the upstream
@@ -276,7 +277,8 @@ class Runner:
         if hold is not None:
             history.release(domain)
             note = "approved change" if force else "upstream returned to normal: hold dropped"
-        if not domain_plan.changes:
+        macro = plan.macro if domain_plan.build.dataset is not None else None
+        if not domain_plan.changes and not (macro is not None and macro.changed):
             if fingerprint(workspace.state.last_good(domain)) != print_:
                 # The zone serves the build but the store never recorded it: an apply
                 # interrupted between its zone write and its state update (or a change by
@@ -291,7 +293,8 @@ class Runner:
                 return Outcome.APPLIED, f"{reason}; {note}" if note else reason, [], None
             return Outcome.UNCHANGED, note or "in sync", [], None
         try:
-            single = Plan((domain_plan,), plan.created_at, forced=force)
+            # A macro-mode domain's plan carries the shared data file: written first.
+            single = Plan((domain_plan,), plan.created_at, forced=force, macro=macro)
             report = (
                 workspace.apply(single, force=force)
                 if self.retire_grace is None
@@ -300,6 +303,8 @@ class Runner:
         except SPFManagerError as exc:
             return Outcome.FAILED, f"apply failed: {exc}", [], cause_of(exc)
         applied = [f"{type(c).__name__.lower()} {c.name}" for c in report.applied]
+        if report.macro_written is not None:
+            applied.insert(0, f"write {report.macro_written}")
         if not applied:
             return Outcome.UNCHANGED, note or "in sync (another run applied it)", [], None
         summary = f"{len(applied)} change(s) applied"

@@ -33,6 +33,7 @@ from spfmanager.errors import StalePlanError, UnsafePlanError, VisibilityTimeout
 from spfmanager.providers.base import Provider
 from spfmanager.publish.build import Progress
 from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.macro import MacroData, write_data
 from spfmanager.publish.plan import Phase, Plan, protected
 from spfmanager.publish.state import PendingDeletion, ServiceSizes, State, utcnow
 
@@ -128,11 +129,13 @@ class ApplyReport:
     deleted_pending: list[str] = field(default_factory=list)
     scheduled: list[PendingDeletion] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # due for deletion, but still pointed at
+    macro_written: str | None = None  # the macro data file, when this apply rewrote it
 
     @property
     def data(self) -> dict[str, Any]:
         return {
             "applied": [{"action": type(c).__name__.lower(), "name": c.name} for c in self.applied],
+            "macro_data_written": self.macro_written,
             "scheduled_deletions": [
                 {"name": p.name, "not_before": p.not_before.isoformat()} for p in self.scheduled
             ],
@@ -153,8 +156,13 @@ def apply_plan(
     lock_timeout: float = 300.0,
     retire_grace: float = RETIRE_GRACE_SECONDS,
     progress: Progress | None = None,
+    macro: MacroData | None = None,
 ) -> ApplyReport:
     """Apply ``plan``; ``providers(provider_name, zone)`` opens the adapter for a zone.
+
+    Macro mode: the proven data file (``plan.macro``, or ``macro`` with saved items) is
+    written first, atomically, before any root changes, so that no receiver meets a root
+    naming data that is not served yet; an unchanged file is not rewritten.
 
     ``progress(what)`` is called after each change is applied and on each poll that still
     waits for records to become visible.
@@ -169,10 +177,15 @@ def apply_plan(
                 "refusing an unsafe plan (use --force): " + "; ".join(plan.unsafe)
             )
         items = ApplyItem.from_plan(plan)
+        if plan.macro is not None:
+            macro = plan.macro.data
     else:
         items = list(plan)
     now = now or utcnow()
     report = ApplyReport()
+    if macro is not None and macro.text is not None and write_data(macro):
+        report.macro_written = str(macro.path)
+        (progress or _silent)(f"write {macro.path}")
     groups: dict[tuple[str, str], list[ApplyItem]] = {}
     for item in items:
         groups.setdefault((item.provider, item.zone), []).append(item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spfmanager.compile import Intent
 from spfmanager.dns.base import Resolver
@@ -14,6 +14,9 @@ from spfmanager.flatten import Flattener, FlattenResult
 from spfmanager.flatten.prefetch import Root
 from spfmanager.publish.collector import batch_collector
 from spfmanager.publish.parallel import Outcome, default_jobs, run_in_processes
+
+if TYPE_CHECKING:
+    from spfmanager.publish.macro import MacroData
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class DomainBuild:
     transient: bool = False  # the error may pass by itself: keep the last good record
     cause: RefusalCause | None = None  # why, for programs
     affected: float | None = None  # the share of client addresses the error is about
+    # macro mode: the combined dataset (shared by every macro-mode domain) the root needs
+    dataset: MacroData | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -33,6 +38,7 @@ class DomainBuild:
             "domain": self.intent.domain,
             "zone": self.intent.zone,
             "provider": self.intent.provider,
+            "mode": self.intent.mode.value,
             "intent": self.intent.record.render(),
         }
         if self.result is not None:

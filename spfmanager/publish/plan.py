@@ -55,6 +55,7 @@ from spfmanager.publish.drift import (
     passing_cidrs,
     published_range_changes,
 )
+from spfmanager.publish.macro import MacroPlan, macro_safety
 from spfmanager.publish.state import PendingDeletion, ServiceSizes
 from spfmanager.spf.evaluate import evaluate, is_valid_domain
 from spfmanager.spf.limits import MAX_DNS_LOOKUPS, MAX_UDP_ANSWER
@@ -143,6 +144,7 @@ class DomainPlan:
             "domain": self.domain,
             "provider": self.provider,
             "zone": self.zone,
+            "mode": self.build.intent.mode.value,
             "error": self.error,
             "transient": self.build.transient,
             "cause": None if self.build.cause is None else self.build.cause.value,
@@ -175,6 +177,7 @@ class Plan:
     domains: tuple[DomainPlan, ...]
     created_at: datetime
     forced: bool = False
+    macro: MacroPlan | None = None  # the macro-mode domains' data file, when there are any
 
     @property
     def changes(self) -> tuple[PlannedChange, ...]:
@@ -184,7 +187,17 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(d.changes for d in self.domains)
+        return any(d.changes for d in self.domains) or self.macro_changed
+
+    @property
+    def macro_changed(self) -> bool:
+        """The macro data file is to be rewritten."""
+        return self.macro is not None and self.macro.changed
+
+    def in_sync(self, domain: DomainPlan) -> bool:
+        """``domain`` has nothing to change, nor (macro mode) has its data file."""
+        macro = domain.build.dataset is not None and self.macro_changed
+        return domain.in_sync and not macro
 
     @property
     def waiting(self) -> tuple[PendingDeletion, ...]:
@@ -209,7 +222,7 @@ class Plan:
             delete=kinds.count("delete"),
             delete_later=sum(len(d.retire) + len(d.waiting) for d in self.domains),
             domains=len(self.domains),
-            in_sync=sum(1 for d in self.domains if d.in_sync),
+            in_sync=sum(1 for d in self.domains if self.in_sync(d)),
             errors=sum(1 for d in self.domains if d.error),
             unsafe=sum(1 for d in self.domains if d.unsafe),
         )
@@ -223,6 +236,7 @@ class Plan:
             "unsafe": self.unsafe,
             "summary": self.summary.data,
             "domains": [d.data for d in self.domains],
+            "macro": None if self.macro is None else self.macro.json,
         }
 
 
@@ -379,6 +393,10 @@ def plan_domain(
     intent = build.intent
     domain = intent.domain
     result = build.result
+    if build.dataset is not None:  # macro mode: the macro zone answers from the dataset
+        resolver = build.dataset.resolver(resolver)
+        record = build.dataset.record(domain)
+        intent_form = record.intent_form
     owned = owned_chain_names(current, domain)
     wanted = result.texts if result is not None else {}
     mine = [p for p in pending if p.domain == domain or p.name in owned]
@@ -448,12 +466,17 @@ def plan_domain(
         build, current, resolver, intent.max_ipv4_addresses, intent.max_ipv6_addresses, probed
     )
     unsafe += refusals_after(build, current, changes, resolver, analyzer, intent_form=intent_form)
+    if build.dataset is not None and intent_form is not None:
+        unsafe += macro_safety(intent_form, intent.min_ipv4_prefix, intent.min_ipv6_prefix)
     drift = compare_sizes(baseline, sizes, intent.max_service_shrink, intent.max_service_growth)
     unsafe += [d.describe() for d in drift if d.refused]
     notes += [d.describe() for d in drift if not d.refused]
     notes += [f"retire {n} after the old root's TTL" for n in retire]
     address_changes: tuple[RangeChange, ...] | None = None
-    if changes and ranges is not None:
+    macro_now = build.dataset is not None and any(
+        build.dataset.zone in v for v in spf_values(root)
+    )  # the published side is a macro record too: its addresses are not read from it
+    if changes and ranges is not None and not macro_now:
         address_changes = _address_changes(
             build, current, changes, ranges, resolver, analyzer, intent_form, sizes, baseline
         )
@@ -579,8 +602,8 @@ def _serves_proven(build: DomainBuild, zone: Mapping[str, TxtRecordSet]) -> bool
     Then the root's results in ``zone`` are those the build proved equal to the intent's.
     """
     result = build.result
-    if result is None or result.kept:
-        return False
+    if result is None or (result.kept and build.dataset is None):
+        return False  # (macro mode: the build proved its kept terms with the dataset)
     for record in result.packed:
         rrset = zone.get(record.name)
         if rrset is None or not all(v.isascii() for v in rrset.values):

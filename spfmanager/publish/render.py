@@ -55,6 +55,8 @@ def plan_table(plan: Plan, *, summary: bool = True) -> RenderableType:
             status = Text("UNSAFE: " + "; ".join(domain.unsafe), style="bold red")
         elif domain.changes:
             status = Text(f"{len(domain.changes)} change(s)", style="yellow")
+        elif not plan.in_sync(domain):
+            status = Text("macro data changes", style="yellow")
         else:
             status = Text("in sync", style="green")
         domains.add_row(
@@ -78,6 +80,10 @@ def plan_table(plan: Plan, *, summary: bool = True) -> RenderableType:
                     style="yellow",
                 )
             )
+    if plan.macro is not None:
+        style = "red" if plan.macro.data.text is None else "yellow" if plan.macro.changed else ""
+        parts.append(Text(plan.macro.line, style=style))
+        parts += [Text(f"macro: {note}", style="yellow") for note in plan.macro.notes]
     ranges = _ranges_table(plan)
     if ranges is not None:
         parts += [ranges, Text(f"(+ passes, - stops passing, {RANGES_VS})", style="dim")]
@@ -137,6 +143,8 @@ def plan_markdown(plan: Plan) -> str:
             else f"{len(domain.changes)} change(s)"
             if domain.changes
             else "in sync"
+            if plan.in_sync(domain)
+            else "macro data changes"
         )
         lines.append(
             f"| `{domain.domain}` | {'-' if result is None else len(result.packed)} "
@@ -155,6 +163,9 @@ def plan_markdown(plan: Plan) -> str:
                 f"| {change.phase.name.lower()} | {change.kind} | `{change.name}` "
                 f"| {_code_cell(old)} | {_code_cell(new)} |"
             )
+    if plan.macro is not None:
+        lines += ["", f"`{plan.macro.line}`"]
+        lines += [f"- macro: {_cell(note)}" for note in plan.macro.notes]
     domains = _with_ranges(plan)
     if domains:
         lines += ["", "### Address ranges", "", f"`+` passes, `-` stops passing, {RANGES_VS}."]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from spfmanager.compile import Intent, compile_config
-from spfmanager.config import Config, load_config
+from spfmanager.config import Config, Mode, load_config
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.txt import split_strings
 from spfmanager.flatten import Flattener
@@ -23,6 +24,15 @@ from spfmanager.publish.changes import TxtRecordSet
 from spfmanager.publish.collector import batch_collector
 from spfmanager.publish.connect import EMBEDDED_NAME, open_provider, provider_settings
 from spfmanager.publish.drift import ServiceMeter
+from spfmanager.publish.macro import (
+    MacroData,
+    MacroPlan,
+    build_macro_domains,
+    check_macro_names,
+    data_path,
+    delegation_notes,
+    macro_intents,
+)
 from spfmanager.publish.plan import Plan, foreign_values, plan_domain
 from spfmanager.publish.state import State, utcnow
 
@@ -43,9 +53,12 @@ class Workspace:
         self.base_dir = config_path.parent
         self.resolver = resolver
         self.intents: list[Intent] = compile_config(config)
+        check_macro_names(config, self.intents)
         self._state = state
         self._providers: dict[tuple[str, str], Provider] = {}
         self._current: dict[tuple[str, str], dict[str, TxtRecordSet]] = {}
+        # The macro dataset of this run's flattener: built once for every chunk of a pass.
+        self._macro: tuple[Flattener, list[DomainBuild], MacroData] | None = None
 
     @classmethod
     def load(
@@ -93,6 +106,11 @@ class Workspace:
             self._current[key] = self.provider(*key).list_records()
         return self._current[key]
 
+    @property
+    def macro_path(self) -> Path | None:
+        """The macro data file (relative to the config file), when there is a section."""
+        return None if self.config.macro is None else data_path(self.config, self.base_dir)
+
     def build(
         self,
         *,
@@ -101,19 +119,49 @@ class Workspace:
         domains: Collection[str] | None = None,
     ) -> list[DomainBuild]:
         """Flatten every domain (or only ``domains``); the root's other TXT values count
-        against its answer size."""
+        against its answer size. Macro-mode domains get their macro root record, the
+        dataset of every macro-mode domain being built and proven as a whole."""
 
         def others(intent: Intent) -> list[tuple[str, ...]]:
             root = self.current(intent).get(intent.domain)
             return [split_strings(v) for v in foreign_values(root)]
 
-        return build(
-            [i for i in self.intents if domains is None or i.domain in domains],
-            self.resolver,
-            other_root_txt=others,
-            progress=progress,
+        flattener = flattener or Flattener(self.resolver)
+        wanted = [i for i in self.intents if domains is None or i.domain in domains]
+        flat = [i for i in wanted if i.mode is not Mode.MACRO]
+        builds = {
+            id(b.intent): b
+            for b in build(
+                flat,
+                self.resolver,
+                other_root_txt=others,
+                progress=progress,
+                flattener=flattener,
+            )
+        }
+        if len(flat) < len(wanted):
+            for b in self.macro_build(flattener)[0]:
+                builds[id(b.intent)] = b
+                if progress is not None and (domains is None or b.intent.domain in domains):
+                    progress(b.intent.domain)
+        return [builds[id(i)] for i in wanted]
+
+    def macro_build(
+        self, flattener: Flattener | None = None
+    ) -> tuple[list[DomainBuild], MacroData]:
+        """Every macro-mode domain's build and the shared dataset (built once per
+        flattener: the daemon plans a pass in chunks)."""
+        flattener = flattener or Flattener(self.resolver)
+        if self._macro is not None and self._macro[0] is flattener:
+            return self._macro[1], self._macro[2]
+        path = self.macro_path
+        assert self.config.macro is not None and path is not None  # compile checked it
+        builds, data = build_macro_domains(
+            macro_intents(self.intents), self.resolver, self.config.macro, path,
             flattener=flattener,
-        )
+        )  # fmt: skip
+        self._macro = (flattener, builds, data)
+        return builds, data
 
     def plan(
         self,
@@ -167,7 +215,22 @@ class Workspace:
                     probed=probed,
                 )
             )
-        return Plan(tuple(plans), now)
+        macro: MacroPlan | None = None
+        mine = {p.domain for p in plans if p.build.intent.mode is Mode.MACRO}
+        if mine:
+            builds, data = self.macro_build(flattener)
+            unsafe = [p.domain for p in plans if p.domain in mine and p.unsafe]
+            if unsafe:  # the data file is shared: publishing it publishes every domain's
+                reason = f"the macro data file is shared with {', '.join(unsafe)}, held unsafe"
+                plans = [
+                    replace(p, unsafe=(*p.unsafe, reason))
+                    if p.domain in mine and p.domain not in unsafe
+                    else p
+                    for p in plans
+                ]
+            notes = tuple(delegation_notes(data, self.resolver)) if data.text else ()
+            macro = MacroPlan(data, data.changed, tuple(b.intent.domain for b in builds), notes)
+        return Plan(tuple(plans), now, macro=macro)
 
     def apply(
         self,
@@ -178,9 +241,11 @@ class Workspace:
         sleep: Callable[[float], None] | None = None,
         retire_grace: float = RETIRE_GRACE_SECONDS,
         progress: Progress | None = None,
+        macro: MacroData | None = None,
     ) -> ApplyReport:
         """Apply ``plan`` (see :func:`~spfmanager.publish.apply.apply_plan`); ``progress``
-        hears of each change applied and of each wait for records to become visible."""
+        hears of each change applied and of each wait for records to become visible.
+        ``macro``: the data file of a saved plan's macro-mode domains (written first)."""
         report = apply_plan(
             plan,
             self.provider,
@@ -190,6 +255,7 @@ class Workspace:
             sleep=sleep or time.sleep,
             retire_grace=retire_grace,
             progress=progress,
+            macro=macro,
         )
         self._current.clear()  # the zones changed: list them again next time
         return report

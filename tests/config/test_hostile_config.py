@@ -287,12 +287,12 @@ def test_a_utf8_byte_order_mark_is_fine(tmp_path: Path) -> None:
         (
             "- example.com\n- example.org\n",
             ":1: (top level): a config is a mapping of defaults, providers, state, services, "
-            "domains, notifications, not a list",
+            "domains, notifications, macro, not a list",
         ),
         (
             "example.com\n",
             ":1: (top level): a config is a mapping of defaults, providers, state, services, "
-            "domains, notifications, not a single value ('example.com')",
+            "domains, notifications, macro, not a single value ('example.com')",
         ),
     ],
 )
