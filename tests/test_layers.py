@@ -32,7 +32,17 @@ ALLOWED: dict[str, set[str]] = {
         "macro",
     },
     "providers": {"errors", "files", "dns", "publish.changes", "providers"},
-    "discover": {"errors", "files", "dns", "spf", "flatten", "catalog", "config", "compile"},
+    "discover": {
+        "errors",
+        "files",
+        "dns",
+        "spf",
+        "flatten",
+        "catalog",
+        "config",
+        "compile",
+        "publish.build",
+    },
     "macro": {"errors", "files", "dns", "spf", "flatten", "compile"},
     "daemon": {
         "errors",

@@ -27,11 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from ipaddress import (
-    IPv4Address,
     IPv4Network,
-    IPv6Address,
     IPv6Network,
-    summarize_address_range,
 )
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +37,13 @@ from spfmanager.catalog.service import Root
 from spfmanager.discover.model import IPAddress, Report
 from spfmanager.dns.base import Resolver, RRType, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
+from spfmanager.dns.txt import split_strings
 from spfmanager.errors import DNSTemporaryError, SPFManagerError
-from spfmanager.flatten import Flattener, FlattenResult
-from spfmanager.flatten.decisions import Decisions
+from spfmanager.flatten import Flattener
+from spfmanager.flatten.decisions import Decisions, passing_ranges
+from spfmanager.publish.build import flatten_intent
 from spfmanager.spf.evaluate import evaluate
+from spfmanager.spf.ranges import range_networks
 from spfmanager.spf.results import Result
 from spfmanager.spf.terms import Record
 
@@ -330,28 +330,12 @@ def resolve_services(
         failures = [f for part in form if isinstance(part, Decisions) for f in part.failures()]
         if failures:
             notes[label] = "; ".join(dict.fromkeys(f.reason for f in failures))
-        networks = [n for version in (4, 6) for n in _passing(form, version)]
+        networks = [
+            n for version in (4, 6) for n in range_networks(passing_ranges(form, version), version)
+        ]
         elsewhere = service.root is Root.NONE
         ranges.append(ServiceRange(service.id, params, tuple(networks), elsewhere))
     return ranges, notes
-
-
-def _passing(form: Sequence[Any], version: int) -> list[Network]:
-    spans = sorted(
-        (s.first, s.last)
-        for part in form
-        if isinstance(part, Decisions)
-        for s in part.segments(version)
-        if s.value is Result.PASS
-    )
-    make = IPv4Address if version == 4 else IPv6Address
-    merged: list[list[int]] = []
-    for first, last in spans:
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    return [n for a, b in merged for n in summarize_address_range(make(a), make(b))]
 
 
 # -- reverse DNS -----------------------------------------------------------------------------
@@ -436,28 +420,15 @@ def intent_records(
     """The TXT records publishing ``intent``: flattened with its own settings, else (it
     cannot be flattened) the intent record as written at the domain."""
     try:
-        result = flatten_intent(intent, flattener)
+        result = flatten_intent(flattener, intent)
     except SPFManagerError as exc:
         if notes is not None:
             notes.append(
                 f"{intent.domain}: the intent cannot be flattened ({str(exc).splitlines()[0]}); "
                 "evaluating it as written"
             )
-        return {intent.domain: [_strings(intent.record.render())]}
+        return {intent.domain: [list(split_strings(intent.record.render()))]}
     return {name: [strings] for name, strings in result.records.items()}
-
-
-def flatten_intent(intent: Intent, flattener: Flattener) -> FlattenResult:
-    """Flatten ``intent`` with its own settings (kept terms, lookup and query budgets,
-    deadline), as the build stage does; FlattenError or VerificationError when it cannot."""
-    return flattener.flatten(
-        intent.record,
-        intent.domain,
-        keep=intent.keep,
-        lookup_budget=intent.lookup_budget,
-        query_budget=intent.query_budget,
-        deadline=intent.flatten_deadline,
-    )
 
 
 def passes(ip: IPAddress, domain: str, resolver: Resolver) -> Result:
@@ -466,11 +437,6 @@ def passes(ip: IPAddress, domain: str, resolver: Resolver) -> Result:
         return evaluate(ip, f"postmaster@{domain}", domain, resolver=resolver).result
     except DNSTemporaryError:
         return Result.TEMPERROR
-
-
-def _strings(text: str) -> list[str]:
-    size = 255  # RFC 7208 3.3: one character-string holds at most 255 bytes
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 # -- attribution -----------------------------------------------------------------------------

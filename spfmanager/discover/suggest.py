@@ -31,6 +31,7 @@ from spfmanager.discover.analyze import (
 )
 from spfmanager.dns.base import Resolver, RRType, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
+from spfmanager.dns.txt import split_strings
 from spfmanager.errors import DNSTemporaryError, SPFManagerError
 from spfmanager.flatten import Flattener
 from spfmanager.flatten.analyze import spf_record
@@ -247,7 +248,7 @@ def _published_edit(
     record = found if isinstance(found, Record) else Record((All(Qualifier.FAIL),))
     new = _with_terms(record, terms)
     text = new.render()
-    records = {domain: [[text[i : i + 255] for i in range(0, len(text), 255)]]}
+    records = {domain: [list(split_strings(text))]}
     entry = _flow({service_id: dict(params)} if params else service_id)
     return records, None, None, _snippet(domain, [entry])
 

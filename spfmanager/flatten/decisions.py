@@ -118,6 +118,17 @@ def _combine(
     return merge_adjacent(sorted([*kept, *later], key=lambda s: s.first))
 
 
+def passing_ranges(form: Sequence[NormalPart], version: int) -> list[tuple[int, int]]:
+    """The inclusive integer ranges of one family that the address-only parts give ``pass``."""
+    return [
+        (s.first, s.last)
+        for part in form
+        if isinstance(part, Decisions)
+        for s in part.segments(version)
+        if s.value is Result.PASS
+    ]
+
+
 def passing_addresses(form: Sequence[NormalPart]) -> dict[int, int]:
     """Per address family, how many addresses the address-only parts give ``pass``."""
     counts = {4: 0, 6: 0}

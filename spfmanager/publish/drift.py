@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_network, summarize_address_range
+from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any
 
-from spfmanager.flatten.decisions import Decisions, NormalPart, normal_form
+from spfmanager.flatten.decisions import NormalPart, normal_form, passing_ranges
 from spfmanager.publish.state import ServiceSizes
-from spfmanager.spf.ranges import subtract_ranges
-from spfmanager.spf.results import Result
+from spfmanager.spf.ranges import range_networks, subtract_ranges
 from spfmanager.spf.terms import Record, Term
 
 if TYPE_CHECKING:
@@ -218,14 +217,7 @@ def _losers(
 
 
 def _cidrs(form: Sequence[NormalPart], version: int) -> list[str]:
-    spans = [
-        (s.first, s.last)
-        for part in form
-        if isinstance(part, Decisions)
-        for s in part.segments(version)
-        if s.value is Result.PASS
-    ]
-    return _networks(spans, version)
+    return _networks(passing_ranges(form, version), version)
 
 
 def _spans(cidrs: Sequence[str]) -> list[tuple[int, int]]:
@@ -235,16 +227,7 @@ def _spans(cidrs: Sequence[str]) -> list[tuple[int, int]]:
 
 def _networks(spans: Sequence[tuple[int, int]], version: int) -> list[str]:
     """The fewest CIDRs covering ``spans`` (inclusive integer ranges) of one family."""
-    make = IPv4Address if version == 4 else IPv6Address
-    merged: list[list[int]] = []
-    for first, last in sorted(spans):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    return [
-        str(n) for first, last in merged for n in summarize_address_range(make(first), make(last))
-    ]
+    return [str(n) for n in range_networks(spans, version)]
 
 
 def _minus(a: Sequence[str], b: Sequence[str], version: str) -> list[str]:

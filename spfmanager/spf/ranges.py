@@ -11,7 +11,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, summarize_address_range
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -114,6 +114,18 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((first, last))
     return merged
+
+
+def range_networks(
+    ranges: Iterable[tuple[int, int]], version: int
+) -> list[IPv4Network | IPv6Network]:
+    """The fewest CIDR networks covering inclusive integer ``ranges`` of one address family."""
+    make = IPv4Address if version == 4 else IPv6Address
+    return [
+        network
+        for first, last in merge_ranges(ranges)
+        for network in summarize_address_range(make(first), make(last))
+    ]
 
 
 def subtract_ranges(
