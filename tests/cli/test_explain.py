@@ -192,6 +192,15 @@ def explain_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str
     return run_cli("explain", *args, cwd=cwd, env=environment(checkout=True))
 
 
+def explain_configured(
+    message: str, snapshot: Path, cwd: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``explain`` of a sample message with ``-c spfmanager.yaml`` and the snapshot."""
+    return explain_cli(
+        MESSAGES / message, "-c", "spfmanager.yaml", "--dns-snapshot", snapshot, *extra, cwd=cwd
+    )
+
+
 def write_config(tmp_path: Path, text: str = CONFIG) -> Path:
     path = tmp_path / "spfmanager.yaml"
     path.write_text(text, encoding="utf-8")
@@ -200,8 +209,7 @@ def write_config(tmp_path: Path, text: str = CONFIG) -> Path:
 
 def test_config_edit_names_the_file_domain_and_line(snapshot: Path, tmp_path: Path) -> None:
     write_config(tmp_path)
-    args = (MESSAGES / "m365-quarantine.eml", "-c", "spfmanager.yaml", "--dns-snapshot", snapshot)
-    done = explain_cli(*args, cwd=tmp_path)
+    done = explain_configured("m365-quarantine.eml", snapshot, tmp_path)
     assert done.returncode == 2, done.stderr
     text = " ".join(done.stdout.split())
     assert (
@@ -209,7 +217,9 @@ def test_config_edit_names_the_file_domain_and_line(snapshot: Path, tmp_path: Pa
         "in spfmanager.yaml (line 8), then plan and apply." in text
     )
     assert 'services: [microsoft365, {"hubspot": {"account_id": "1234567"}}, sendgrid]' in text
-    data = json.loads(explain_cli(*args, "--json", cwd=tmp_path).stdout)
+    data = json.loads(
+        explain_configured("m365-quarantine.eml", snapshot, tmp_path, "--json").stdout
+    )
     edit = data["config_edit"]
     assert {k: edit[k] for k in ("kind", "file", "line", "path", "value", "service_name")} == {
         "kind": "add",
@@ -240,15 +250,7 @@ def test_config_edit_without_a_config_is_a_snippet(snapshot: Path, tmp_path: Pat
 
 def test_config_edit_of_an_address_no_service_covers(snapshot: Path, tmp_path: Path) -> None:
     write_config(tmp_path, CONFIG.replace("2001:db8:4::/48", "2001:db8:ffff::/48"))
-    done = explain_cli(
-        MESSAGES / "ipv6-sender.eml",
-        "-c",
-        "spfmanager.yaml",
-        "--dns-snapshot",
-        snapshot,
-        "--json",
-        cwd=tmp_path,
-    )
+    done = explain_configured("ipv6-sender.eml", snapshot, tmp_path, "--json")
     assert done.returncode == 2, done.stderr
     edit = json.loads(done.stdout)["config_edit"]
     assert (edit["kind"], edit["path"], edit["value"], edit["line"]) == (
@@ -264,15 +266,7 @@ def test_config_edit_of_an_address_no_service_covers(snapshot: Path, tmp_path: P
 
 def test_config_edit_prefers_the_configs_own_service(snapshot: Path, tmp_path: Path) -> None:
     write_config(tmp_path)
-    done = explain_cli(
-        MESSAGES / "ipv6-sender.eml",
-        "-c",
-        "spfmanager.yaml",
-        "--dns-snapshot",
-        snapshot,
-        "--json",
-        cwd=tmp_path,
-    )
+    done = explain_configured("ipv6-sender.eml", snapshot, tmp_path, "--json")
     data = json.loads(done.stdout)
     edit = data["config_edit"]
     assert (edit["kind"], edit["path"], edit["value"], edit["service_name"]) == (
@@ -288,14 +282,7 @@ def test_config_edit_when_the_config_already_lists_the_service(
     snapshot: Path, tmp_path: Path
 ) -> None:
     write_config(tmp_path, CONFIG.replace("[microsoft365,", "[microsoft365, sendgrid,"))
-    done = explain_cli(
-        MESSAGES / "m365-quarantine.eml",
-        "-c",
-        "spfmanager.yaml",
-        "--dns-snapshot",
-        snapshot,
-        cwd=tmp_path,
-    )
+    done = explain_configured("m365-quarantine.eml", snapshot, tmp_path)
     assert done.returncode == 2, done.stderr
     text = " ".join(done.stdout.split())
     assert "spfmanager.yaml (line 8) already lists `sendgrid` (Twilio SendGrid)" in text
@@ -306,15 +293,7 @@ def test_config_edit_for_a_domain_the_config_does_not_manage(
     snapshot: Path, tmp_path: Path
 ) -> None:
     write_config(tmp_path, CONFIG.replace("  example.com:\n", "  example.org:\n"))
-    done = explain_cli(
-        MESSAGES / "m365-quarantine.eml",
-        "-c",
-        "spfmanager.yaml",
-        "--dns-snapshot",
-        snapshot,
-        "--json",
-        cwd=tmp_path,
-    )
+    done = explain_configured("m365-quarantine.eml", snapshot, tmp_path, "--json")
     edit = json.loads(done.stdout)["config_edit"]
     assert edit["kind"] == "add-domain"
     assert "spfmanager.yaml does not manage example.com" in edit["message"]
@@ -325,29 +304,14 @@ def test_config_edit_for_a_domain_the_config_does_not_manage(
 
 def test_no_config_edit_for_a_passing_message(snapshot: Path, tmp_path: Path) -> None:
     write_config(tmp_path)
-    done = explain_cli(
-        MESSAGES / "internal-relay.eml",
-        "-c",
-        "spfmanager.yaml",
-        "--dns-snapshot",
-        snapshot,
-        "--json",
-        cwd=tmp_path,
-    )
+    done = explain_configured("internal-relay.eml", snapshot, tmp_path, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["config_edit"] is None
 
 
 def test_a_bad_config_is_a_clean_error(snapshot: Path, tmp_path: Path) -> None:
     write_config(tmp_path, CONFIG.replace("microsoft365", "microsoft356"))
-    done = explain_cli(
-        MESSAGES / "m365-quarantine.eml",
-        "-c",
-        "spfmanager.yaml",
-        "--dns-snapshot",
-        snapshot,
-        cwd=tmp_path,
-    )
+    done = explain_configured("m365-quarantine.eml", snapshot, tmp_path)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "spfmanager.yaml:8: domains.example.com.services[0]: unknown service" in done.stderr
