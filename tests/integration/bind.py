@@ -40,7 +40,7 @@ import dns.rdatatype
 import pytest
 
 from spfmanager.dns.resolver import LiveResolver
-from tests.integration.servers import LoopbackServer
+from tests.integration.servers import LoopbackServer, stop_process
 from tests.integration.zonefile import DEFAULT_TTL, marker_name, render_zone
 
 log = logging.getLogger(__name__)
@@ -294,14 +294,7 @@ controls {{ }};
 
     def _terminate(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, STOP_TIMEOUT)
 
 
 BindFactory = Callable[..., BindServer]

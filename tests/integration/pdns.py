@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.integration.servers import LoopbackServer
+from tests.integration.servers import LoopbackServer, stop_process
 
 SCHEMAS = (
     Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"),
@@ -86,14 +86,7 @@ class PowerDNSServer(LoopbackServer):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the HTTP API (``path`` below ``/api/v1``) with the server's key."""

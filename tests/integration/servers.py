@@ -1,9 +1,22 @@
-"""The context-manager protocol every loopback server fixture shares."""
+"""The context-manager protocol every loopback server fixture shares, and how they stop."""
 
 from __future__ import annotations
 
+import subprocess
 from types import TracebackType
 from typing import Any, Self
+
+
+def stop_process(process: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
+    """Terminate ``process`` (if it still runs), killing it after ``timeout`` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class LoopbackServer:

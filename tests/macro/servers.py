@@ -33,7 +33,7 @@ import pytest
 
 from spfmanager.macro import write_dataset
 from tests.integration.bind import BindServer, free_port
-from tests.integration.servers import LoopbackServer
+from tests.integration.servers import LoopbackServer, stop_process
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 10.0
@@ -155,14 +155,7 @@ class RbldnsdServer(LoopbackServer):
 
     def _terminate(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 class MacroBindServer(BindServer):
