@@ -268,21 +268,19 @@ class ReceiverLab:
         return outcomes
 
 
+def netns_command(module: str) -> list[str]:
+    """``python -m module`` in a private mount and network namespace (libspf2's lab: it
+    reads only /etc/resolv.conf and port 53)."""
+    return ["unshare", "--mount", "--net", "--", sys.executable, "-m", module]
+
+
 def _run_libspf2(batches: Sequence[Batch]) -> list[list[dict[str, str]]]:
     job = {
         "batches": [
             {"zonedata": b.zonedata, "queries": [q.data for q in b.queries]} for b in batches
         ]
     }
-    command = [
-        "unshare",
-        "--mount",
-        "--net",
-        "--",
-        sys.executable,
-        "-m",
-        "tests.conformance.drivers.libspf2_netns",
-    ]
+    command = netns_command("tests.conformance.drivers.libspf2_netns")
     count = sum(len(b.queries) for b in batches)
     timeout = NETNS_START_TIMEOUT + 5.0 * len(batches) + PER_QUERY_TIMEOUT * count
     stdout = _communicate("libspf2", command, json.dumps(job), timeout)

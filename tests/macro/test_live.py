@@ -11,7 +11,6 @@ pass ranges only: include form), all in one combined dataset.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from tests.conformance.receivers import (
     ReceiverLab,
     _communicate,
     _outcome,
+    netns_command,
     require,
 )
 from tests.integration.bind import require_named
@@ -142,15 +142,7 @@ def test_libspf2(setup: Setup) -> None:
         "zonedata": setup.zonedata,
         "queries": [q.data for q in setup.queries],
     }
-    command = [
-        "unshare",
-        "--mount",
-        "--net",
-        "--",
-        sys.executable,
-        "-m",
-        "tests.macro.libspf2_netns",
-    ]
+    command = netns_command("tests.macro.libspf2_netns")
     raw = json.loads(_communicate("libspf2", command, json.dumps(job), timeout=600))["outcomes"]
     outcomes = [_outcome("libspf2", item) for item in raw]
     wrong = _disagreements(setup, outcomes)
