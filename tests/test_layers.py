@@ -41,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
         "catalog",
         "config",
         "compile",
+        "explain.config_edit",
         "publish.build",
     },
     "macro": {"errors", "files", "dns", "spf", "flatten", "compile"},

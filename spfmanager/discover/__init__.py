@@ -6,6 +6,7 @@ size and entry limits) -> :mod:`.model` (typed reports) -> :mod:`.analyze` (aggr
 attribution) -> :mod:`.suggest` (config edits with their proof) -> renderers.
 
 It may import ``errors``, ``files``, ``dns``, ``spf``, ``flatten``, ``catalog``, ``config``
-and ``compile``, and ``publish.build`` (to flatten an intent exactly as the build stage
-does); nothing else of ``publish`` (it never writes DNS).
+and ``compile``; ``explain.config_edit`` (a config edit is worded as ``explain`` words
+it) and ``publish.build`` (to flatten an intent exactly as the build stage does); nothing
+else of ``publish`` (it never writes DNS).
 """

@@ -33,6 +33,7 @@ from spfmanager.dns.base import Resolver, RRType, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.dns.txt import split_strings
 from spfmanager.errors import DNSTemporaryError, SPFManagerError
+from spfmanager.explain.config_edit import DEFAULT_FILE, ConfigEdit, EditKind
 from spfmanager.flatten import Flattener
 from spfmanager.flatten.analyze import spf_record
 from spfmanager.spf.results import Qualifier, Result
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from spfmanager.config.models import Config
 
 log = logging.getLogger(__name__)
-
-DEFAULT_FILE = "spfmanager.yaml"
 
 
 @dataclass(frozen=True)
@@ -74,16 +73,17 @@ class Suggestion:
 
     @property
     def config_edit(self) -> str:
-        """The edit in one sentence (as ``explain`` says it)."""
-        what = f"`{_flow(self.entry)}` ({self.service_name})"
-        where = self.file or DEFAULT_FILE
-        if self.file is None:
-            return (
-                f"if spfmanager manages {self.domain}, add {what} to `{self.location}` in "
-                f"{where} (give -c FILE to name your config), then plan and apply"
-            )
-        at = f"{where} (line {self.line})" if self.line else where
-        return f"add {what} to `{self.location}` in {at}, then plan and apply"
+        """The edit in one sentence, worded by ``explain``'s :class:`ConfigEdit`."""
+        edit = ConfigEdit(
+            EditKind.ADD,
+            self.domain,
+            "services",
+            _flow(self.entry),
+            service_name=self.service_name,
+            file=self.file,
+            line=self.line,
+        )
+        return edit.message
 
     @property
     def data(self) -> dict[str, Any]:
