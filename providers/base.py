@@ -1,16 +1,24 @@
 """The DNS provider contract.
 
-A provider publishes TXT record sets (all TXT values at one owner name) in one zone.
-:class:`Provider` fixes the public methods; adapters implement two hooks:
+A provider publishes record sets (all values of one type at one owner name) in one zone:
+TXT for SPF, and, in adapters whose ``record_types`` include them, NS and A/AAAA for the
+delegation of a macro zone (docs/macro.md). :class:`Provider` fixes the public methods;
+adapters implement these hooks:
 
 ``_list(names)``
     Return the current TXT record sets of the zone (all of them, or only ``names``).
     Values are the logical TXT texts: character-strings already joined.
+``_list_type(names, rtype)``
+    Return the current record sets of type ``rtype`` (NS, A or AAAA) at ``names`` (always
+    given). NS values are lower-case targets without trailing dot; A/AAAA values are
+    addresses in short form. Only called for a type in ``record_types``; NS at a name below
+    the apex is a delegation, and the A/AAAA beneath it are its glue.
 ``_apply(changes)``
     Carry out the changes, in order. Every change must be idempotent: ``Create`` and
-    ``Update`` set the name's TXT record set to exactly ``new.values`` (replacing what is
-    there), ``Delete`` removes the name's TXT record set and is a no-op when it is gone.
-    Adapters with ``atomic_batches`` apply the whole list in one transaction.
+    ``Update`` set the record set of the change's name and type (``change.rtype``) to
+    exactly ``new.values`` (replacing what is there), ``Delete`` removes that record set
+    and is a no-op when it is gone; other types at the name are left alone. Adapters with
+    ``atomic_batches`` apply the whole list in one transaction.
 
 Adapters map their API's failures to :class:`~spfmanager.errors.ProviderAuthError`
 (credentials, never retried), :class:`~spfmanager.errors.ProviderRateLimitError` and
@@ -40,7 +48,7 @@ the caller then uses the state store's lock instead.
 
 Capabilities are class attributes: ``max_string_length`` (one TXT character-string),
 ``max_value_length`` (one TXT value; None when unlimited), ``multi_string`` (a value may be
-several strings), ``atomic_batches``.
+several strings), ``atomic_batches``, ``record_types`` (TXT only by default).
 
 Options: ``Options`` is the pydantic model of what a config may write under
 ``providers.NAME`` besides ``kind`` (subclass :class:`ProviderOptions`), one field per
@@ -56,6 +64,7 @@ their ``env:``/``file:`` references as plain strings. An adapter whose ``Options
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -71,7 +80,7 @@ from spfmanager.errors import (
     ProviderServerError,
     secret_forms,
 )
-from spfmanager.publish.changes import Change, Delete, TxtRecordSet
+from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,7 @@ class Provider(ABC):
     max_value_length: ClassVar[int | None] = None
     multi_string: ClassVar[bool] = True
     atomic_batches: ClassVar[bool] = False
+    record_types: ClassVar[frozenset[str]] = frozenset({"TXT"})
     retries: ClassVar[int] = 4
     backoff_seconds: ClassVar[float] = 0.5
 
@@ -105,11 +115,27 @@ class Provider(ABC):
         self.sleep: Callable[[float], None] = time.sleep
         self._secret_forms: set[str] = set()
 
-    def list_records(self, names: Iterable[str] | None = None) -> dict[str, TxtRecordSet]:
-        """The current TXT record sets, by name."""
+    def list_records(
+        self, names: Iterable[str] | None = None, rtype: str = "TXT"
+    ) -> dict[str, RecordSet]:
+        """The current record sets of type ``rtype`` (TXT: all of them, or at ``names``;
+        other types only at ``names``), by name."""
         wanted = None if names is None else {n.rstrip(".").lower() for n in names}
-        found = self._scrubbed(lambda: self._with_retries("list", lambda: self._list(wanted)))
-        return {rs.name: rs for rs in found if wanted is None or rs.name in wanted}
+        if rtype == "TXT":
+            found = self._scrubbed(lambda: self._with_retries("list", lambda: self._list(wanted)))
+        else:
+            self._supports(rtype, "list")
+            if not wanted:
+                return {}
+            asked = wanted
+            found = self._scrubbed(
+                lambda: self._with_retries("list", lambda: self._list_type(asked, rtype))
+            )
+        return {
+            rs.name: rs
+            for rs in found
+            if rs.rtype == rtype and (wanted is None or rs.name in wanted)
+        }
 
     def apply(self, changes: Sequence[Change]) -> None:
         """Apply ``changes`` in order, retrying transient failures with backoff."""
@@ -194,7 +220,12 @@ class Provider(ABC):
             change.name == self.zone or change.name.endswith("." + self.zone)
         ):
             raise ProviderError(f"{self.name}: {change.name} is outside zone {self.zone}")
+        self._supports(change.rtype, "publish")
         if isinstance(change, Delete):
+            return
+        if change.rtype != "TXT":
+            for value in change.new.values:
+                _check_value(self.name, change.name, change.rtype, value)
             return
         for value in change.new.values:
             try:
@@ -212,6 +243,14 @@ class Provider(ABC):
                     f"{self.name}: {change.name}: TXT value over {self.max_string_length} "
                     "characters and the provider has no multi-string TXT support"
                 )
+
+    def _supports(self, rtype: str, what: str) -> None:
+        if rtype not in self.record_types:
+            kinds = ", ".join(sorted(self.record_types))
+            raise ProviderError(
+                f"{self.name}: zone {self.zone}: cannot {what} {rtype} records with this "
+                f"provider (it manages {kinds} only)"
+            )
 
     def _with_retries(self, what: str, call: Callable[[], Any]) -> Any:
         delay = self.backoff_seconds
@@ -234,9 +273,33 @@ class Provider(ABC):
         raise AssertionError("unreachable")
 
     @abstractmethod
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         """Current TXT record sets (all, or those at ``names``)."""
+
+    def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
+        """Current ``rtype`` record sets at ``names`` (adapters listing it in
+        ``record_types`` override this)."""
+        raise NotImplementedError(f"{self.name}: {rtype} records")
 
     @abstractmethod
     def _apply(self, changes: Sequence[Change]) -> None:
         """Carry out ``changes`` idempotently, in order."""
+
+
+def _check_value(provider: str, name: str, rtype: str, value: str) -> None:
+    """ProviderError unless ``value`` is a canonical NS target or A/AAAA address."""
+    if rtype == "NS":
+        labels = value.split(".")
+        if (
+            value != value.lower()
+            or value.endswith(".")
+            or not all(0 < len(label) <= 63 for label in labels)
+        ):
+            raise ProviderError(f"{provider}: {name}: NS value {value!r} is not a host name")
+        return
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is None or address.version != (4 if rtype == "A" else 6) or str(address) != value:
+        raise ProviderError(f"{provider}: {name}: {rtype} value {value!r} is not an address")

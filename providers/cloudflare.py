@@ -42,7 +42,7 @@ from spfmanager.errors import (
     ProviderServerError,
 )
 from spfmanager.providers.base import Provider, ProviderOptions
-from spfmanager.publish.changes import Change, Delete, TxtRecordSet
+from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
 
@@ -166,13 +166,13 @@ class CloudflareProvider(Provider):
 
     # -- hooks ---------------------------------------------------------------------------
 
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         grouped: dict[str, list[_Record]] = {}
         for record in self._records():
             if names is None or record.name in names:
                 grouped.setdefault(record.name, []).append(record)
         return [
-            TxtRecordSet(name, tuple(r.value for r in records), min(r.ttl for r in records))
+            RecordSet(name, tuple(r.value for r in records), min(r.ttl for r in records))
             for name, records in sorted(grouped.items())
         ]
 

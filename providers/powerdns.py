@@ -29,7 +29,7 @@ from spfmanager.errors import (
     ProviderServerError,
 )
 from spfmanager.providers.base import Provider, ProviderOptions
-from spfmanager.publish.changes import Change, Delete, TxtRecordSet
+from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,20 @@ class PowerDNSProvider(Provider):
     def __repr__(self) -> str:  # never show the key
         return f"PowerDNSProvider(zone={self.zone!r}, url={self.url!r})"
 
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         zone = self._request("GET", "read")
         rrsets = zone.get("rrsets") if isinstance(zone, dict) else None
         if not isinstance(rrsets, list):
             shape = "an object without a list 'rrsets'" if isinstance(zone, dict) else _kind(zone)
             raise self._malformed("read", f"expected a zone object with 'rrsets', got {shape}")
-        found: list[TxtRecordSet] = []
+        found: list[RecordSet] = []
         for index, rrset in enumerate(rrsets):
             record_set = self._record_set(index, rrset)
             if record_set is not None:
                 found.append(record_set)
         return found
 
-    def _record_set(self, index: int, rrset: Any) -> TxtRecordSet | None:
+    def _record_set(self, index: int, rrset: Any) -> RecordSet | None:
         """One TXT rrset of the zone, checked field by field; None for other types."""
         if not isinstance(rrset, dict) or not isinstance(rrset.get("type"), str):
             raise self._malformed("read", f"rrsets[{index}] is not an rrset: {_brief(rrset)}")
@@ -105,7 +105,7 @@ class PowerDNSProvider(Provider):
                 raise self._malformed("read", f"TXT rrset {name}: a record without 'content'")
             if not record.get("disabled", False):
                 values.append(self._parse_content(content, name))
-        return TxtRecordSet(name, tuple(sorted(values)), ttl) if values else None
+        return RecordSet(name, tuple(sorted(values)), ttl) if values else None
 
     def _parse_content(self, content: str, name: str) -> str:
         """The logical value of TXT content in presentation form (strings joined)."""

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, SecretStr
 from spfmanager.dns.txt import split_txt
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
 from spfmanager.providers.base import Provider, ProviderOptions
-from spfmanager.publish.changes import Change, Delete, TxtRecordSet
+from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class RFC2136Provider(Provider):
     def where(self) -> str:
         return f"{self.server}:{self.port}"
 
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         return self._transfer() if names is None else [rs for n in names if (rs := self._query(n))]
 
     def _apply(self, changes: Sequence[Change]) -> None:
@@ -115,7 +115,7 @@ class RFC2136Provider(Provider):
             "rfc2136: updated %d TXT record set(s) in %s at %s", len(changes), self.zone, self.where
         )
 
-    def _query(self, name: str) -> TxtRecordSet | None:
+    def _query(self, name: str) -> RecordSet | None:
         query = dns.message.make_query(name + ".", dns.rdatatype.TXT)
         query.use_tsig(self._key)
         response = self._send(query, f"query of {name}")
@@ -125,10 +125,10 @@ class RFC2136Provider(Provider):
         owner = dns.name.from_text(name)
         for rrset in response.answer:
             if rrset.name == owner and rrset.rdtype == dns.rdatatype.TXT:
-                return TxtRecordSet(name, _texts(rrset), rrset.ttl)
+                return RecordSet(name, _texts(rrset), rrset.ttl)
         return None
 
-    def _transfer(self) -> list[TxtRecordSet]:
+    def _transfer(self) -> list[RecordSet]:
         zone = dns.zone.Zone(self.zone + ".", relativize=False)
         query, _ = dns.xfr.make_query(zone, keyring=self._key)
         try:
@@ -148,7 +148,7 @@ class RFC2136Provider(Provider):
         except Exception as exc:
             raise self._error(exc, "zone transfer") from None
         return [
-            TxtRecordSet(owner.to_text(omit_final_dot=True).lower(), _texts(rdataset), rdataset.ttl)
+            RecordSet(owner.to_text(omit_final_dot=True).lower(), _texts(rdataset), rdataset.ttl)
             for owner, rdataset in zone.iterate_rdatasets(dns.rdatatype.TXT)
         ]
 

@@ -33,7 +33,7 @@ from spfmanager.errors import (
     ProviderServerError,
 )
 from spfmanager.providers.base import Provider, ProviderOptions
-from spfmanager.publish.changes import Change, Delete, TxtRecordSet
+from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
 
@@ -220,9 +220,9 @@ class Route53Provider(Provider):
 
     # -- hooks ---------------------------------------------------------------------------
 
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         zone_id = self.hosted_zone_id()
-        found: list[TxtRecordSet] = []
+        found: list[RecordSet] = []
 
         def pages() -> list[dict[str, Any]]:
             paginator = self.client.get_paginator("list_resource_record_sets")
@@ -304,7 +304,7 @@ class Route53Provider(Provider):
             self._hosted_zone_id = matches[0]
         return self._hosted_zone_id
 
-    def _record_set(self, rrset: dict[str, Any]) -> TxtRecordSet | None:
+    def _record_set(self, rrset: dict[str, Any]) -> RecordSet | None:
         if not isinstance(rrset.get("Type"), str) or not isinstance(rrset.get("Name"), str):
             raise self._malformed("list records", "a record set without Name or Type")
         if rrset["Type"] != "TXT" or "ResourceRecords" not in rrset:
@@ -320,9 +320,9 @@ class Route53Provider(Provider):
             values = tuple(parse_value(rr["Value"]) for rr in records)
         except ValueError as exc:
             raise self._malformed("list records", f"record {name}: {exc}") from None
-        return TxtRecordSet(name, values, int(rrset.get("TTL", 300)))
+        return RecordSet(name, values, int(rrset.get("TTL", 300)))
 
-    def _rrset(self, record: TxtRecordSet) -> dict[str, Any]:
+    def _rrset(self, record: RecordSet) -> dict[str, Any]:
         return {
             "Name": record.name + ".",
             "Type": "TXT",

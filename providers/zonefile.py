@@ -46,7 +46,7 @@ from spfmanager.dns.txt import quote_txt
 from spfmanager.errors import ProviderError
 from spfmanager.files.atomic import write_atomic
 from spfmanager.providers.base import Provider, ProviderOptions
-from spfmanager.publish.changes import Change, Delete, TxtRecordSet
+from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class ZoneFileProvider(Provider):
         ``timeout`` seconds; re-entrant for the holding thread, across instances."""
         return _hold(self.lock_path, timeout, self.target)
 
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         if not self.path.exists():
             return []
         return list(self._parse(self._read()).values())
@@ -231,7 +231,7 @@ class ZoneFileProvider(Provider):
         exists = self.path.exists()
         text = self._read() if exists else self._default_text()
         current = self._parse(text)
-        desired: dict[str, TxtRecordSet | None] = {}
+        desired: dict[str, RecordSet | None] = {}
         for change in changes:  # the last change to a name decides its final state
             desired[change.name] = None if isinstance(change, Delete) else change.new
         if exists and all(_same(current.get(n), rs) for n, rs in desired.items()):
@@ -263,21 +263,21 @@ class ZoneFileProvider(Provider):
         except (dns.exception.DNSException, ValueError) as exc:
             raise ProviderError(f"zonefile: {self.path}: cannot parse zone: {exc}") from exc
 
-    def _parse(self, text: str) -> dict[str, TxtRecordSet]:
-        found: dict[str, TxtRecordSet] = {}
+    def _parse(self, text: str) -> dict[str, RecordSet]:
+        found: dict[str, RecordSet] = {}
         for owner, rdataset in self._load(text).iterate_rdatasets(dns.rdatatype.TXT):
             name = owner.to_text(omit_final_dot=True).lower()
             values = tuple(
                 sorted(_joined(rd) for rd in rdataset if isinstance(rd, dns.rdtypes.ANY.TXT.TXT))
             )
-            found[name] = TxtRecordSet(name, values, rdataset.ttl)
+            found[name] = RecordSet(name, values, rdataset.ttl)
         return found
 
     def _rewrite(
         self,
         text: str,
-        desired: dict[str, TxtRecordSet | None],
-        current: dict[str, TxtRecordSet],
+        desired: dict[str, RecordSet | None],
+        current: dict[str, RecordSet],
     ) -> str:
         """``text`` (whose TXT sets are ``current``) with the TXT lines of the ``desired``
         names replaced, the rest kept."""
@@ -355,7 +355,7 @@ class ZoneFileProvider(Provider):
                 return "".join(lines)
         raise ProviderError(f"zonefile: {self.path}: no SOA record at {self.zone}")
 
-    def _check(self, text: str, desired: dict[str, TxtRecordSet | None]) -> None:
+    def _check(self, text: str, desired: dict[str, RecordSet | None]) -> None:
         """Refuse to write a file that does not parse or does not hold the desired state."""
         result = self._parse(text)
         for name, rrset in desired.items():
@@ -489,8 +489,8 @@ def _release(lock_path: Path) -> None:
 
 def _verbatim(
     entries: Iterable[_Entry],
-    desired: dict[str, TxtRecordSet | None],
-    current: dict[str, TxtRecordSet],
+    desired: dict[str, RecordSet | None],
+    current: dict[str, RecordSet],
 ) -> dict[int, tuple[str, str]]:
     """The TXT lines of ``desired`` names that stay as written (first line -> name, value):
     a value the name keeps, while its RRset (``current``) keeps its TTL. Only spfmanager's
@@ -542,7 +542,7 @@ def _relative(name: dns.name.Name, origin: dns.name.Name) -> str:
     return name.relativize(origin).to_text()
 
 
-def _same(current: TxtRecordSet | None, wanted: TxtRecordSet | None) -> bool:
+def _same(current: RecordSet | None, wanted: RecordSet | None) -> bool:
     if current is None or wanted is None:
         return current is None and wanted is None
     return sorted(current.values) == sorted(wanted.values) and current.ttl == wanted.ttl

@@ -18,7 +18,7 @@ from spfmanager.publish.apply import (
     VisibilityTimeoutError,
     apply_plan,
 )
-from spfmanager.publish.changes import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, RecordSet
 from spfmanager.publish.plan import Phase, UnsafePlanError
 from spfmanager.publish.state import utcnow
 from spfmanager.publish.workflow import Workspace
@@ -177,7 +177,7 @@ def test_stale_plan_is_refused(tmp_path: Path) -> None:
     ws = workspace(path)
     plan = ws.plan()
     provider = ws.provider("local", "example.com")
-    provider.apply([Create(TxtRecordSet("example.com", ("v=spf1 -all",), 300))])
+    provider.apply([Create(RecordSet("example.com", ("v=spf1 -all",), 300))])
     with pytest.raises(StalePlanError):
         apply_plan(plan, ws.provider, ws.state)
 

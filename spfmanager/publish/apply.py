@@ -32,7 +32,7 @@ from typing import Any
 from spfmanager.errors import StalePlanError, UnsafePlanError, VisibilityTimeoutError
 from spfmanager.providers.base import Provider
 from spfmanager.publish.build import Progress
-from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update
 from spfmanager.publish.macro import MacroData, write_data
 from spfmanager.publish.plan import Phase, Plan, protected
 from spfmanager.publish.state import PendingDeletion, ServiceSizes, State, utcnow
@@ -110,8 +110,8 @@ class ApplyItem:
         return items
 
 
-def _rrset(data: Mapping[str, Any]) -> TxtRecordSet:
-    return TxtRecordSet(data["name"], tuple(data["values"]), int(data["ttl"]))
+def _rrset(data: Mapping[str, Any]) -> RecordSet:
+    return RecordSet(data["name"], tuple(data["values"]), int(data["ttl"]))
 
 
 def _change(data: Mapping[str, Any]) -> Change:
@@ -300,7 +300,7 @@ def _told(tell: Progress, changes: Sequence[Change]) -> None:
         tell(_describe(change))
 
 
-def _same(a: TxtRecordSet, b: TxtRecordSet) -> bool:
+def _same(a: RecordSet, b: RecordSet) -> bool:
     return sorted(a.values) == sorted(b.values) and a.ttl == b.ttl
 
 

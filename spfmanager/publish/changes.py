@@ -1,4 +1,7 @@
-"""The change model: TXT record sets and the changes that create, update or delete them.
+"""The change model: record sets and the changes that create, update or delete them.
+
+A record set is every value of one type at one owner name: TXT for SPF records (the
+default), NS and A/AAAA for a macro zone's delegation and glue (docs/macro.md).
 
 Immutable values, as octoDNS keeps ``record/change.py`` beside its records: a plan is a list
 of these, adapters carry them out, ``.data`` is their JSON form and :func:`change_from_data`
@@ -14,27 +17,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+#: The record types a change may carry: SPF's TXT, and a delegation's NS and glue.
+RECORD_TYPES = ("TXT", "NS", "A", "AAAA")
+
 
 @dataclass(frozen=True, slots=True)
-class TxtRecordSet:
-    """All TXT values at one name. ``name`` is a lower-case FQDN without trailing dot."""
+class RecordSet:
+    """All values of type ``rtype`` at one name. ``name`` is a lower-case FQDN without
+    trailing dot. Values are the logical TXT texts (character-strings joined), NS targets
+    as lower-case FQDNs without trailing dot, and A/AAAA addresses in their short form."""
 
     name: str
     values: tuple[str, ...]
     ttl: int = 300
+    rtype: str = "TXT"
 
     @property
     def data(self) -> dict[str, Any]:
-        return {"name": self.name, "ttl": self.ttl, "values": list(self.values)}
+        data: dict[str, Any] = {"name": self.name, "ttl": self.ttl, "values": list(self.values)}
+        if self.rtype != "TXT":  # a TXT set's form is unchanged: saved plans stay readable
+            data["type"] = self.rtype
+        return data
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> TxtRecordSet:
-        return cls(str(data["name"]), tuple(str(v) for v in data["values"]), int(data["ttl"]))
+    def from_data(cls, data: Mapping[str, Any]) -> RecordSet:
+        rtype = str(data.get("type", "TXT"))
+        if rtype not in RECORD_TYPES:
+            raise ValueError(f"unknown record type {rtype!r}")
+        values = tuple(str(v) for v in data["values"])
+        return cls(str(data["name"]), values, int(data["ttl"]), rtype)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(name, type): what identifies the set in a zone."""
+        return (self.name, self.rtype)
 
 
 @dataclass(frozen=True, slots=True)
 class Create:
-    new: TxtRecordSet
+    new: RecordSet
     action: ClassVar[str] = "create"
     order: ClassVar[int] = 0
 
@@ -43,20 +64,28 @@ class Create:
         return self.new.name
 
     @property
+    def rtype(self) -> str:
+        return self.new.rtype
+
+    @property
     def data(self) -> dict[str, Any]:
         return {"action": self.action, "name": self.name, "old": None, "new": self.new.data}
 
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    old: TxtRecordSet
-    new: TxtRecordSet
+    old: RecordSet
+    new: RecordSet
     action: ClassVar[str] = "update"
     order: ClassVar[int] = 1
 
     @property
     def name(self) -> str:
         return self.new.name
+
+    @property
+    def rtype(self) -> str:
+        return self.new.rtype
 
     @property
     def data(self) -> dict[str, Any]:
@@ -70,13 +99,17 @@ class Update:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
-    old: TxtRecordSet
+    old: RecordSet
     action: ClassVar[str] = "delete"
     order: ClassVar[int] = 2
 
     @property
     def name(self) -> str:
         return self.old.name
+
+    @property
+    def rtype(self) -> str:
+        return self.old.rtype
 
     @property
     def data(self) -> dict[str, Any]:
@@ -86,18 +119,18 @@ class Delete:
 Change = Create | Update | Delete
 
 
-def sort_key(change: Change) -> tuple[int, str]:
-    """Creates, then updates, then deletes; by name within each."""
-    return (change.order, change.name)
+def sort_key(change: Change) -> tuple[int, str, str]:
+    """Creates, then updates, then deletes; by name (then type) within each."""
+    return (change.order, change.name, change.rtype)
 
 
 def change_from_data(data: Mapping[str, Any]) -> Change:
     """The change whose :attr:`data` is ``data`` (raises KeyError/TypeError/ValueError)."""
     action = data["action"]
     if action == "create":
-        return Create(TxtRecordSet.from_data(data["new"]))
+        return Create(RecordSet.from_data(data["new"]))
     if action == "update":
-        return Update(TxtRecordSet.from_data(data["old"]), TxtRecordSet.from_data(data["new"]))
+        return Update(RecordSet.from_data(data["old"]), RecordSet.from_data(data["new"]))
     if action == "delete":
-        return Delete(TxtRecordSet.from_data(data["old"]))
+        return Delete(RecordSet.from_data(data["old"]))
     raise ValueError(f"unknown change action {action!r}")

@@ -46,7 +46,7 @@ from spfmanager.flatten.flattener import FlattenResult
 from spfmanager.flatten.pack import PackedRecord, is_chain_name
 from spfmanager.flatten.verify import compare_forms
 from spfmanager.publish.build import DomainBuild
-from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update
 from spfmanager.publish.drift import (
     RangeChange,
     ServiceDrift,
@@ -283,7 +283,7 @@ class PlanSummary:
         }
 
 
-def _rrset_data(rrset: TxtRecordSet) -> dict[str, Any]:
+def _rrset_data(rrset: RecordSet) -> dict[str, Any]:
     return {"name": rrset.name, "ttl": rrset.ttl, "values": list(rrset.values)}
 
 
@@ -292,24 +292,24 @@ def owned_chain_names(current: Iterable[str], domain: str) -> list[str]:
     return sorted(name for name in current if is_chain_name(name, domain))
 
 
-def foreign_values(rrset: TxtRecordSet | None) -> tuple[str, ...]:
+def foreign_values(rrset: RecordSet | None) -> tuple[str, ...]:
     """TXT values at the root that are not SPF records: never ours to change."""
     if rrset is None:
         return ()
     return tuple(v for v in rrset.values if not is_spf_record(v))
 
 
-def spf_values(rrset: TxtRecordSet | None) -> list[str]:
+def spf_values(rrset: RecordSet | None) -> list[str]:
     """The SPF records among a name's TXT values (the complement of :func:`foreign_values`)."""
     return [] if rrset is None else [v for v in rrset.values if is_spf_record(v)]
 
 
-def serves(result: FlattenResult, zone: Mapping[str, TxtRecordSet]) -> bool:
+def serves(result: FlattenResult, zone: Mapping[str, RecordSet]) -> bool:
     """True when every name of ``result`` holds exactly its SPF record in ``zone``."""
     return all(spf_values(zone.get(r.name)) == [r.text] for r in result.packed)
 
 
-def references(records: Mapping[str, TxtRecordSet], name: str) -> set[str]:
+def references(records: Mapping[str, RecordSet], name: str) -> set[str]:
     """Names in ``records`` that the SPF record at ``name`` reaches by include/redirect."""
     found: set[str] = set()
     todo = [name]
@@ -321,7 +321,7 @@ def references(records: Mapping[str, TxtRecordSet], name: str) -> set[str]:
     return found
 
 
-def protected(records: Mapping[str, TxtRecordSet], deleting: Iterable[str]) -> set[str]:
+def protected(records: Mapping[str, RecordSet], deleting: Iterable[str]) -> set[str]:
     """Those of ``deleting`` that an SPF record staying in ``records`` still points at."""
     doomed = {n for n in deleting if n in records}
     keep: set[str] = set()
@@ -338,7 +338,7 @@ def protected(records: Mapping[str, TxtRecordSet], deleting: Iterable[str]) -> s
     return keep
 
 
-def _targets(rrset: TxtRecordSet | None) -> set[str]:
+def _targets(rrset: RecordSet | None) -> set[str]:
     """Static include/redirect targets of the SPF records in ``rrset``."""
     targets: set[str] = set()
     for value in rrset.values if rrset is not None else ():
@@ -355,8 +355,8 @@ def _targets(rrset: TxtRecordSet | None) -> set[str]:
 
 
 def zone_after(
-    current: Mapping[str, TxtRecordSet], changes: Iterable[Change]
-) -> dict[str, TxtRecordSet]:
+    current: Mapping[str, RecordSet], changes: Iterable[Change]
+) -> dict[str, RecordSet]:
     """The zone's TXT sets once ``changes`` are applied."""
     after = dict(current)
     for change in changes:
@@ -370,7 +370,7 @@ def zone_after(
 def plan_domain(
     build: DomainBuild,
     provider: str,
-    current: Mapping[str, TxtRecordSet],
+    current: Mapping[str, RecordSet],
     pending: Sequence[PendingDeletion],
     now: datetime,
     resolver: Resolver,
@@ -406,7 +406,7 @@ def plan_domain(
         if name == domain:
             continue
         have = current.get(name)
-        desired = TxtRecordSet(name, (text,), intent.ttl)
+        desired = RecordSet(name, (text,), intent.ttl)
         if have is None:
             changes.append(PlannedChange(Phase.CHAIN, domain, Create(desired)))
         elif have.values != desired.values or have.ttl != desired.ttl:
@@ -419,7 +419,7 @@ def plan_domain(
     if result is not None:
         root_text = wanted[domain]
         if spf_values(root) != [root_text] or (root is not None and root.ttl != root_ttl):
-            new_root = TxtRecordSet(domain, (*foreign_values(root), root_text), root_ttl)
+            new_root = RecordSet(domain, (*foreign_values(root), root_text), root_ttl)
             change: Change = Create(new_root) if root is None else Update(root, new_root)
             changes.append(PlannedChange(Phase.ROOT, domain, change))
     before_cleanup = zone_after(current, (c.change for c in changes))
@@ -507,7 +507,7 @@ def plan_domain(
 
 def _address_changes(
     build: DomainBuild,
-    current: Mapping[str, TxtRecordSet],
+    current: Mapping[str, RecordSet],
     changes: Sequence[PlannedChange],
     ranges: ServiceRanges,
     resolver: Resolver,
@@ -539,7 +539,7 @@ def _address_changes(
 
 
 def passing_at(
-    zone: Mapping[str, TxtRecordSet], domain: str, resolver: Resolver, keep: Iterable[str] = ()
+    zone: Mapping[str, RecordSet], domain: str, resolver: Resolver, keep: Iterable[str] = ()
 ) -> dict[str, list[str]]:
     """The CIDRs the SPF record at ``domain`` passes when ``zone`` holds the TXT of
     ``domain`` and of the names its record reaches (absent: no TXT), per family."""
@@ -551,7 +551,7 @@ def passing_at(
 
 def refusals_after(
     build: DomainBuild,
-    current: Mapping[str, TxtRecordSet],
+    current: Mapping[str, RecordSet],
     changes: Sequence[PlannedChange],
     resolver: Resolver,
     analyzer: Analyzer | None,
@@ -574,7 +574,7 @@ def refusals_after(
     if analyzer is None:
         analyzer = Analyzer(resolver, keep=keep)
 
-    def form(zone: Mapping[str, TxtRecordSet]) -> list[Any]:
+    def form(zone: Mapping[str, RecordSet]) -> list[Any]:
         served = {name: [split_txt(v) for v in rs.values] for name, rs in zone.items()}
         served.update({name: [] for name in current if name not in zone})  # deleted: no TXT
         view = Analyzer(OverlayResolver(analyzer.resolver, served), keep=keep)
@@ -595,7 +595,7 @@ def refusals_after(
     return []
 
 
-def _serves_proven(build: DomainBuild, zone: Mapping[str, TxtRecordSet]) -> bool:
+def _serves_proven(build: DomainBuild, zone: Mapping[str, RecordSet]) -> bool:
     """True when ``zone`` serves exactly the build's records and they hold addresses only
     (nothing kept as written: their results depend on no other name and no DNS answer).
 
@@ -634,7 +634,7 @@ def _wide_ranges(packed: Sequence[PackedRecord], min4: int, min6: int) -> list[s
 
 def _safety(
     build: DomainBuild,
-    current: Mapping[str, TxtRecordSet],
+    current: Mapping[str, RecordSet],
     resolver: Resolver,
     max_ipv4: int,
     max_ipv6: int,

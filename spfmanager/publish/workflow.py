@@ -20,7 +20,7 @@ from spfmanager.flatten import Flattener
 from spfmanager.providers.base import Provider
 from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
 from spfmanager.publish.build import DomainBuild, Progress, build
-from spfmanager.publish.changes import TxtRecordSet
+from spfmanager.publish.changes import RecordSet
 from spfmanager.publish.collector import batch_collector
 from spfmanager.publish.connect import EMBEDDED_NAME, open_provider, provider_settings
 from spfmanager.publish.drift import ServiceMeter
@@ -56,7 +56,7 @@ class Workspace:
         check_macro_names(config, self.intents)
         self._state = state
         self._providers: dict[tuple[str, str], Provider] = {}
-        self._current: dict[tuple[str, str], dict[str, TxtRecordSet]] = {}
+        self._current: dict[tuple[str, str], dict[str, RecordSet]] = {}
         # The macro dataset of this run's flattener: built once for every chunk of a pass.
         self._macro: tuple[Flattener, list[DomainBuild], MacroData] | None = None
 
@@ -99,7 +99,7 @@ class Workspace:
             self._providers[key] = open_provider(settings, zone, self.base_dir)
         return self._providers[key]
 
-    def current(self, intent: Intent) -> dict[str, TxtRecordSet]:
+    def current(self, intent: Intent) -> dict[str, RecordSet]:
         """The zone's TXT record sets as the provider has them now (listed once per run)."""
         key = (self.provider_name(intent), intent.zone)
         if key not in self._current:

@@ -27,7 +27,7 @@ from spfmanager.errors import (
 )
 from spfmanager.flatten import Flattener, FlattenResult, flatten
 from spfmanager.publish.build import build
-from spfmanager.publish.changes import TxtRecordSet
+from spfmanager.publish.changes import RecordSet
 from spfmanager.publish.plan import plan_domain
 
 DOMAIN = "example.com"
@@ -227,7 +227,7 @@ def test_a_transient_failure_on_a_first_plan_keeps_nothing() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     first = plan_domain(failed, "local", {}, [], now, resolver)
     assert first.notes == ("nothing was published before",)  # was "keeping the last good ..."
-    live = {DOMAIN: TxtRecordSet(DOMAIN, ("v=spf1 ip4:192.0.2.1 -all",), 300)}
+    live = {DOMAIN: RecordSet(DOMAIN, ("v=spf1 ip4:192.0.2.1 -all",), 300)}
     later = plan_domain(failed, "local", live, [], now, resolver)
     assert later.notes == ("keeping the last good record",)
     assert first.data["cause"] == "transient-dns"

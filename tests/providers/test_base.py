@@ -19,7 +19,7 @@ from spfmanager.errors import (
 )
 from spfmanager.providers.base import Provider
 from spfmanager.providers.registry import provider_class
-from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update
 
 
 class MemoryProvider(Provider):
@@ -29,7 +29,7 @@ class MemoryProvider(Provider):
 
     def __init__(self, zone: str, failures: Sequence[Exception] = ()) -> None:
         super().__init__(zone)
-        self.records: dict[str, TxtRecordSet] = {}
+        self.records: dict[str, RecordSet] = {}
         self.failures = list(failures)
         self.calls = 0
         self.sleeps: list[float] = []
@@ -40,7 +40,7 @@ class MemoryProvider(Provider):
         if self.failures:
             raise self.failures.pop(0)
 
-    def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+    def _list(self, names: set[str] | None) -> list[RecordSet]:
         self._fail_maybe()
         return list(self.records.values())
 
@@ -53,12 +53,12 @@ class MemoryProvider(Provider):
                 self.records[change.name] = change.new
 
 
-SPF = TxtRecordSet("example.com", ("v=spf1 -all",))
+SPF = RecordSet("example.com", ("v=spf1 -all",))
 
 
 def test_apply_and_list_filtered() -> None:
     provider = MemoryProvider("Example.COM.")
-    other = TxtRecordSet("_spf.example.com", ("v=spf1 ip4:192.0.2.0/24 -all",))
+    other = RecordSet("_spf.example.com", ("v=spf1 ip4:192.0.2.0/24 -all",))
     provider.apply([Create(SPF), Create(other)])
     assert provider.list_records(["EXAMPLE.com."]) == {"example.com": SPF}
     assert set(provider.list_records()) == {"example.com", "_spf.example.com"}
@@ -94,11 +94,11 @@ def test_auth_errors_are_not_retried() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        Create(TxtRecordSet("example.com", ("v=spf1 ip4:192.0.2.1 ~all \u2013",))),
-        Create(TxtRecordSet("example.org", ("v=spf1 -all",))),
-        Create(TxtRecordSet("badexample.com", ("v=spf1 -all",))),
-        Update(SPF, TxtRecordSet("mail.example.net", ("v=spf1 -all",))),
-        Delete(TxtRecordSet("example.org", ())),
+        Create(RecordSet("example.com", ("v=spf1 ip4:192.0.2.1 ~all \u2013",))),
+        Create(RecordSet("example.org", ("v=spf1 -all",))),
+        Create(RecordSet("badexample.com", ("v=spf1 -all",))),
+        Update(SPF, RecordSet("mail.example.net", ("v=spf1 -all",))),
+        Delete(RecordSet("example.org", ())),
     ],
     ids=["non-ascii", "other-zone", "suffix-not-label", "update-outside", "delete-outside"],
 )
@@ -116,7 +116,7 @@ def test_single_string_providers_refuse_long_values() -> None:
 
     provider = ShortOnly("example.com")
     with pytest.raises(ProviderError, match="multi-string"):
-        provider.apply([Create(TxtRecordSet("example.com", ("x" * 256,)))])
+        provider.apply([Create(RecordSet("example.com", ("x" * 256,)))])
     assert provider.calls == 0
 
 
@@ -208,7 +208,7 @@ def test_chained_causes_are_scrubbed_or_cut() -> None:
                 raise ProviderError(f"failed with {SECRET}") from reflecting
 
     class Chained(MemoryProvider):
-        def _list(self, names: set[str] | None) -> list[TxtRecordSet]:
+        def _list(self, names: set[str] | None) -> list[RecordSet]:
             raise_chained()
             return []
 

@@ -16,7 +16,7 @@ from spfmanager.errors import (
     ProviderServerError,
 )
 from spfmanager.providers.cloudflare import CloudflareProvider, parse_content, render_content
-from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Create, Delete, RecordSet, Update
 from tests.fakes.cloudflare_api import FakeCloudflare, Fault, FaultKind
 
 pytestmark = pytest.mark.integration
@@ -80,18 +80,18 @@ def test_create_update_delete(fake: FakeCloudflare) -> None:
     p = provider(fake)
     zid = zone_id(fake)
     fake.add_record(zid, ZONE, '"google-site-verification=abc"')  # unrelated TXT at the apex
-    p.apply([Create(TxtRecordSet("spf.example.com", (LONG,), 300))])
+    p.apply([Create(RecordSet("spf.example.com", (LONG,), 300))])
     assert p.list_records(["spf.example.com"]) == {
-        "spf.example.com": TxtRecordSet("spf.example.com", (LONG,), 300)
+        "spf.example.com": RecordSet("spf.example.com", (LONG,), 300)
     }
     assert fake.contents(zid, "spf.example.com") == [render_content(LONG)]
 
-    old = TxtRecordSet(ZONE, ("google-site-verification=abc",), 1)
-    new = TxtRecordSet(ZONE, ("google-site-verification=abc", SPF), 1)
+    old = RecordSet(ZONE, ("google-site-verification=abc",), 1)
+    new = RecordSet(ZONE, ("google-site-verification=abc", SPF), 1)
     p.apply([Update(old, new)])
     assert set(p.list_records()[ZONE].values) == set(new.values)
 
-    p.apply([Delete(TxtRecordSet("spf.example.com", (LONG,), 300))])
+    p.apply([Delete(RecordSet("spf.example.com", (LONG,), 300))])
     assert "spf.example.com" not in p.list_records()
     assert fake.contents(zid, "spf.example.com") == []
 
@@ -101,15 +101,15 @@ def test_update_patches_in_place(fake: FakeCloudflare) -> None:
     zid = zone_id(fake)
     rid = fake.add_record(zid, ZONE, '"v=spf1 -all"', ttl=300)
     p = provider(fake)
-    old = TxtRecordSet(ZONE, ("v=spf1 -all",), 300)
-    p.apply([Update(old, TxtRecordSet(ZONE, (SPF,), 300))])
+    old = RecordSet(ZONE, ("v=spf1 -all",), 300)
+    p.apply([Update(old, RecordSet(ZONE, (SPF,), 300))])
     assert list(fake.records[zid]) == [rid]
     assert fake.contents(zid, ZONE) == [render_content(SPF)]
 
 
 def test_reapply_is_idempotent(fake: FakeCloudflare) -> None:
     p = provider(fake)
-    change = Create(TxtRecordSet(ZONE, (SPF, "other"), 300))
+    change = Create(RecordSet(ZONE, (SPF, "other"), 300))
     p.apply([change])
     before = len(fake.writes())
     p.apply([change])
@@ -133,8 +133,8 @@ def test_batch_is_one_request(fake: FakeCloudflare) -> None:
     p = provider(fake)
     p.apply(
         [
-            Create(TxtRecordSet("a.example.com", ("one",), 300)),
-            Create(TxtRecordSet("b.example.com", ("two", "three"), 300)),
+            Create(RecordSet("a.example.com", ("one",), 300)),
+            Create(RecordSet("b.example.com", ("two", "three"), 300)),
         ]
     )
     assert fake.writes() == [("POST", f"/client/v4/zones/{zone_id(fake)}/dns_records/batch")]
@@ -145,7 +145,7 @@ def test_rate_limit_then_success(fake: FakeCloudflare) -> None:
     slept: list[float] = []
     p.sleep = slept.append
     fake.fail(Fault(status=429, retry_after=1, method="POST"))
-    p.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+    p.apply([Create(RecordSet(ZONE, (SPF,), 300))])
     assert slept == [p.backoff_seconds]
     assert fake.contents(zone_id(fake), ZONE) == [render_content(SPF)]
 
@@ -162,9 +162,9 @@ def test_server_error_in_batch_leaves_old_record(fake: FakeCloudflare) -> None:
     fake.add_record(zid, ZONE, '"v=spf1 -all"', ttl=300)
     p = provider(fake, cls=NoRetries)
     fake.fail(Fault(status=500, path_contains="/batch"))
-    old = TxtRecordSet(ZONE, ("v=spf1 -all",), 300)
+    old = RecordSet(ZONE, ("v=spf1 -all",), 300)
     with pytest.raises(ProviderServerError):
-        p.apply([Update(old, TxtRecordSet(ZONE, (SPF, "x"), 300))])
+        p.apply([Update(old, RecordSet(ZONE, (SPF, "x"), 300))])
     assert fake.contents(zid, ZONE) == ['"v=spf1 -all"']
 
 
@@ -185,8 +185,8 @@ def test_failed_batch_operation_rolls_back(fake: FakeCloudflare) -> None:
     with pytest.raises(ProviderError, match="81044"):
         p.apply(
             [
-                Update(TxtRecordSet(ZONE, ("v=spf1 -all",), 300), TxtRecordSet(ZONE, (SPF,), 300)),
-                Delete(TxtRecordSet("x.example.com", ("old",), 300)),
+                Update(RecordSet(ZONE, ("v=spf1 -all",), 300), RecordSet(ZONE, (SPF,), 300)),
+                Delete(RecordSet("x.example.com", ("old",), 300)),
             ]
         )
     assert fake.records[zid][keep]["content"] == '"v=spf1 -all"'
@@ -198,8 +198,8 @@ def test_sequential_fallback_never_empties_a_name(fake: FakeCloudflare) -> None:
     fake.add_record(zid, ZONE, '"stale"', ttl=300)
     p = provider(fake, cls=NoRetries, use_batch=False)
     fake.fail(Fault(status=500, method="DELETE"))  # the patch succeeds, the delete fails
-    old = TxtRecordSet(ZONE, ("v=spf1 -all", "stale"), 300)
-    new = TxtRecordSet(ZONE, (SPF,), 300)
+    old = RecordSet(ZONE, ("v=spf1 -all", "stale"), 300)
+    new = RecordSet(ZONE, (SPF,), 300)
     with pytest.raises(ProviderServerError):
         p.apply([Update(old, new)])
     assert render_content(SPF) in fake.contents(zid, ZONE)
@@ -233,7 +233,7 @@ def test_read_only_token_cannot_write(fake: FakeCloudflare) -> None:
     p = provider(fake, token="read-only-token")
     assert p.list_records() == {}
     with pytest.raises(ProviderAuthError, match="9109") as info:
-        p.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+        p.apply([Create(RecordSet(ZONE, (SPF,), 300))])
     assert "read-only-token" not in str(info.value)
 
 
@@ -249,13 +249,13 @@ def test_connection_refused() -> None:
 def test_value_too_long_is_refused_before_sending(fake: FakeCloudflare) -> None:
     p = provider(fake)
     with pytest.raises(ProviderError, match="limit of 2025"):
-        p.apply([Create(TxtRecordSet(ZONE, ("x" * 2026,), 300))])
+        p.apply([Create(RecordSet(ZONE, ("x" * 2026,), 300))])
     assert fake.requests == []
-    p.apply([Create(TxtRecordSet(ZONE, ("x" * 2025,), 300))])  # the longest that fits
+    p.apply([Create(RecordSet(ZONE, ("x" * 2025,), 300))])  # the longest that fits
     assert p.list_records()[ZONE].values == ("x" * 2025,)
     quotes = '"' * 1020  # each escaped: fits max_value_length, not the content limit
     with pytest.raises(ProviderError, match=r"record example\.com: TXT content of \d+ characters"):
-        p.apply([Create(TxtRecordSet(ZONE, (quotes,), 300))])
+        p.apply([Create(RecordSet(ZONE, (quotes,), 300))])
 
 
 # -- malformed 200 answers (issue 7.11) ---------------------------------------------------
@@ -342,4 +342,4 @@ def test_a_write_answered_without_the_envelope_is_an_error(
     p = provider(fake, cls=NoRetries, use_batch=use_batch)
     fake.fail(answer)
     with pytest.raises(ProviderError, match=r"zone example\.com: change example\.com: malformed"):
-        p.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+        p.apply([Create(RecordSet(ZONE, (SPF,), 300))])

@@ -25,7 +25,7 @@ from spfmanager.errors import ConfigError
 from spfmanager.providers.registry import BUILTIN, provider_class
 from spfmanager.providers.rfc2136 import RFC2136Provider
 from spfmanager.providers.zonefile import ZoneFileProvider
-from spfmanager.publish.changes import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, RecordSet
 from spfmanager.publish.connect import open_provider
 from tests.providers.test_plugins import install_plugin
 
@@ -204,7 +204,7 @@ def test_the_adapter_gets_the_validated_options_and_their_defaults(tmp_path: Pat
     }
     provider = open_provider(settings, "example.com", tmp_path)
     assert isinstance(provider, ZoneFileProvider)
-    provider.apply([Create(TxtRecordSet("example.com", ("v=spf1 -all",)))])
+    provider.apply([Create(RecordSet("example.com", ("v=spf1 -all",)))])
     text = (tmp_path / "out" / "example.com.zone").read_text()
     assert "NS\tns1.example.net." in text
 

@@ -16,7 +16,7 @@ import pytest
 
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
 from spfmanager.providers.powerdns import PowerDNSProvider
-from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Create, Delete, RecordSet, Update
 from tests.fakes.canned_http import CannedHTTPServer, Reply
 from tests.integration.pdns import PowerDNSServer, available, free_port
 
@@ -53,8 +53,8 @@ def dns_txt(pdns: PowerDNSServer, name: str) -> list[list[bytes]]:
 def test_apply_then_read_back_via_api_and_dns(pdns: PowerDNSServer, zone: str) -> None:
     adapter = provider(pdns, zone)
     assert adapter.list_records() == {}
-    spf = TxtRecordSet(zone, tuple(sorted((LONG, 'quote="x"'))), 120)
-    sub = TxtRecordSet(f"_spf.{zone}", ("v=spf1 ip4:203.0.113.0/24 -all",))
+    spf = RecordSet(zone, tuple(sorted((LONG, 'quote="x"'))), 120)
+    sub = RecordSet(f"_spf.{zone}", ("v=spf1 ip4:203.0.113.0/24 -all",))
     adapter.apply([Create(spf), Create(sub)])
 
     assert adapter.list_records() == {spf.name: spf, sub.name: sub}
@@ -68,8 +68,8 @@ def test_apply_then_read_back_via_api_and_dns(pdns: PowerDNSServer, zone: str) -
 
 def test_update_delete_and_idempotence(pdns: PowerDNSServer, zone: str) -> None:
     adapter = provider(pdns, zone)
-    old = TxtRecordSet(zone, ("v=spf1 -all",))
-    new = TxtRecordSet(zone, ("v=spf1 mx -all",), 600)
+    old = RecordSet(zone, ("v=spf1 -all",))
+    new = RecordSet(zone, ("v=spf1 mx -all",), 600)
     adapter.apply([Create(old)])
     adapter.apply([Update(old, new), Update(old, new)])  # same name twice in one PATCH
     assert adapter.list_records() == {zone: new}
@@ -83,7 +83,7 @@ def test_update_delete_and_idempotence(pdns: PowerDNSServer, zone: str) -> None:
 def test_wrong_api_key_is_an_auth_error_without_the_key(pdns: PowerDNSServer, zone: str) -> None:
     adapter = PowerDNSProvider(zone, pdns.api_url + "/api/v1/", "not-the-key-s3cr3t")
     with pytest.raises(ProviderAuthError) as info:
-        adapter.apply([Create(TxtRecordSet(zone, ("v=spf1 -all",)))])
+        adapter.apply([Create(RecordSet(zone, ("v=spf1 -all",)))])
     assert "401" in str(info.value)
     assert zone in str(info.value)
     assert "s3cr3t" not in str(info.value)
@@ -147,4 +147,4 @@ def test_a_patch_answered_by_a_proxy_page_is_an_error() -> None:
     with CannedHTTPServer(Reply(200, b"<html>captive portal</html>", "text/html")) as server:
         adapter = PowerDNSProvider("example.com", server.base_url, "key")
         with pytest.raises(ProviderError, match=r"zone example\.com: update of .*not JSON"):
-            adapter.apply([Create(TxtRecordSet("example.com", ("v=spf1 -all",)))])
+            adapter.apply([Create(RecordSet("example.com", ("v=spf1 -all",)))])

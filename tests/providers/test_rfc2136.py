@@ -15,7 +15,7 @@ import spfmanager
 from spfmanager.dns.txt import split_txt
 from spfmanager.errors import ProviderAuthError, ProviderError, ProviderServerError
 from spfmanager.providers.rfc2136 import RFC2136Provider
-from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Create, Delete, RecordSet, Update
 from tests.integration.bind import BindServer, free_port, named_binary
 
 pytestmark = [
@@ -55,14 +55,14 @@ def served_txt(bind: BindServer, name: str) -> list[list[bytes]]:
 
 def test_apply_is_served_by_the_server(bind: BindServer) -> None:
     adapter = provider(bind)
-    spf = TxtRecordSet(ZONE, (LONG, "site-verification=abc"), 120)
+    spf = RecordSet(ZONE, (LONG, "site-verification=abc"), 120)
     adapter.apply([Create(spf)])
 
     strings = served_txt(bind, ZONE)
     assert sorted(b"".join(s).decode() for s in strings) == sorted(spf.values)
     assert [s.encode() for s in split_txt(LONG)] in strings  # 255-byte strings, one rdata
     assert adapter.list_records([ZONE]) == {
-        ZONE: TxtRecordSet(ZONE, tuple(sorted(spf.values)), 120)
+        ZONE: RecordSet(ZONE, tuple(sorted(spf.values)), 120)
     }
 
 
@@ -70,8 +70,8 @@ def test_update_and_delete_in_one_message(bind: BindServer) -> None:
     adapter = provider(bind)
     old = adapter.list_records(["_spf.example.com"])["_spf.example.com"]
     assert old.values == ("v=spf1 ip4:198.51.100.0/24 -all",)
-    new = TxtRecordSet("_spf.example.com", ("v=spf1 ip4:198.51.100.0/25 -all",))
-    adapter.apply([Update(old, new), Create(TxtRecordSet(ZONE, ("v=spf1 -all",)))])
+    new = RecordSet("_spf.example.com", ("v=spf1 ip4:198.51.100.0/25 -all",))
+    adapter.apply([Update(old, new), Create(RecordSet(ZONE, ("v=spf1 -all",)))])
     adapter.apply([Update(old, new)])  # idempotent
     assert served_txt(bind, "_spf.example.com") == [[b"v=spf1 ip4:198.51.100.0/25 -all"]]
     adapter.apply([Delete(new), Delete(new)])
@@ -81,15 +81,15 @@ def test_update_and_delete_in_one_message(bind: BindServer) -> None:
 
 def test_list_everything_by_zone_transfer(bind: BindServer) -> None:
     adapter = provider(bind)
-    adapter.apply([Create(TxtRecordSet(ZONE, ("v=spf1 a -all",), 60))])
+    adapter.apply([Create(RecordSet(ZONE, ("v=spf1 a -all",), 60))])
     records = adapter.list_records()
-    assert records[ZONE] == TxtRecordSet(ZONE, ("v=spf1 a -all",), 60)
+    assert records[ZONE] == RecordSet(ZONE, ("v=spf1 a -all",), 60)
     assert records["_spf.example.com"].values == ("v=spf1 ip4:198.51.100.0/24 -all",)
 
 
 def test_evaluate_through_the_live_resolver(bind: BindServer) -> None:
     provider(bind).apply(
-        [Create(TxtRecordSet(ZONE, ("v=spf1 include:_spf.example.com a:www.example.com -all",)))]
+        [Create(RecordSet(ZONE, ("v=spf1 include:_spf.example.com a:www.example.com -all",)))]
     )
     resolver = bind.resolver()
     for ip, expected in (
@@ -105,7 +105,7 @@ def test_bad_tsig_secret_is_an_auth_error_without_the_secret(bind: BindServer) -
     wrong = base64.b64encode(b"definitely-not-the-right-key-!!!").decode()
     adapter = provider(bind, secret=wrong)
     with pytest.raises(ProviderAuthError) as info:
-        adapter.apply([Create(TxtRecordSet(ZONE, ("v=spf1 -all",)))])
+        adapter.apply([Create(RecordSet(ZONE, ("v=spf1 -all",)))])
     message = str(info.value)
     assert ZONE in message and f"{bind.host}:{bind.port}" in message
     assert wrong not in message and wrong not in repr(adapter)
@@ -118,7 +118,7 @@ def test_unknown_key_name_is_an_auth_error(bind: BindServer) -> None:
         ZONE, bind.host, bind.port, tsig_name="intruder", tsig_secret=bind.tsig_secret
     )
     with pytest.raises(ProviderAuthError, match="intruder"):
-        adapter.apply([Create(TxtRecordSet(ZONE, ("v=spf1 -all",)))])
+        adapter.apply([Create(RecordSet(ZONE, ("v=spf1 -all",)))])
 
 
 def test_update_outside_served_zones_is_refused(bind: BindServer) -> None:
@@ -130,7 +130,7 @@ def test_update_outside_served_zones_is_refused(bind: BindServer) -> None:
         tsig_secret=str(bind.tsig_secret),
     )
     with pytest.raises(ProviderError, match=r"example\.net"):
-        adapter.apply([Create(TxtRecordSet("example.net", ("v=spf1 -all",)))])
+        adapter.apply([Create(RecordSet("example.net", ("v=spf1 -all",)))])
 
 
 def test_no_server_is_a_server_error_after_retries() -> None:
@@ -141,7 +141,7 @@ def test_no_server_is_a_server_error_after_retries() -> None:
     sleeps: list[float] = []
     adapter.sleep = sleeps.append
     with pytest.raises(ProviderServerError, match=r"127\.0\.0\.1"):
-        adapter.apply([Create(TxtRecordSet(ZONE, ("v=spf1 -all",)))])
+        adapter.apply([Create(RecordSet(ZONE, ("v=spf1 -all",)))])
     assert len(sleeps) == adapter.retries
 
 

@@ -28,7 +28,7 @@ from spfmanager.providers.route53 import (
     parse_value,
     render_value,
 )
-from spfmanager.publish.changes import Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Create, Delete, RecordSet, Update
 from tests.fakes.canned_http import CannedHTTPServer, Reply, Request
 
 pytestmark = pytest.mark.integration
@@ -192,28 +192,28 @@ def test_missing_and_ambiguous_zone(endpoint: str, admin: Any) -> None:
 
 def test_create_update_delete(endpoint: str, admin: Any, zone_id: str) -> None:
     provider, faults = make(endpoint)
-    provider.apply([Create(TxtRecordSet("spf.example.com", (LONG, "second"), 300))])
+    provider.apply([Create(RecordSet("spf.example.com", (LONG, "second"), 300))])
     assert faults.calls.count("GetChange") == 1  # waited for INSYNC
     raw = txt_values(admin, zone_id, "spf.example.com")
     assert raw is not None
     assert raw[0].count('" "') == (len(LONG) - 1) // 255  # several strings on the wire
     assert provider.list_records() == {
-        "spf.example.com": TxtRecordSet("spf.example.com", (LONG, "second"), 300)
+        "spf.example.com": RecordSet("spf.example.com", (LONG, "second"), 300)
     }
 
-    old = TxtRecordSet("spf.example.com", (LONG, "second"), 300)
-    provider.apply([Update(old, TxtRecordSet("spf.example.com", (SPF,), 600))])
-    assert provider.list_records()["spf.example.com"] == TxtRecordSet(
+    old = RecordSet("spf.example.com", (LONG, "second"), 300)
+    provider.apply([Update(old, RecordSet("spf.example.com", (SPF,), 600))])
+    assert provider.list_records()["spf.example.com"] == RecordSet(
         "spf.example.com", (SPF,), 600
     )
 
-    provider.apply([Delete(TxtRecordSet("spf.example.com", (), 300))])  # stale old: fetched
+    provider.apply([Delete(RecordSet("spf.example.com", (), 300))])  # stale old: fetched
     assert provider.list_records() == {}
 
 
 def test_reapply_is_idempotent(endpoint: str, admin: Any, zone_id: str) -> None:
     provider, faults = make(endpoint)
-    change = Create(TxtRecordSet(ZONE, (SPF, 'has "quotes" and \\'), 300))
+    change = Create(RecordSet(ZONE, (SPF, 'has "quotes" and \\'), 300))
     provider.apply([change])
     provider.apply([change])
     assert provider.list_records()[ZONE].values == change.new.values
@@ -256,9 +256,9 @@ def test_other_records_untouched(endpoint: str, admin: Any, zone_id: str) -> Non
     )
     provider, _ = make(endpoint)
     before = provider.list_records()[ZONE]
-    provider.apply([Create(TxtRecordSet("_spf.example.com", (SPF,), 300))])
+    provider.apply([Create(RecordSet("_spf.example.com", (SPF,), 300))])
     assert provider.list_records()[ZONE] == before
-    provider.apply([Update(before, TxtRecordSet(ZONE, ("google-site-verification=abc", SPF), 300))])
+    provider.apply([Update(before, RecordSet(ZONE, ("google-site-verification=abc", SPF), 300))])
     assert txt_values(admin, zone_id, ZONE) == ['"google-site-verification=abc"', f'"{SPF}"']
     types = {
         (r["Name"], r["Type"])
@@ -271,9 +271,9 @@ def test_batch_is_one_atomic_request(endpoint: str, zone_id: str) -> None:
     provider, faults = make(endpoint)
     provider.apply(
         [
-            Create(TxtRecordSet("a.example.com", ("one",), 300)),
-            Create(TxtRecordSet("b.example.com", ("two",), 300)),
-            Delete(TxtRecordSet("c.example.com", ("gone",), 300)),
+            Create(RecordSet("a.example.com", ("one",), 300)),
+            Create(RecordSet("b.example.com", ("two",), 300)),
+            Delete(RecordSet("c.example.com", ("gone",), 300)),
         ]
     )
     assert faults.calls.count("ChangeResourceRecordSets") == 1
@@ -283,14 +283,14 @@ def test_batch_is_one_atomic_request(endpoint: str, zone_id: str) -> None:
 def test_invalid_values_rejected_before_any_request(endpoint: str, zone_id: str) -> None:
     provider, faults = make(endpoint)
     with pytest.raises(ProviderError, match=f"limit of {MAX_LOGICAL_VALUE}"):
-        provider.apply([Create(TxtRecordSet(ZONE, ("x" * (MAX_LOGICAL_VALUE + 1),), 300))])
+        provider.apply([Create(RecordSet(ZONE, ("x" * (MAX_LOGICAL_VALUE + 1),), 300))])
     assert faults.calls == []
-    too_much = [Create(TxtRecordSet(f"n{i}.example.com", ("y" * 3500,), 300)) for i in range(5)]
+    too_much = [Create(RecordSet(f"n{i}.example.com", ("y" * 3500,), 300)) for i in range(5)]
     with pytest.raises(ProviderError, match="32000"):  # 5 x 3,500+ characters, UPSERT x2
         provider.apply(too_much)
     assert faults.calls == []
     assert provider.list_records() == {}
-    provider.apply([Create(TxtRecordSet(ZONE, ("x" * MAX_LOGICAL_VALUE,), 300))])  # fits
+    provider.apply([Create(RecordSet(ZONE, ("x" * MAX_LOGICAL_VALUE,), 300))])  # fits
     assert provider.list_records()[ZONE].values == ("x" * MAX_LOGICAL_VALUE,)
 
 
@@ -298,7 +298,7 @@ def test_throttling_is_retried(endpoint: str, zone_id: str) -> None:
     provider, faults = make(endpoint)
     faults.add("ChangeResourceRecordSets", 400, aws_error("Throttling"), times=2)
     faults.add("ChangeResourceRecordSets", 400, aws_error("PriorRequestNotComplete"))
-    provider.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+    provider.apply([Create(RecordSet(ZONE, (SPF,), 300))])
     assert faults.slept == [0.5, 1.0, 2.0]
     assert provider.list_records()[ZONE].values == (SPF,)
 
@@ -320,11 +320,11 @@ def test_waits_for_insync(endpoint: str, zone_id: str) -> None:
     )
     provider, faults = make(endpoint, wait_timeout=3.0)
     faults.add("GetChange", 200, pending, times=2)
-    provider.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+    provider.apply([Create(RecordSet(ZONE, (SPF,), 300))])
     assert faults.slept == [1.0, 1.0]
     faults.add("GetChange", 200, pending, times=10)
     with pytest.raises(ProviderError, match="not INSYNC after 3s"):
-        provider.apply([Create(TxtRecordSet(ZONE, ("other",), 300))])
+        provider.apply([Create(RecordSet(ZONE, ("other",), 300))])
     assert faults.calls.count("GetChange") == 1 + 2 + 4
 
 
@@ -487,7 +487,7 @@ def test_malformed_change_answers_are_clean_errors(bodies: dict[str, str], probl
     with CannedHTTPServer(answering(**bodies)) as server:
         provider, _ = make(server.base_url, hosted_zone_id="Z1")
         with pytest.raises(ProviderError, match=rf"^route53: zone example\.com: .*{problem}"):
-            provider.apply([Create(TxtRecordSet(ZONE, (SPF,), 300))])
+            provider.apply([Create(RecordSet(ZONE, (SPF,), 300))])
 
 
 def test_a_zone_listing_without_zones_is_not_read_as_no_zone() -> None:

@@ -26,7 +26,7 @@ from spfmanager.providers.cloudflare import CloudflareProvider
 from spfmanager.providers.powerdns import PowerDNSProvider
 from spfmanager.providers.rfc2136 import RFC2136Provider
 from spfmanager.providers.route53 import Route53Provider
-from spfmanager.publish.changes import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, RecordSet
 from tests.fakes.canned_dns import CannedDNSServer
 from tests.fakes.canned_http import CannedHTTPServer, Reply, Request
 from tests.fakes.cloudflare_api import FakeCloudflare, Fault
@@ -34,7 +34,7 @@ from tests.fakes.cloudflare_api import FakeCloudflare, Fault
 pytestmark = pytest.mark.integration
 
 ZONE = "example.com"
-CHANGE = Create(TxtRecordSet(ZONE, ("v=spf1 -all",), 300))
+CHANGE = Create(RecordSet(ZONE, ("v=spf1 -all",), 300))
 PDNS_KEY = "pdns/api+key=Secret42"
 CF_TOKEN = "cf-token/with+odd=chars-123456"
 AWS_KEY_ID, AWS_SECRET = "AKIAREFLECTED0000001", "reflected/aws+secret=key0123456789abcdefgh"

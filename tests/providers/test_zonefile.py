@@ -18,7 +18,7 @@ import pytest
 
 from spfmanager.errors import ProviderError
 from spfmanager.providers.zonefile import ZoneFileProvider, _next_serial
-from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update
 
 ZONE = """\
 ; example.com, maintained by hand and by spfmanager
@@ -58,11 +58,11 @@ def serial(path: Path) -> int:
 def test_lists_existing_txt_records(zone_file: Path) -> None:
     records = ZoneFileProvider("example.com", directory=zone_file.parent).list_records()
     assert records == {
-        "example.com": TxtRecordSet("example.com", ("v=spf1 -all",), 3600),
-        "_spf.example.com": TxtRecordSet(
+        "example.com": RecordSet("example.com", ("v=spf1 -all",), 3600),
+        "_spf.example.com": RecordSet(
             "_spf.example.com", ("v=spf1 ip4:192.0.2.0/24 -all",), 3600
         ),
-        "verify.example.com": TxtRecordSet("verify.example.com", ("keep; meintact",), 300),
+        "verify.example.com": RecordSet("verify.example.com", ("keep; meintact",), 300),
     }
 
 
@@ -72,9 +72,9 @@ def test_round_trip_preserves_everything_else(zone_file: Path) -> None:
     before = serial(zone_file)
     provider.apply(
         [
-            Update(old["example.com"], TxtRecordSet("example.com", (LONG, "site-verify=abc"))),
+            Update(old["example.com"], RecordSet("example.com", (LONG, "site-verify=abc"))),
             Delete(old["_spf.example.com"]),
-            Create(TxtRecordSet("_spf2.example.com", ("v=spf1 ip4:203.0.113.7 -all",), 60)),
+            Create(RecordSet("_spf2.example.com", ("v=spf1 ip4:203.0.113.7 -all",), 60)),
         ]
     )
     text = zone_file.read_text()
@@ -96,7 +96,7 @@ def test_round_trip_preserves_everything_else(zone_file: Path) -> None:
     assert serial(zone_file) > before
 
     records = provider.list_records()
-    assert records["example.com"] == TxtRecordSet("example.com", ("site-verify=abc", LONG))
+    assert records["example.com"] == RecordSet("example.com", ("site-verify=abc", LONG))
     assert records["_spf2.example.com"].values == ("v=spf1 ip4:203.0.113.7 -all",)
     assert records["_spf2.example.com"].ttl == 60
     assert records["verify.example.com"].values == ("keep; meintact",)
@@ -105,7 +105,7 @@ def test_round_trip_preserves_everything_else(zone_file: Path) -> None:
 def test_long_values_are_split_into_255_byte_strings(zone_file: Path) -> None:
     provider = ZoneFileProvider("example.com", directory=zone_file.parent)
     value = "v=spf1 " + "a" * 600 + " -all"
-    provider.apply([Create(TxtRecordSet("long.example.com", (value,)))])
+    provider.apply([Create(RecordSet("long.example.com", (value,)))])
     rdataset = load(zone_file).find_rdataset("long.example.com.", dns.rdatatype.TXT)
     strings = rdataset[0].strings
     assert all(len(s) <= 255 for s in strings)
@@ -116,9 +116,9 @@ def test_long_values_are_split_into_255_byte_strings(zone_file: Path) -> None:
 def test_second_apply_leaves_the_file_untouched(zone_file: Path) -> None:
     provider = ZoneFileProvider("example.com", directory=zone_file.parent)
     changes: list[Change] = [
-        Create(TxtRecordSet("example.com", (LONG,))),
-        Delete(TxtRecordSet("_spf.example.com", ())),
-        Delete(TxtRecordSet("gone.example.com", ())),
+        Create(RecordSet("example.com", (LONG,))),
+        Delete(RecordSet("_spf.example.com", ())),
+        Delete(RecordSet("gone.example.com", ())),
     ]
     provider.apply(changes)
     content, stat = zone_file.read_bytes(), zone_file.stat()
@@ -130,7 +130,7 @@ def test_second_apply_leaves_the_file_untouched(zone_file: Path) -> None:
 def test_creates_a_loadable_zone_when_missing(tmp_path: Path) -> None:
     provider = ZoneFileProvider("Example.ORG.", directory=tmp_path / "zones")
     assert provider.list_records() == {}
-    provider.apply([Create(TxtRecordSet("example.org", ("v=spf1 mx -all",)))])
+    provider.apply([Create(RecordSet("example.org", ("v=spf1 mx -all",)))])
     path = tmp_path / "zones" / "example.org.zone"
     zone = dns.zone.from_text(path.read_text(), origin="example.org.", relativize=False)
     assert zone.get_rdataset("example.org.", dns.rdatatype.NS) is not None
@@ -142,7 +142,7 @@ def test_creates_a_loadable_zone_when_missing(tmp_path: Path) -> None:
 def test_file_mode_is_kept(zone_file: Path) -> None:
     os.chmod(zone_file, 0o640)
     provider = ZoneFileProvider("example.com", directory=zone_file.parent)
-    provider.apply([Create(TxtRecordSet("x.example.com", ("v=spf1 -all",)))])
+    provider.apply([Create(RecordSet("x.example.com", ("v=spf1 -all",)))])
     assert zone_file.stat().st_mode & 0o777 == 0o640
 
 
@@ -152,7 +152,7 @@ def test_custom_filename_and_origin_changes(tmp_path: Path) -> None:
         ZONE + '$ORIGIN sub.example.com.\nmail IN A 192.0.2.9\n@ IN TXT "v=spf1 a -all"\n'
     )
     provider = ZoneFileProvider("example.com", directory=tmp_path, filename="db.example")
-    provider.apply([Create(TxtRecordSet("sub.example.com", ("v=spf1 a mx -all",)))])
+    provider.apply([Create(RecordSet("sub.example.com", ("v=spf1 a mx -all",)))])
     zone = load(path)
     assert zone.get_rdataset("mail.sub.example.com.", dns.rdatatype.A) is not None
     assert provider.list_records()["sub.example.com"].values == ("v=spf1 a mx -all",)
@@ -182,7 +182,7 @@ def test_multi_line_txt_and_crlf_line_endings(tmp_path: Path) -> None:
     path.write_bytes(text.replace("\n", "\r\n").encode())
     provider = ZoneFileProvider("example.com", directory=tmp_path)
     assert provider.list_records()["multi.example.com"].values == ("v=spf1 (a;b",)
-    provider.apply([Create(TxtRecordSet("multi.example.com", ("v=spf1 -all",)))])
+    provider.apply([Create(RecordSet("multi.example.com", ("v=spf1 -all",)))])
     raw = path.read_bytes()
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert b'"b" )' not in raw and b"after IN A 192.0.2.3\r\n" in raw
@@ -191,7 +191,7 @@ def test_multi_line_txt_and_crlf_line_endings(tmp_path: Path) -> None:
 
 # -- symlinks, stale temporaries, the zone lock (issue 7: 3, 13, 2) -----------------------
 
-SPF = TxtRecordSet("example.com", ("v=spf1 ip4:203.0.113.0/24 -all",), 300)
+SPF = RecordSet("example.com", ("v=spf1 ip4:203.0.113.0/24 -all",), 300)
 
 
 @pytest.mark.parametrize("kind", ["relative", "absolute", "other-directory"])
@@ -259,11 +259,11 @@ def test_stale_temporaries_of_this_zone_file_are_removed_before_writing(
 
 INTERRUPTED_WRITE = """
 import os, signal, sys
-from spfmanager.publish.changes import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, RecordSet
 from spfmanager.providers.zonefile import ZoneFileProvider
 os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)  # dies before the rename
 ZoneFileProvider("example.com", directory=sys.argv[1]).apply(
-    [Create(TxtRecordSet("example.com", ("v=spf1 -all",)))]
+    [Create(RecordSet("example.com", ("v=spf1 -all",)))]
 )
 """
 
@@ -287,7 +287,7 @@ def test_a_killed_write_leaves_a_recognisable_temporary_the_next_write_removes(
 HOLDER = """
 import sys
 from spfmanager.errors import ProviderError
-from spfmanager.publish.changes import Create, TxtRecordSet
+from spfmanager.publish.changes import Create, RecordSet
 from spfmanager.providers.zonefile import ZoneFileProvider
 provider = ZoneFileProvider("example.com", directory=sys.argv[1])
 provider.lock_timeout = float(sys.argv[3])
@@ -297,7 +297,7 @@ try:
             print("held" if held else "not held", flush=True)
             sys.stdin.readline()  # until the test says so
     else:
-        provider.apply([Create(TxtRecordSet("example.com", ("v=spf1 a -all",)))])
+        provider.apply([Create(RecordSet("example.com", ("v=spf1 a -all",)))])
         print("applied", flush=True)
 except ProviderError as exc:
     print("error:", exc, flush=True)
@@ -361,7 +361,7 @@ def test_the_lock_is_reentrant_for_its_thread_and_excludes_other_threads(
     with provider.exclusive(1) as held, provider.exclusive(1) as again:
         assert held and again
         provider.apply([Create(SPF)])  # apply takes the lock again: no deadlock
-        same_file.apply([Create(TxtRecordSet("x.example.com", ("v=spf1 -all",)))])
+        same_file.apply([Create(RecordSet("x.example.com", ("v=spf1 -all",)))])
         thread = threading.Thread(target=other_thread, args=(0.2,))
         thread.start()
         thread.join()

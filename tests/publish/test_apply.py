@@ -15,7 +15,7 @@ from spfmanager.errors import StalePlanError, UnsafePlanError, VisibilityTimeout
 from spfmanager.providers.zonefile import ZoneFileProvider
 from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
 from spfmanager.publish.build import DomainBuild
-from spfmanager.publish.changes import Change, Create, Delete, TxtRecordSet, Update
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update
 from spfmanager.publish.plan import Phase, Plan, plan_domain
 from spfmanager.publish.state import State
 from tests.publish.test_plan import (
@@ -27,7 +27,7 @@ from tests.publish.test_plan import (
     rrset,
 )
 
-Zone = dict[str, TxtRecordSet]
+Zone = dict[str, RecordSet]
 
 
 class WatchedZoneFile(ZoneFileProvider):

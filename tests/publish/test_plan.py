@@ -21,7 +21,7 @@ from spfmanager.publish.changes import (
     Change,
     Create,
     Delete,
-    TxtRecordSet,
+    RecordSet,
     Update,
     change_from_data,
 )
@@ -47,7 +47,7 @@ SERVICES: dict[str, Any] = {
     "small": {"name": "Small", "include": ["_spf.small.test"]},
     "bulk": {"name": "Bulk", "include": ["_spf.bulk.test"]},
 }
-Zone = dict[str, TxtRecordSet]
+Zone = dict[str, RecordSet]
 
 
 def bulk_record(generation: int) -> str:
@@ -86,14 +86,14 @@ def build_domain(
     return result, resolver
 
 
-def rrset(name: str, *values: str, ttl: int = 300) -> TxtRecordSet:
-    return TxtRecordSet(name, values, ttl)
+def rrset(name: str, *values: str, ttl: int = 300) -> RecordSet:
+    return RecordSet(name, values, ttl)
 
 
 def plan_for(
     domain_build: DomainBuild,
     resolver: SnapshotResolver,
-    current: Mapping[str, TxtRecordSet] | None = None,
+    current: Mapping[str, RecordSet] | None = None,
     pending: Sequence[PendingDeletion] = (),
     now: datetime = NOW,
     **options: Any,
@@ -103,7 +103,7 @@ def plan_for(
     )
 
 
-def published(domain_plan: DomainPlan, current: Mapping[str, TxtRecordSet] | None = None) -> Zone:
+def published(domain_plan: DomainPlan, current: Mapping[str, RecordSet] | None = None) -> Zone:
     """The zone once ``domain_plan`` is applied to ``current``."""
     return zone_after(current or {}, (c.change for c in domain_plan.changes))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import spfmanager
 from spfmanager.publish.apply import ApplyItem
 from spfmanager.publish.build import DomainBuild
-from spfmanager.publish.changes import Delete, TxtRecordSet
+from spfmanager.publish.changes import Delete, RecordSet
 from spfmanager.publish.plan import Phase, PlannedChange, protected, references, refusals_after
 from spfmanager.publish.state import utcnow
 from tests.test_workflow import UPSTREAM, receiver_result, served, workspace, write_config
@@ -109,8 +109,8 @@ def test_a_saved_cleanup_plan_never_deletes_what_the_root_points_at_now(tmp_path
 
 
 def test_protected_follows_chains_transitively() -> None:
-    def rs(name: str, text: str) -> TxtRecordSet:
-        return TxtRecordSet(name, (text,), 300)
+    def rs(name: str, text: str) -> RecordSet:
+        return RecordSet(name, (text,), 300)
 
     records = {
         "example.com": rs(
