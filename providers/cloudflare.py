@@ -15,6 +15,12 @@ older API versions stored it) is read as the text itself.
 Without ``api_token`` the token is read from ``$CLOUDFLARE_API_TOKEN``. The SDK's own retries
 are off by default (``max_retries=0``): :meth:`Provider.apply` retries.
 
+Besides SPF's TXT it manages the NS, A and AAAA records of a delegation (Cloudflare serves NS
+records below the apex as a delegation of that subdomain, and the A/AAAA beneath as its glue),
+planned the same way per (name, type). A/AAAA records are written unproxied: a proxied record
+answers with Cloudflare's addresses, so it is never taken for glue. The apex NS records are
+the zone's own and are refused.
+
 The SDK validates responses loosely (a non-JSON 200 comes back as a string, a missing
 ``result`` as an empty page), so every answer is checked here: the v4 envelope
 (``success: true`` and a ``result``) and each field of each record used.
@@ -22,15 +28,20 @@ The SDK validates responses loosely (a non-JSON 200 comes back as a string, a mi
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import cloudflare
 from cloudflare.types.dns import batch_patch_param, record_batch_params
+from cloudflare.types.dns.a_record_param import ARecordParam
+from cloudflare.types.dns.aaaa_record_param import AAAARecordParam
+from cloudflare.types.dns.batch_patch_param import BatchPatchParam
+from cloudflare.types.dns.ns_record_param import NSRecordParam
 from cloudflare.types.dns.txt_record_param import TXTRecordParam
 from pydantic import BaseModel, Field, SecretStr
 
@@ -47,6 +58,8 @@ from spfmanager.publish.changes import Change, Delete, RecordSet
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+RType = Literal["TXT", "NS", "A", "AAAA"]
+RTYPES: dict[str, RType] = {"TXT": "TXT", "NS": "NS", "A": "A", "AAAA": "AAAA"}
 
 # Cloudflare DNS docs: TXT content holds at most 2,048 characters. Quoting a value in
 # 255-character strings adds 3 characters per string (minus one), so 2,025 characters of text
@@ -58,20 +71,22 @@ MAX_LOGICAL_VALUE = 2025
 
 @dataclass(frozen=True, slots=True)
 class _Record:
-    """One Cloudflare TXT record."""
+    """One Cloudflare record: its logical TXT text, NS target or address."""
 
     id: str
     name: str
     value: str
     ttl: int
+    rtype: RType = "TXT"
+    proxied: bool = False
 
 
 @dataclass(slots=True)
 class _Operations:
     """The per-record operations one apply needs, in the order they are safe to run."""
 
-    patches: list[batch_patch_param.TXTRecord] = field(default_factory=list)
-    posts: list[TXTRecordParam] = field(default_factory=list)
+    patches: list[BatchPatchParam] = field(default_factory=list)
+    posts: list[record_batch_params.Post] = field(default_factory=list)
     deletes: list[record_batch_params.Delete] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -87,6 +102,36 @@ def parse_content(content: str) -> str:
 def render_content(value: str) -> str:
     """A logical TXT text as Cloudflare content: quoted strings of at most 255 bytes."""
     return quote_txt(value)
+
+
+def _patch(record_id: str, name: str, rtype: RType, ttl: int, value: str) -> BatchPatchParam:
+    """The batch patch setting record ``record_id`` to ``value``."""
+    if rtype == "NS":
+        return batch_patch_param.NSRecord(
+            id=record_id, name=name, type="NS", ttl=ttl, content=value
+        )
+    if rtype == "A":
+        return batch_patch_param.ARecord(
+            id=record_id, name=name, type="A", ttl=ttl, content=value, proxied=False
+        )
+    if rtype == "AAAA":
+        return batch_patch_param.AAAARecord(
+            id=record_id, name=name, type="AAAA", ttl=ttl, content=value, proxied=False
+        )
+    return batch_patch_param.TXTRecord(
+        id=record_id, name=name, type="TXT", ttl=ttl, content=render_content(value)
+    )
+
+
+def _post(name: str, rtype: RType, ttl: int, value: str) -> record_batch_params.Post:
+    """The batch post creating a record of ``value``."""
+    if rtype == "NS":
+        return NSRecordParam(name=name, type="NS", ttl=ttl, content=value)
+    if rtype == "A":
+        return ARecordParam(name=name, type="A", ttl=ttl, content=value, proxied=False)
+    if rtype == "AAAA":
+        return AAAARecordParam(name=name, type="AAAA", ttl=ttl, content=value, proxied=False)
+    return TXTRecordParam(name=name, type="TXT", ttl=ttl, content=render_content(value))
 
 
 class CloudflareOptions(ProviderOptions):
@@ -108,12 +153,14 @@ class CloudflareOptions(ProviderOptions):
 
 
 class CloudflareProvider(Provider):
-    """TXT record sets in one Cloudflare zone, found by name unless ``zone_id`` is given."""
+    """TXT (and delegation NS/A/AAAA) record sets in one Cloudflare zone, found by name
+    unless ``zone_id`` is given."""
 
     name: ClassVar[str] = "cloudflare"
     Options: ClassVar[type[BaseModel] | None] = CloudflareOptions
     max_value_length: ClassVar[int | None] = MAX_LOGICAL_VALUE
     atomic_batches: ClassVar[bool] = True
+    record_types: ClassVar[frozenset[str]] = frozenset({"TXT", "NS", "A", "AAAA"})
 
     def __init__(
         self,
@@ -153,9 +200,15 @@ class CloudflareProvider(Provider):
         self.use_batch = has_batch if use_batch is None else use_batch and has_batch
 
     def validate(self, change: Change) -> None:
-        """Also refuse values whose quoted content (escapes included) would be too long."""
+        """Also refuse NS at the apex (the zone's own), and TXT values whose quoted content
+        (escapes included) would be too long."""
+        if change.rtype == "NS" and change.name == self.zone:
+            raise ProviderError(
+                f"cloudflare: zone {self.zone}: refusing to change the apex NS records "
+                "(they belong to the zone's operator; delegate a name below the apex)"
+            )
         super().validate(change)
-        if isinstance(change, Delete):
+        if isinstance(change, Delete) or change.rtype != "TXT":
             return
         for value in change.new.values:
             if len(render_content(value)) > MAX_CONTENT:
@@ -176,20 +229,40 @@ class CloudflareProvider(Provider):
             for name, records in sorted(grouped.items())
         ]
 
+    def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
+        found: list[RecordSet] = []
+        for name in sorted(names):
+            records = []
+            for record in self._records(RTYPES[rtype], name):
+                if record.proxied:  # answered with Cloudflare's addresses: not this value
+                    log.warning("cloudflare: %s: ignoring proxied %s record", name, rtype)
+                else:
+                    records.append(record)
+            if records:
+                values = tuple(sorted({r.value for r in records}))
+                found.append(RecordSet(name, values, min(r.ttl for r in records), rtype))
+        return found
+
     def _apply(self, changes: Sequence[Change]) -> None:
-        final: dict[str, Change] = {}
-        for change in changes:  # applying in order == applying each name's last change
-            final[change.name] = change
-        current: dict[str, list[_Record]] = {}
-        for record in self._records():
-            current.setdefault(record.name, []).append(record)
+        final: dict[tuple[str, str], Change] = {}
+        for change in changes:  # applying in order == applying each set's last change
+            final[(change.name, change.rtype)] = change
+        current: dict[tuple[str, str], list[_Record]] = {}
+        if any(rtype == "TXT" for _, rtype in final):
+            for record in self._records():
+                current.setdefault((record.name, "TXT"), []).append(record)
+        for name, rtype in final:
+            if rtype != "TXT":
+                current[(name, rtype)] = self._records(RTYPES[rtype], name)
         ops = _Operations()
-        for name, change in sorted(final.items()):
-            self._plan_name(ops, name, change, current.get(name, []))
+        for key, change in sorted(final.items()):
+            self._plan_name(ops, key[0], change, current.get(key, []))
         if not ops:
             log.info("cloudflare: zone %s already up to date", self.zone)
             return
-        what = "change " + ", ".join(sorted(final))
+        what = "change " + ", ".join(
+            name if rtype == "TXT" else f"{name} {rtype}" for name, rtype in sorted(final)
+        )
         zone_id = self.zone_id()
         raw = self.client.dns.records.with_raw_response  # the envelope says if it worked
         calls: list[Callable[[], Any]]
@@ -211,9 +284,10 @@ class CloudflareProvider(Provider):
                         p["id"],
                         zone_id=zone_id,
                         name=p["name"],
-                        type="TXT",
+                        type=p["type"],
                         ttl=p["ttl"],
                         content=p.get("content", ""),
+                        **_unproxied(p["type"]),
                     )
                     for p in ops.patches
                 ),
@@ -222,9 +296,10 @@ class CloudflareProvider(Provider):
                         raw.create,
                         zone_id=zone_id,
                         name=p["name"],
-                        type="TXT",
+                        type=p["type"],
                         ttl=p["ttl"],
                         content=p.get("content", ""),
+                        **_unproxied(p["type"]),
                     )
                     for p in ops.posts
                 ),
@@ -263,15 +338,25 @@ class CloudflareProvider(Provider):
             self._zone_id = matches[0]
         return self._zone_id
 
-    def _records(self) -> list[_Record]:
+    def _records(self, rtype: RType = "TXT", name: str | None = None) -> list[_Record]:
+        """The zone's ``rtype`` records (TXT: all of them; other types: at ``name``)."""
         zone_id = self.zone_id()
-        items = self._all(
-            "list records",
-            lambda: self.client.dns.records.list(
-                zone_id=zone_id, type="TXT", per_page=self.per_page
-            ),
-        )
-        return [record for item in items if (record := self._record(item)) is not None]
+        if name is None:
+            items = self._all(
+                "list records",
+                lambda: self.client.dns.records.list(
+                    zone_id=zone_id, type=rtype, per_page=self.per_page
+                ),
+            )
+        else:
+            items = self._all(
+                f"list {rtype} records at {name}",
+                lambda: self.client.dns.records.list(
+                    zone_id=zone_id, type=rtype, name={"exact": name}, per_page=self.per_page
+                ),
+            )
+        found = [record for item in items if (record := self._record(item, rtype)) is not None]
+        return [r for r in found if name is None or r.name == name]
 
     def _all(self, what: str, first_page: Callable[[], Any]) -> list[Any]:
         """Every item of a paginated list, each page's envelope checked before the next."""
@@ -291,25 +376,44 @@ class CloudflareProvider(Provider):
         result: list[Any] = self._call(what, fetch)
         return result
 
-    def _record(self, item: Any) -> _Record | None:
-        """A TXT record of a listing, every field used checked; None for other types."""
+    def _record(self, item: Any, rtype: RType = "TXT") -> _Record | None:
+        """An ``rtype`` record of a listing, every field used checked; None for other types."""
         kind = getattr(item, "type", None)
         if not isinstance(kind, str):
             raise self._malformed("list records", f"not a DNS record: {item!r:.60}")
-        if kind != "TXT":
+        if kind != rtype:
             return None
         record_id, name, content, ttl = (
             getattr(item, k, None) for k in ("id", "name", "content", "ttl")
         )
         if not isinstance(name, str) or not name:
-            raise self._malformed("list records", f"a TXT record without a name: {item!r:.60}")
+            raise self._malformed("list records", f"a {rtype} record without a name: {item!r:.60}")
         if not isinstance(record_id, str) or not isinstance(content, str):
-            raise self._malformed("list records", f"TXT record {name}: no 'id' or no 'content'")
+            raise self._malformed("list records", f"{rtype} record {name}: no 'id' or no 'content'")
         if not isinstance(ttl, int | float) or isinstance(ttl, bool):
             raise self._malformed(
-                "list records", f"TXT record {name}: no valid 'ttl' ({ttl!r:.20})"
+                "list records", f"{rtype} record {name}: no valid 'ttl' ({ttl!r:.20})"
             )
-        return _Record(record_id, name.rstrip(".").lower(), self._content(name, content), int(ttl))
+        owner = name.rstrip(".").lower()
+        if rtype == "TXT":
+            return _Record(record_id, owner, self._content(name, content), int(ttl))
+        value = self._typed_content(rtype, name, content)
+        proxied = getattr(item, "proxied", False) is True
+        return _Record(record_id, owner, value, int(ttl), rtype, proxied)
+
+    def _typed_content(self, rtype: RType, name: str, content: str) -> str:
+        """NS content as a lower-case name without trailing dot; A/AAAA in short form."""
+        if rtype == "NS":
+            return content.rstrip(".").lower()
+        try:
+            address = ipaddress.ip_address(content)
+        except ValueError:
+            address = None
+        if address is None or address.version != (4 if rtype == "A" else 6):
+            raise self._malformed(
+                "list records", f"{rtype} record {name}: content {content!r:.60} is no address"
+            )
+        return str(address)
 
     def _content(self, name: str, content: str) -> str:
         """The logical text of a record's content; quoted content must be valid."""
@@ -330,26 +434,22 @@ class CloudflareProvider(Provider):
     def _plan_name(
         self, ops: _Operations, name: str, change: Change, existing: list[_Record]
     ) -> None:
-        """Add the operations that make ``name`` hold exactly the change's values."""
+        """Add the operations that make ``name`` hold exactly the change's values (of the
+        change's type)."""
+        rtype = RTYPES[change.rtype]
         wanted = [] if isinstance(change, Delete) else list(dict.fromkeys(change.new.values))
         ttl = 300 if isinstance(change, Delete) else change.new.ttl
         missing = list(wanted)
         unwanted: list[_Record] = []
         for record in existing:
-            if record.value in missing and record.ttl == ttl:
+            if record.value in missing and record.ttl == ttl and not record.proxied:
                 missing.remove(record.value)
             else:
                 unwanted.append(record)
         for record, value in zip(unwanted, missing, strict=False):
-            ops.patches.append(
-                batch_patch_param.TXTRecord(
-                    id=record.id, name=name, type="TXT", ttl=ttl, content=render_content(value)
-                )
-            )
+            ops.patches.append(_patch(record.id, name, rtype, ttl, value))
         for value in missing[len(unwanted) :]:
-            ops.posts.append(
-                TXTRecordParam(name=name, type="TXT", ttl=ttl, content=render_content(value))
-            )
+            ops.posts.append(_post(name, rtype, ttl, value))
         for record in unwanted[len(missing) :]:
             ops.deletes.append(record_batch_params.Delete(id=record.id))
 
@@ -384,6 +484,11 @@ class CloudflareProvider(Provider):
         if isinstance(exc, cloudflare.InternalServerError):
             return ProviderServerError(message)
         return ProviderError(message)
+
+
+def _unproxied(rtype: str) -> dict[str, bool]:
+    """``proxied: false`` for address records (glue must answer its own address)."""
+    return {"proxied": False} if rtype in ("A", "AAAA") else {}
 
 
 def _json(call: Callable[[], Any]) -> Any:

@@ -2,10 +2,15 @@
 
 One PATCH of the zone's rrsets carries all changes and is applied atomically by PowerDNS.
 TXT content is in presentation form: quoted character-strings of at most 255 bytes.
+
+Besides SPF's TXT it manages the NS, A and AAAA record sets of a delegation (a macro zone's
+NS below the apex and its glue); NS content is sent as an absolute name (trailing dot). The
+apex NS belongs to the zone's operator and is refused.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import urllib.error
@@ -51,6 +56,7 @@ class PowerDNSProvider(Provider):
     name: ClassVar[str] = "powerdns"
     Options: ClassVar[type[BaseModel] | None] = PowerDNSOptions
     atomic_batches: ClassVar[bool] = True
+    record_types: ClassVar[frozenset[str]] = frozenset({"TXT", "NS", "A", "AAAA"})
 
     def __init__(
         self,
@@ -73,39 +79,79 @@ class PowerDNSProvider(Provider):
     def __repr__(self) -> str:  # never show the key
         return f"PowerDNSProvider(zone={self.zone!r}, url={self.url!r})"
 
+    def validate(self, change: Change) -> None:
+        """Also refuse NS at the apex: that record set is the zone operator's."""
+        if change.rtype == "NS" and change.name == self.zone:
+            raise ProviderError(
+                f"powerdns: zone {self.zone}: refusing to change the apex NS record set "
+                "(it belongs to the zone's operator; delegate a name below the apex)"
+            )
+        super().validate(change)
+
     def _list(self, names: set[str] | None) -> list[RecordSet]:
-        zone = self._request("GET", "read")
-        rrsets = zone.get("rrsets") if isinstance(zone, dict) else None
-        if not isinstance(rrsets, list):
-            shape = "an object without a list 'rrsets'" if isinstance(zone, dict) else _kind(zone)
-            raise self._malformed("read", f"expected a zone object with 'rrsets', got {shape}")
         found: list[RecordSet] = []
-        for index, rrset in enumerate(rrsets):
+        for index, rrset in enumerate(self._rrsets()):
             record_set = self._record_set(index, rrset)
             if record_set is not None:
                 found.append(record_set)
         return found
 
-    def _record_set(self, index: int, rrset: Any) -> RecordSet | None:
-        """One TXT rrset of the zone, checked field by field; None for other types."""
+    def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
+        found: list[RecordSet] = []
+        for index, rrset in enumerate(self._rrsets()):
+            record_set = self._record_set(index, rrset, rtype)
+            if record_set is not None and record_set.name in names:
+                found.append(record_set)
+        return found
+
+    def _rrsets(self) -> list[Any]:
+        zone = self._request("GET", "read")
+        rrsets = zone.get("rrsets") if isinstance(zone, dict) else None
+        if not isinstance(rrsets, list):
+            shape = "an object without a list 'rrsets'" if isinstance(zone, dict) else _kind(zone)
+            raise self._malformed("read", f"expected a zone object with 'rrsets', got {shape}")
+        return rrsets
+
+    def _typed_content(self, rtype: str, content: str, name: str) -> str:
+        """NS content as a lower-case name without trailing dot; A/AAAA in short form."""
+        if rtype == "NS":
+            return content.rstrip(".").lower()
+        try:
+            address = ipaddress.ip_address(content)
+        except ValueError:
+            address = None
+        if address is None or address.version != (4 if rtype == "A" else 6):
+            raise self._malformed(
+                "read", f"record {name}: {rtype} content {_brief(content)} is not an address"
+            )
+        return str(address)
+
+    def _record_set(self, index: int, rrset: Any, rtype: str = "TXT") -> RecordSet | None:
+        """One ``rtype`` rrset of the zone, checked field by field; None for other types."""
         if not isinstance(rrset, dict) or not isinstance(rrset.get("type"), str):
             raise self._malformed("read", f"rrsets[{index}] is not an rrset: {_brief(rrset)}")
-        if rrset["type"] != "TXT":
+        if rrset["type"] != rtype:
             return None
         name, ttl, records = rrset.get("name"), rrset.get("ttl", 0), rrset.get("records", [])
         if not isinstance(name, str) or not name:
-            raise self._malformed("read", f"TXT rrsets[{index}] has no name")
+            raise self._malformed("read", f"{rtype} rrsets[{index}] has no name")
         name = name.rstrip(".").lower()
         if not isinstance(ttl, int) or isinstance(ttl, bool) or not isinstance(records, list):
-            raise self._malformed("read", f"TXT rrset {name}: bad 'ttl' or 'records'")
+            raise self._malformed("read", f"{rtype} rrset {name}: bad 'ttl' or 'records'")
         values = []
         for record in records:
             content = record.get("content") if isinstance(record, dict) else None
             if not isinstance(content, str):
-                raise self._malformed("read", f"TXT rrset {name}: a record without 'content'")
-            if not record.get("disabled", False):
+                raise self._malformed("read", f"{rtype} rrset {name}: a record without 'content'")
+            if record.get("disabled", False):
+                continue
+            if rtype == "TXT":
                 values.append(self._parse_content(content, name))
-        return RecordSet(name, tuple(sorted(values)), ttl) if values else None
+            else:
+                values.append(self._typed_content(rtype, content, name))
+        if not values:
+            return None
+        return RecordSet(name, tuple(sorted(values)), ttl, rtype)
 
     def _parse_content(self, content: str, name: str) -> str:
         """The logical value of TXT content in presentation form (strings joined)."""
@@ -119,12 +165,13 @@ class PowerDNSProvider(Provider):
         return b"".join(rdata.strings).decode("ascii", "replace")
 
     def _apply(self, changes: Sequence[Change]) -> None:
-        final: dict[str, Change] = {}
-        for change in changes:  # PowerDNS refuses two rrsets for one name in a PATCH
-            final[change.name] = change
+        final: dict[tuple[str, str], Change] = {}
+        for change in changes:  # PowerDNS refuses two rrsets of one name and type in a PATCH
+            final[(change.name, change.rtype)] = change
         rrsets = [_rrset(change) for change in final.values()]
-        self._request("PATCH", f"update of {', '.join(final)}", {"rrsets": rrsets})
-        log.info("powerdns: patched %d TXT record set(s) in %s", len(rrsets), self.zone)
+        what = ", ".join(name if rtype == "TXT" else f"{name} {rtype}" for name, rtype in final)
+        self._request("PATCH", f"update of {what}", {"rrsets": rrsets})
+        log.info("powerdns: patched %d record set(s) in %s", len(rrsets), self.zone)
 
     def _request(self, method: str, what: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -171,14 +218,23 @@ class PowerDNSProvider(Provider):
 
 def _rrset(change: Change) -> dict[str, Any]:
     if isinstance(change, Delete):
-        return {"name": change.name + ".", "type": "TXT", "changetype": "DELETE"}
+        return {"name": change.name + ".", "type": change.rtype, "changetype": "DELETE"}
     return {
         "name": change.name + ".",
-        "type": "TXT",
+        "type": change.rtype,
         "ttl": change.new.ttl,
         "changetype": "REPLACE",
-        "records": [{"content": quote_txt(v), "disabled": False} for v in change.new.values],
+        "records": [
+            {"content": _content(change.rtype, v), "disabled": False} for v in change.new.values
+        ],
     }
+
+
+def _content(rtype: str, value: str) -> str:
+    """A value as PowerDNS content: TXT quoted, an NS target absolute, addresses as they are."""
+    if rtype == "TXT":
+        return quote_txt(value)
+    return value + "." if rtype == "NS" else value
 
 
 def _kind(value: Any) -> str:

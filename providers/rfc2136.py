@@ -1,16 +1,22 @@
 """Dynamic DNS updates (RFC 2136) signed with TSIG (RFC 8945), e.g. to BIND or Knot.
 
-All changes go in one UPDATE message, which the server applies atomically. Listing a few
-names queries their TXT record sets; listing the whole zone (``names=None``) needs a zone
-transfer (AXFR), so the server must allow AXFR for the key (BIND: ``allow-transfer { key
-NAME; };``). An error answer's Extended DNS Errors (RFC 8914 EDE, e.g. BIND's "Prohibited")
-are quoted in the error message.
+All changes go in one UPDATE message, which the server applies atomically. Besides TXT it
+manages the NS and A/AAAA records of a delegation below the apex (a macro zone's NS and its
+glue, docs/macro.md); NS at the apex belongs to the zone's operator and is refused.
+
+Listing a few names queries their TXT record sets; listing the whole zone (``names=None``)
+or any NS/A/AAAA needs a zone transfer (AXFR), so the server must allow AXFR for the key
+(BIND: ``allow-transfer { key NAME; };``). A query cannot list a delegation: the parent
+answers it with a referral (NS in the authority section, glue only for current NS targets)
+and, when it also serves the child zone, with the child's data. An error answer's Extended
+DNS Errors (RFC 8914 EDE, e.g. BIND's "Prohibited") are quoted in the error message.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
@@ -20,9 +26,13 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.NS
 import dns.rdtypes.ANY.TXT
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.tsig
 import dns.update
 import dns.xfr
@@ -38,6 +48,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 _AUTH_RCODES = (dns.rcode.REFUSED, dns.rcode.NOTAUTH)
+_TYPES = {
+    "TXT": dns.rdatatype.TXT,
+    "NS": dns.rdatatype.NS,
+    "A": dns.rdatatype.A,
+    "AAAA": dns.rdatatype.AAAA,
+}
 
 
 class RFC2136Options(ProviderOptions):
@@ -57,6 +73,7 @@ class RFC2136Provider(Provider):
     name: ClassVar[str] = "rfc2136"
     Options: ClassVar[type[BaseModel] | None] = RFC2136Options
     atomic_batches: ClassVar[bool] = True
+    record_types: ClassVar[frozenset[str]] = frozenset(_TYPES)
 
     def __init__(
         self,
@@ -93,27 +110,49 @@ class RFC2136Provider(Provider):
     def where(self) -> str:
         return f"{self.server}:{self.port}"
 
+    def validate(self, change: Change) -> None:
+        """The base checks; and NS at the apex is refused: it is the zone operator's."""
+        super().validate(change)
+        if change.rtype == "NS" and change.name == self.zone:
+            raise ProviderError(
+                f"rfc2136: zone {self.zone}: refusing to change the NS records of the zone "
+                "apex: they belong to the zone's operator (spfmanager publishes only "
+                "delegations below the apex)"
+            )
+
     def _list(self, names: set[str] | None) -> list[RecordSet]:
-        return self._transfer() if names is None else [rs for n in names if (rs := self._query(n))]
+        if names is None:
+            return _record_sets(self._transfer(), "TXT")
+        return [rs for n in names if (rs := self._query(n))]
+
+    def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
+        # AXFR, not queries: a delegation's NS and glue come back from a query as a
+        # referral at best (see the module docstring); the transfer is the zone's own data.
+        return [rs for rs in _record_sets(self._transfer(), rtype) if rs.name in names]
 
     def _apply(self, changes: Sequence[Change]) -> None:
         update = dns.update.UpdateMessage(self.zone + ".")
         update.use_tsig(self._key)
         for change in changes:
             owner = dns.name.from_text(change.name)
-            update.delete(owner, dns.rdatatype.TXT)
+            update.delete(owner, _TYPES[change.rtype])
             if isinstance(change, Delete):
                 continue
             for value in change.new.values:
-                strings = [s.encode("ascii") for s in split_txt(value, self.max_string_length)]
-                rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings)
-                update.add(owner, change.new.ttl, rdata)
+                update.add(owner, change.new.ttl, self._rdata(change.rtype, value))
         names = ", ".join(dict.fromkeys(c.name for c in changes))
         response = self._send(update, f"update of {names}")
         self._check_rcode(response.rcode(), f"update of {names}", _extended_errors(response))
         log.info(
-            "rfc2136: updated %d TXT record set(s) in %s at %s", len(changes), self.zone, self.where
+            "rfc2136: updated %d record set(s) in %s at %s", len(changes), self.zone, self.where
         )
+
+    def _rdata(self, rtype: str, value: str) -> dns.rdata.Rdata:
+        if rtype == "TXT":
+            strings = [s.encode("ascii") for s in split_txt(value, self.max_string_length)]
+            return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings)
+        text = value + "." if rtype == "NS" else value  # an NS target is absolute
+        return dns.rdata.from_text(dns.rdataclass.IN, _TYPES[rtype], text)
 
     def _query(self, name: str) -> RecordSet | None:
         query = dns.message.make_query(name + ".", dns.rdatatype.TXT)
@@ -128,7 +167,8 @@ class RFC2136Provider(Provider):
                 return RecordSet(name, _texts(rrset), rrset.ttl)
         return None
 
-    def _transfer(self) -> list[RecordSet]:
+    def _transfer(self) -> dns.zone.Zone:
+        """The whole zone, by AXFR (occluded glue included)."""
         zone = dns.zone.Zone(self.zone + ".", relativize=False)
         query, _ = dns.xfr.make_query(zone, keyring=self._key)
         try:
@@ -147,10 +187,7 @@ class RFC2136Provider(Provider):
             raise ProviderError(self._message(what, dns.rcode.to_text(rcode))) from None
         except Exception as exc:
             raise self._error(exc, "zone transfer") from None
-        return [
-            RecordSet(owner.to_text(omit_final_dot=True).lower(), _texts(rdataset), rdataset.ttl)
-            for owner, rdataset in zone.iterate_rdatasets(dns.rdatatype.TXT)
-        ]
+        return zone
 
     def _send(self, message: dns.message.Message, what: str) -> dns.message.Message:
         try:
@@ -190,6 +227,27 @@ class RFC2136Provider(Provider):
 def _extended_errors(response: dns.message.Message) -> str:
     """The answer's Extended DNS Errors (RFC 8914), as "EDE 18 (Prohibited): text"."""
     return "; ".join(option.to_text() for option in response.extended_errors())
+
+
+def _record_sets(zone: dns.zone.Zone, rtype: str) -> list[RecordSet]:
+    """The ``rtype`` record sets of a transferred zone, values in the change model's form."""
+    found = []
+    for owner, rdataset in zone.iterate_rdatasets(_TYPES[rtype]):
+        name = owner.to_text(omit_final_dot=True).lower()
+        values = _texts(rdataset) if rtype == "TXT" else _values(rdataset)
+        found.append(RecordSet(name, values, rdataset.ttl, rtype))
+    return found
+
+
+def _values(rdatas: Iterable[Any]) -> tuple[str, ...]:
+    """NS targets (lower case, no trailing dot) or A/AAAA addresses (short form), sorted."""
+    values = []
+    for rd in rdatas:
+        if isinstance(rd, dns.rdtypes.ANY.NS.NS):
+            values.append(rd.target.to_text(omit_final_dot=True).lower())
+        elif isinstance(rd, dns.rdtypes.IN.A.A | dns.rdtypes.IN.AAAA.AAAA):
+            values.append(str(ipaddress.ip_address(rd.address)))
+    return tuple(sorted(values))
 
 
 def _texts(rdatas: Iterable[Any]) -> tuple[str, ...]:

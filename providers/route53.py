@@ -9,10 +9,14 @@ and enforces limits that local emulators do not, so every batch is checked here 
 (:func:`check_change_batch`); the limits come from the Route 53 API reference and quotas.
 botocore's own retries are switched off: :meth:`Provider.apply` owns retrying. A response
 botocore cannot parse, or one without the fields used here, is a clean ProviderError.
+
+Besides SPF's TXT it manages the NS, A and AAAA record sets of a delegation (a macro zone's
+NS below the apex and its glue); the apex NS set belongs to the hosted zone and is refused.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -42,6 +46,10 @@ MAX_BATCH_RECORDS = 1000  # quotas: ResourceRecord elements per request (UPSERT 
 MAX_BATCH_CHARS = 32000  # quotas: characters in all Value elements (UPSERT counts twice)
 # The longest logical value whose quoted 255-character strings fit in MAX_VALUE_CHARS.
 MAX_LOGICAL_VALUE = 3953
+# Developer guide, DNS domain name format: labels of at most 63 bytes, at most 255 bytes in
+# all, dots included (an NS value is a domain name).
+MAX_LABEL = 63
+MAX_NAME = 255
 
 AUTH_CODES = frozenset(
     {
@@ -85,25 +93,23 @@ def check_change_batch(zone: str, changes: Sequence[dict[str, Any]]) -> None:
     for change in changes:
         rrset = change["ResourceRecordSet"]
         name = rrset["Name"].rstrip(".")
+        rtype = rrset.get("Type", "TXT")
         weight = 2 if change["Action"] == "UPSERT" else 1
+        where = f"route53: zone {zone}: record {name}"
+        if rtype == "NS" and name.split(".")[0] == "*":
+            # developer guide, record name: no * wildcard for record sets of type NS
+            raise ProviderError(f"{where}: Route 53 has no wildcard NS record sets")
         for rr in rrset.get("ResourceRecords", []):
             value: str = rr["Value"]
-            where = f"route53: zone {zone}: record {name}"
             if len(value) > MAX_VALUE_CHARS:
                 raise ProviderError(
-                    f"{where}: TXT value of {len(value)} characters in presentation form "
+                    f"{where}: {rtype} value of {len(value)} characters in presentation form "
                     f"exceeds Route 53's limit of {MAX_VALUE_CHARS}"
                 )
-            try:
-                strings = unquote_txt(value, octal=True)
-            except ValueError as exc:
-                raise ProviderError(f"{where}: malformed TXT value: {exc}") from None
-            for string in strings:
-                if len(string.encode("latin-1")) > MAX_TXT_STRING:
-                    raise ProviderError(
-                        f"{where}: TXT character-string of {len(string)} characters exceeds "
-                        f"{MAX_TXT_STRING}"
-                    )
+            if rtype == "TXT":
+                _check_txt(where, value)
+            else:
+                _check_rdata(where, rtype, value)
             records += weight
             chars += weight * len(value)
     if records > MAX_BATCH_RECORDS:
@@ -116,6 +122,43 @@ def check_change_batch(zone: str, changes: Sequence[dict[str, Any]]) -> None:
             f"route53: zone {zone}: change batch has {chars} characters of values "
             f"(UPSERT counted twice); Route 53 accepts at most {MAX_BATCH_CHARS}"
         )
+
+
+def _check_txt(where: str, value: str) -> None:
+    try:
+        strings = unquote_txt(value, octal=True)
+    except ValueError as exc:
+        raise ProviderError(f"{where}: malformed TXT value: {exc}") from None
+    for string in strings:
+        if len(string.encode("latin-1")) > MAX_TXT_STRING:
+            raise ProviderError(
+                f"{where}: TXT character-string of {len(string)} characters exceeds "
+                f"{MAX_TXT_STRING}"
+            )
+
+
+def _check_rdata(where: str, rtype: str, value: str) -> None:
+    """An NS value must be a domain name; A dotted-decimal IPv4, AAAA colon-hex IPv6
+    (developer guide, supported record types)."""
+    if rtype == "NS":
+        labels = value.rstrip(".").split(".")
+        if not value.rstrip(".") or not all(labels):
+            raise ProviderError(f"{where}: NS value {value!r} is not a domain name")
+        if any(len(label.encode()) > MAX_LABEL for label in labels):
+            raise ProviderError(f"{where}: NS value {value!r} has a label over {MAX_LABEL} bytes")
+        if len(value.rstrip(".").encode()) + 1 > MAX_NAME:
+            raise ProviderError(f"{where}: NS value {value!r} is over {MAX_NAME} bytes")
+        return
+    if rtype not in ("A", "AAAA"):
+        raise ProviderError(f"{where}: record type {rtype} is not managed here")
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    version = 4 if rtype == "A" else 6
+    if address is None or address.version != version or "%" in value:  # no IPv6 zone index
+        kind = "dotted-decimal IPv4" if rtype == "A" else "colon-separated IPv6"
+        raise ProviderError(f"{where}: {rtype} value {value!r} is not a {kind} address")
 
 
 def check_credentials(zone: str, key_id: str | None, secret: str | None) -> None:
@@ -157,12 +200,14 @@ class Route53Options(ProviderOptions):
 
 
 class Route53Provider(Provider):
-    """TXT record sets in one Route 53 hosted zone, found by name unless its id is given."""
+    """TXT (and delegation NS/A/AAAA) record sets in one Route 53 hosted zone, found by
+    name unless its id is given."""
 
     name: ClassVar[str] = "route53"
     Options: ClassVar[type[BaseModel] | None] = Route53Options
     max_value_length: ClassVar[int | None] = MAX_LOGICAL_VALUE
     atomic_batches: ClassVar[bool] = True
+    record_types: ClassVar[frozenset[str]] = frozenset({"TXT", "NS", "A", "AAAA"})
 
     def __init__(
         self,
@@ -218,7 +263,24 @@ class Route53Provider(Provider):
             ),
         )
 
+    def validate(self, change: Change) -> None:
+        """Also refuse NS at the apex: Route 53 keeps that set for the hosted zone."""
+        if change.rtype == "NS" and change.name == self.zone:
+            raise ProviderError(
+                f"route53: zone {self.zone}: refusing to change the apex NS record set "
+                "(it belongs to the hosted zone; delegate a name below the apex)"
+            )
+        super().validate(change)
+
     # -- hooks ---------------------------------------------------------------------------
+
+    def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
+        found: list[RecordSet] = []
+        for name in sorted(names):
+            rrset = self._current_rrset(name, rtype)
+            if rrset is not None and "ResourceRecords" in rrset:  # an alias has no values
+                found.append(self._typed_set(name, rtype, rrset))
+        return found
 
     def _list(self, names: set[str] | None) -> list[RecordSet]:
         zone_id = self.hosted_zone_id()
@@ -239,30 +301,33 @@ class Route53Provider(Provider):
         return found
 
     def _apply(self, changes: Sequence[Change]) -> None:
-        final: dict[str, Change] = {}
-        for change in changes:  # applying in order == applying each name's last change
-            final[change.name] = change
+        final: dict[tuple[str, str], Change] = {}
+        for change in changes:  # applying in order == applying each set's last change
+            final[(change.name, change.rtype)] = change
         upserts = {
-            name: {"Action": "UPSERT", "ResourceRecordSet": self._rrset(change.new)}
-            for name, change in final.items()
+            key: {"Action": "UPSERT", "ResourceRecordSet": self._rrset(change.new)}
+            for key, change in final.items()
             if not isinstance(change, Delete) and change.new.values
         }
         check_change_batch(self.zone, list(upserts.values()))  # before any request
         zone_id = self.hosted_zone_id()
         batch: list[dict[str, Any]] = []
-        for name in sorted(final):
-            if name in upserts:
-                batch.append(upserts[name])
+        for key in sorted(final):
+            if key in upserts:
+                batch.append(upserts[key])
                 continue
-            current = self._current_rrset(name)  # DELETE must carry the exact current rrset
+            name, rtype = key
+            current = self._current_rrset(name, rtype)  # DELETE must carry the exact rrset
             if current is None:
-                log.info("route53: %s has no TXT record set; nothing to delete", name)
+                log.info("route53: %s has no %s record set; nothing to delete", name, rtype)
             else:
                 batch.append({"Action": "DELETE", "ResourceRecordSet": current})
         if not batch:
             return
         check_change_batch(self.zone, batch)
-        what = "change " + ", ".join(sorted(final))
+        what = "change " + ", ".join(
+            name if rtype == "TXT" else f"{name} {rtype}" for name, rtype in sorted(final)
+        )
         response = self._call(
             what,
             lambda: self.client.change_resource_record_sets(
@@ -322,22 +387,53 @@ class Route53Provider(Provider):
             raise self._malformed("list records", f"record {name}: {exc}") from None
         return RecordSet(name, values, int(rrset.get("TTL", 300)))
 
+    def _typed_set(self, name: str, rtype: str, rrset: dict[str, Any]) -> RecordSet:
+        """An NS/A/AAAA record set: NS targets lower-case without dot, addresses short."""
+        records = rrset["ResourceRecords"]
+        if not isinstance(records, list) or not all(
+            isinstance(rr, dict) and isinstance(rr.get("Value"), str) for rr in records
+        ):
+            raise self._malformed("list records", f"record {name}: a {rtype} record without Value")
+        values: set[str] = set()
+        for rr in records:
+            value = rr["Value"]
+            if rtype == "NS":
+                values.add(decode_name(value))
+                continue
+            try:
+                address = ipaddress.ip_address(value)
+            except ValueError:
+                address = None
+            if address is None or address.version != (4 if rtype == "A" else 6):
+                raise self._malformed(
+                    "list records", f"record {name}: {rtype} value {value!r:.60} is not an address"
+                )
+            values.add(str(address))
+        ttl = rrset.get("TTL", 300)
+        if not isinstance(ttl, int) or isinstance(ttl, bool):
+            raise self._malformed("list records", f"record {name}: bad TTL {ttl!r:.20}")
+        return RecordSet(name, tuple(sorted(values)), ttl, rtype)
+
     def _rrset(self, record: RecordSet) -> dict[str, Any]:
+        if record.rtype == "TXT":
+            values = [render_value(v) for v in record.values]
+        else:  # NS targets absolute; addresses as they are
+            values = [v + "." if record.rtype == "NS" else v for v in record.values]
         return {
             "Name": record.name + ".",
-            "Type": "TXT",
+            "Type": record.rtype,
             "TTL": record.ttl,
-            "ResourceRecords": [{"Value": render_value(v)} for v in record.values],
+            "ResourceRecords": [{"Value": v} for v in values],
         }
 
-    def _current_rrset(self, name: str) -> dict[str, Any] | None:
-        """The exact TXT rrset at ``name`` as Route 53 has it (DELETE must match it)."""
+    def _current_rrset(self, name: str, rtype: str = "TXT") -> dict[str, Any] | None:
+        """The exact ``rtype`` rrset at ``name`` as Route 53 has it (DELETE must match it)."""
         response = self._call(
             f"read {name}",
             lambda: self.client.list_resource_record_sets(
                 HostedZoneId=self.hosted_zone_id(),
                 StartRecordName=name + ".",
-                StartRecordType="TXT",
+                StartRecordType=rtype,
                 MaxItems="1",
             ),
         )
@@ -346,7 +442,7 @@ class Route53Provider(Provider):
             raise self._malformed(f"read {name}", "no ResourceRecordSets in the response")
         for rrset in rrsets:
             if (
-                rrset.get("Type") == "TXT"
+                rrset.get("Type") == rtype
                 and decode_name(str(rrset.get("Name", ""))) == name
                 and "SetIdentifier" not in rrset
             ):

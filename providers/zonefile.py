@@ -1,9 +1,13 @@
-"""The embedded default provider: TXT records in a BIND-syntax zone file.
+"""The embedded default provider: records in a BIND-syntax zone file.
 
-Reading uses dnspython's zone parser. Writing is line-oriented so that everything the adapter
-does not manage survives byte for byte: only the TXT lines of the changed names are
-replaced (in place; new names are appended), the SOA serial is bumped, and the result is
-parsed again before it atomically replaces the file. ``$INCLUDE`` is not supported.
+It manages TXT records, and the NS and A/AAAA records of a delegation below the apex (a
+macro zone's NS and its glue, docs/macro.md); NS at the apex belongs to the zone's
+operator and is refused. Reading uses dnspython's zone parser (which keeps glue occluded
+by a delegation). Writing is line-oriented so that everything the adapter does not manage
+survives byte for byte: only the lines of the changed record sets (name and type) are
+replaced (in place; new ones are appended; NS targets absolute), the SOA serial is
+bumped, and the result is parsed again before it atomically replaces the file.
+``$INCLUDE`` is not supported.
 
 A symlinked zone file is written through the link: the temporary is made beside the link's
 final target and renamed over it, so the link stays a link. Writers of one zone file take
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import ipaddress
 import logging
 import os
 import re
@@ -36,8 +41,11 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.NS
 import dns.rdtypes.ANY.SOA
 import dns.rdtypes.ANY.TXT
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.ttl
 import dns.zone
 from pydantic import BaseModel, Field
@@ -54,6 +62,12 @@ SERIAL_MODULUS = 2**32  # RFC 1982 serial number arithmetic
 LOCK_POLL_SECONDS = 0.05
 TEMP_TAG = ".spfmanager-"  # temporaries: .<name>.spfmanager-XXXXXXXX.tmp
 TEMP_SUFFIX = ".tmp"
+_TYPES = {
+    "TXT": dns.rdatatype.TXT,
+    "NS": dns.rdatatype.NS,
+    "A": dns.rdatatype.A,
+    "AAAA": dns.rdatatype.AAAA,
+}
 _DEFAULT_ZONE = """\
 $TTL 3600
 @\t3600\tIN\tSOA\t{ns} hostmaster.{zone}. ( {serial} 3600 900 1209600 300 )
@@ -80,6 +94,7 @@ class _Entry:
     owner: dns.name.Name | None = None  # None for directives
     rdtype: dns.rdatatype.RdataType | None = None
     rdata_index: int = 0  # index in ``tokens`` of the first rdata field
+    origin: dns.name.Name | None = None  # the $ORIGIN its relative names are under
 
 
 def _tokenize(line: str, number: int, depth: int) -> tuple[list[_Token], int]:
@@ -154,7 +169,9 @@ def _scan(lines: Sequence[str], origin: dns.name.Name) -> list[_Entry]:
         if owner is None:
             raise ValueError(f"line {start + 1}: record without an owner name")
         rdtype, rdata_index = _record_type(pending, 0 if implicit else 1)
-        entries.append(_Entry(start, number, tuple(pending), implicit, owner, rdtype, rdata_index))
+        entries.append(
+            _Entry(start, number, tuple(pending), implicit, owner, rdtype, rdata_index, origin)
+        )
     return entries
 
 
@@ -183,11 +200,13 @@ class ZoneFileOptions(ProviderOptions):
 
 
 class ZoneFileProvider(Provider):
-    """TXT records in ``<directory>/<zone>.zone`` (or ``filename``), created when missing."""
+    """TXT records, and delegations' NS/A/AAAA, in ``<directory>/<zone>.zone`` (or
+    ``filename``), created when missing."""
 
     name: ClassVar[str] = "zonefile"
     Options: ClassVar[type[BaseModel] | None] = ZoneFileOptions
     atomic_batches: ClassVar[bool] = True
+    record_types: ClassVar[frozenset[str]] = frozenset(_TYPES)
     lock_timeout: ClassVar[float] = 60.0  # an apply outside exclusive() waits this long
 
     def __init__(
@@ -217,10 +236,26 @@ class ZoneFileProvider(Provider):
         ``timeout`` seconds; re-entrant for the holding thread, across instances."""
         return _hold(self.lock_path, timeout, self.target)
 
+    def validate(self, change: Change) -> None:
+        """The base checks; and NS at the apex is refused: it is the zone operator's."""
+        super().validate(change)
+        if change.rtype == "NS" and change.name == self.zone:
+            raise ProviderError(
+                f"zonefile: {self.path}: refusing to change the NS records of the zone apex "
+                f"{self.zone}: they belong to the zone's operator (spfmanager publishes only "
+                "delegations below the apex)"
+            )
+
     def _list(self, names: set[str] | None) -> list[RecordSet]:
+        return self._records("TXT")
+
+    def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
+        return [rs for rs in self._records(rtype) if rs.name in names]
+
+    def _records(self, rtype: str) -> list[RecordSet]:
         if not self.path.exists():
             return []
-        return list(self._parse(self._read()).values())
+        return list(self._parse(self._read(), {rtype}).values())
 
     def _apply(self, changes: Sequence[Change]) -> None:
         with self.exclusive(self.lock_timeout):
@@ -230,17 +265,17 @@ class ZoneFileProvider(Provider):
     def _apply_locked(self, changes: Sequence[Change]) -> None:
         exists = self.path.exists()
         text = self._read() if exists else self._default_text()
-        current = self._parse(text)
-        desired: dict[str, RecordSet | None] = {}
-        for change in changes:  # the last change to a name decides its final state
-            desired[change.name] = None if isinstance(change, Delete) else change.new
-        if exists and all(_same(current.get(n), rs) for n, rs in desired.items()):
+        current = self._parse(text, self.record_types)
+        desired: dict[_Key, RecordSet | None] = {}
+        for change in changes:  # the last change to a record set decides its final state
+            desired[change.name, change.rtype] = None if isinstance(change, Delete) else change.new
+        if exists and all(_same(current.get(k), rs) for k, rs in desired.items()):
             log.info("zonefile %s: already up to date", self.path)
             return
         new_text = self._bump_serial(self._rewrite(text, desired, current))
         self._check(new_text, desired)
         self._write(new_text)
-        log.info("zonefile %s: wrote %d TXT change(s)", self.path, len(desired))
+        log.info("zonefile %s: wrote %d record set change(s)", self.path, len(desired))
 
     def _read(self) -> str:
         """The file as it is: line endings untranslated."""
@@ -263,24 +298,25 @@ class ZoneFileProvider(Provider):
         except (dns.exception.DNSException, ValueError) as exc:
             raise ProviderError(f"zonefile: {self.path}: cannot parse zone: {exc}") from exc
 
-    def _parse(self, text: str) -> dict[str, RecordSet]:
-        found: dict[str, RecordSet] = {}
-        for owner, rdataset in self._load(text).iterate_rdatasets(dns.rdatatype.TXT):
-            name = owner.to_text(omit_final_dot=True).lower()
-            values = tuple(
-                sorted(_joined(rd) for rd in rdataset if isinstance(rd, dns.rdtypes.ANY.TXT.TXT))
-            )
-            found[name] = RecordSet(name, values, rdataset.ttl)
+    def _parse(self, text: str, rtypes: Iterable[str]) -> dict[_Key, RecordSet]:
+        """The record sets of types ``rtypes`` in ``text``, occluded glue included."""
+        zone = self._load(text)
+        found: dict[_Key, RecordSet] = {}
+        for rtype in sorted(rtypes):
+            for owner, rdataset in zone.iterate_rdatasets(_TYPES[rtype]):
+                name = owner.to_text(omit_final_dot=True).lower()
+                values = tuple(sorted(v for rd in rdataset if (v := _value(rd)) is not None))
+                found[name, rtype] = RecordSet(name, values, rdataset.ttl, rtype)
         return found
 
     def _rewrite(
         self,
         text: str,
-        desired: dict[str, RecordSet | None],
-        current: dict[str, RecordSet],
+        desired: dict[_Key, RecordSet | None],
+        current: dict[_Key, RecordSet],
     ) -> str:
-        """``text`` (whose TXT sets are ``current``) with the TXT lines of the ``desired``
-        names replaced, the rest kept."""
+        """``text`` (whose managed sets are ``current``) with the lines of the ``desired``
+        record sets replaced, the rest kept."""
         lines = _lines(text)
         eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
         try:
@@ -289,22 +325,23 @@ class ZoneFileProvider(Provider):
             raise ProviderError(f"zonefile: {self.path}: cannot edit zone: {exc}") from exc
         out: list[str] = []
         origin, last_owner = self.origin, None
-        placed: set[str] = set()
+        placed: set[_Key] = set()
         verbatim = _verbatim(entries.values(), desired, current)
-        kept = {name: {v for e, v in verbatim.values() if e == name} for name in desired}
+        kept = {key: {v for k, v in verbatim.values() if k == key} for key in desired}
 
-        def emit(name: str) -> None:
+        def emit(key: _Key) -> None:
             nonlocal last_owner
-            placed.add(name)
-            rrset = desired[name]
+            placed.add(key)
+            rrset = desired[key]
             if rrset is None:
                 return
-            owner = dns.name.from_text(name)
+            owner = dns.name.from_text(rrset.name)
             for value in rrset.values:
-                if value in kept[name]:
+                if value in kept[key]:
                     continue  # its own line stays as it is, comment and all
+                rdata = _rdata_text(rrset.rtype, value)
                 out.append(
-                    f"{_relative(owner, origin)}\t{rrset.ttl}\tIN\tTXT\t{quote_txt(value)}{eol}"
+                    f"{_relative(owner, origin)}\t{rrset.ttl}\tIN\t{rrset.rtype}\t{rdata}{eol}"
                 )
             last_owner = owner
 
@@ -322,8 +359,8 @@ class ZoneFileProvider(Provider):
                     origin = dns.name.from_text(entry.tokens[1].text, origin=origin)
                 out.extend(block)
                 continue
-            key = entry.owner.to_text(omit_final_dot=True).lower()
-            if entry.rdtype == dns.rdatatype.TXT and key in desired:
+            key = _key(entry)
+            if key is not None and key in desired:
                 if key not in placed:
                     emit(key)
                 if entry.first in verbatim:
@@ -339,9 +376,9 @@ class ZoneFileProvider(Provider):
             out.extend(block)
         if out and not out[-1].endswith("\n"):
             out[-1] += eol
-        for name in desired:
-            if name not in placed:
-                emit(name)
+        for key in desired:
+            if key not in placed:
+                emit(key)
         return "".join(out)
 
     def _bump_serial(self, text: str) -> str:
@@ -355,14 +392,14 @@ class ZoneFileProvider(Provider):
                 return "".join(lines)
         raise ProviderError(f"zonefile: {self.path}: no SOA record at {self.zone}")
 
-    def _check(self, text: str, desired: dict[str, RecordSet | None]) -> None:
+    def _check(self, text: str, desired: dict[_Key, RecordSet | None]) -> None:
         """Refuse to write a file that does not parse or does not hold the desired state."""
-        result = self._parse(text)
-        for name, rrset in desired.items():
-            if not _same(result.get(name), rrset):
+        result = self._parse(text, self.record_types)
+        for (name, rtype), rrset in desired.items():
+            if not _same(result.get((name, rtype)), rrset):
                 raise ProviderError(
                     f"zonefile: {self.path}: {name}: rewritten zone does not hold the new "
-                    "TXT records (unsupported zone file layout?); file left unchanged"
+                    f"{rtype} records (unsupported zone file layout?); file left unchanged"
                 )
 
     def _write(self, text: str) -> None:
@@ -487,42 +524,70 @@ def _release(lock_path: Path) -> None:
             os.close(held.fd)  # closing the only descriptor releases the flock
 
 
+_Key = tuple[str, str]  # a record set's (name, type)
+
+
+def _key(entry: _Entry) -> _Key | None:
+    """The (name, type) of a record line; None for a directive."""
+    if entry.owner is None or entry.rdtype is None:
+        return None
+    return entry.owner.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(entry.rdtype)
+
+
 def _verbatim(
     entries: Iterable[_Entry],
-    desired: dict[str, RecordSet | None],
-    current: dict[str, RecordSet],
-) -> dict[int, tuple[str, str]]:
-    """The TXT lines of ``desired`` names that stay as written (first line -> name, value):
-    a value the name keeps, while its RRset (``current``) keeps its TTL. Only spfmanager's
+    desired: dict[_Key, RecordSet | None],
+    current: dict[_Key, RecordSet],
+) -> dict[int, tuple[_Key, str]]:
+    """The lines of ``desired`` record sets that stay as written (first line -> key, value):
+    a value the set keeps, while the set (``current``) keeps its TTL. Only spfmanager's
     values are rewritten; a verification string keeps its line, comment and all."""
-    verbatim: dict[int, tuple[str, str]] = {}
-    left: dict[str, list[str]] = {}
+    verbatim: dict[int, tuple[_Key, str]] = {}
+    left: dict[_Key, list[str]] = {}
     for entry in sorted(entries, key=lambda e: e.first):
-        if entry.owner is None or entry.rdtype != dns.rdatatype.TXT:
+        key = _key(entry)
+        if key is None:
             continue
-        name = entry.owner.to_text(omit_final_dot=True).lower()
-        wanted, have = desired.get(name), current.get(name)
+        wanted, have = desired.get(key), current.get(key)
         if wanted is None or have is None or have.ttl != wanted.ttl:
             continue
-        value = _txt_value(entry)
-        remaining = left.setdefault(name, list(wanted.values))
+        value = _line_value(entry, dns.rdatatype.from_text(key[1]))
+        remaining = left.setdefault(key, list(wanted.values))
         if value is not None and value in remaining:
             remaining.remove(value)
-            verbatim[entry.first] = (name, value)
+            verbatim[entry.first] = (key, value)
     return verbatim
 
 
-def _txt_value(entry: _Entry) -> str | None:
-    """The value of a TXT line, as :meth:`ZoneFileProvider._parse` reads it (None when
-    dnspython cannot read it alone: it is rewritten)."""
+def _line_value(entry: _Entry, rdtype: dns.rdatatype.RdataType) -> str | None:
+    """The value of a record line of type ``rdtype``, as :meth:`ZoneFileProvider._parse`
+    reads it (None when dnspython cannot read it alone: it is rewritten)."""
     rdata = " ".join(t.text for t in entry.tokens[entry.rdata_index :])
     try:
-        parsed = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rdata)
+        parsed = dns.rdata.from_text(dns.rdataclass.IN, rdtype, rdata, origin=entry.origin)
     except (dns.exception.DNSException, ValueError):
         return None
-    if not isinstance(parsed, dns.rdtypes.ANY.TXT.TXT):
-        return None
-    return _joined(parsed)
+    return _value(parsed)
+
+
+def _value(rdata: dns.rdata.Rdata) -> str | None:
+    """A managed record's value in the change model's form (None for other types)."""
+    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
+        return _joined(rdata)
+    if isinstance(rdata, dns.rdtypes.ANY.NS.NS):
+        return rdata.target.to_text(omit_final_dot=True).lower()
+    if isinstance(rdata, dns.rdtypes.IN.A.A | dns.rdtypes.IN.AAAA.AAAA):
+        return str(ipaddress.ip_address(rdata.address))
+    return None
+
+
+def _rdata_text(rtype: str, value: str) -> str:
+    """The presentation form of a value: TXT quoted (and split), an NS target absolute."""
+    if rtype == "TXT":
+        return quote_txt(value)
+    if rtype == "NS":
+        return value + "."
+    return value
 
 
 def _joined(rdata: dns.rdtypes.ANY.TXT.TXT) -> str:

@@ -91,6 +91,12 @@ def macro_server_command(
             fail(f"{config}: no 'macro:' section: nothing to serve (see docs/macro.md)")
         if not macro_intents(workspace.intents):
             fail(f"{config}: no domain has 'mode: macro': nothing to serve")
+        if settings.backend.value != "rbldnsd":
+            fail(
+                f"{config}: macro.backend is {settings.backend.value}: provider "
+                f"{settings.provider} serves the records, there is no rbldnsd to run "
+                "('spfmanager apply' publishes them)"
+            )
         builds, data = workspace.macro_build()
         if data.text is None:
             for build in builds:

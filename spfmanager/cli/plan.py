@@ -30,7 +30,7 @@ from spfmanager.cli.workspace import open_workspace, progress_bar
 
 if TYPE_CHECKING:
     from spfmanager.publish.apply import ApplyItem
-    from spfmanager.publish.macro import MacroData
+    from spfmanager.publish.macro import MacroData, ZoneChanges
     from spfmanager.publish.plan import Plan
     from spfmanager.publish.workflow import Workspace
 
@@ -136,9 +136,11 @@ def apply_command(
     with clean_errors():
         workspace = open_workspace(config, snapshot, nameserver, port, state)
         if plan_file is not None:
-            items, errors, macro = _saved_plan(plan_file, force, workspace)
+            items, errors, macro, zones = _saved_plan(plan_file, force, workspace)
             with steps("apply", None, lines=not as_json) as step:
-                report = workspace.apply(items, force=force, progress=step, macro=macro)
+                report = workspace.apply(
+                    items, force=force, progress=step, macro=macro, macro_zones=zones
+                )
         else:
             with progress_bar(len(workspace.intents), not as_json) as advance:
                 plan = workspace.plan(progress=advance)
@@ -156,13 +158,15 @@ def apply_command(
         out = console()
         if report.macro_written is not None:
             out.print(f"[green]write[/] {report.macro_written} (macro data)")
+        for line in report.macro_changes:
+            out.print(f"[green]publish[/] {line}")
         for change in report.applied:
             out.print(f"[green]{type(change).__name__.lower()}[/] {change.name}")
         for pending in report.scheduled:
             out.print(f"[dim]scheduled deletion of {pending.name} after {pending.not_before}[/]")
         for name in report.kept:
             out.print(f"[yellow]kept[/] {name}: a record in the zone still points at it")
-        if not report.applied and report.macro_written is None:
+        if not report.applied and report.macro_written is None and not report.macro_changes:
             # Domains that could not be built have nothing to apply, and are not in sync.
             if errors:
                 out.print("nothing to apply")
@@ -204,11 +208,11 @@ def _approved() -> bool:
 
 def _saved_plan(
     path: Path, force: bool, workspace: Workspace
-) -> tuple[list[ApplyItem], list[str], MacroData | None]:
-    """The plan's items, the errors of the domains it could not build, and its macro
-    data file (the proven dataset the plan holds, written first)."""
+) -> tuple[list[ApplyItem], list[str], MacroData | None, list[ZoneChanges]]:
+    """The plan's items, the errors of the domains it could not build, its macro data file
+    (the proven dataset the plan holds, written first) and its macro zones' changes."""
     from spfmanager.publish.apply import ApplyItem
-    from spfmanager.publish.macro import MacroData
+    from spfmanager.publish.macro import MacroData, ZoneChanges
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -216,14 +220,17 @@ def _saved_plan(
         errors = [str(e) for e in data.get("errors") or []]
         saved = data.get("macro")
         macro = None
-        if saved and saved.get("dataset") and workspace.config.macro is not None:
-            macro = MacroData(
-                workspace.config.macro, Path(saved["data_file"]), str(saved["dataset"])
-            )
+        zones: list[ZoneChanges] = []
+        if saved and workspace.config.macro is not None:
+            if saved.get("dataset"):
+                macro = MacroData(
+                    workspace.config.macro, Path(saved["data_file"]), str(saved["dataset"])
+                )
+            zones = [ZoneChanges.from_data(z) for z in saved.get("zones") or []]
     except OSError as exc:
         fail(f"{path}: cannot read the plan: {exc.strerror}")
     except (ValueError, KeyError, TypeError) as exc:
         fail(f"{path}: not a plan written by 'spfmanager plan --out': {exc}")
     if data.get("unsafe") and not force:
         fail(f"{path}: refusing an unsafe plan (use --force): " + "; ".join(data["unsafe"]))
-    return items, errors, macro
+    return items, errors, macro, zones

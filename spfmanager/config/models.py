@@ -377,7 +377,8 @@ ModeField = Annotated[
     Mode,
     Field(
         description="flatten: publish address terms (chained records when needed); macro: "
-        "one include answered per client by the rbldnsd of the 'macro:' section"
+        "one include answered per client from the 'macro:' section's zone (rbldnsd, or "
+        "wildcard records)"
     ),
 ]
 
@@ -412,19 +413,69 @@ def _contact(value: str) -> str:
     return _domain_name(f"{local}.{domain}" if at else value)
 
 
+class MacroBackend(StrEnum):
+    """What answers the macro zone (docs/macro.md)."""
+
+    RBLDNSD = "rbldnsd"  # an rbldnsd ``combined`` data file spfmanager writes
+    RECORDS = "records"  # wildcard TXT records published through a provider (PowerDNS...)
+
+
+Glue = tuple[Annotated[str, AfterValidator(lambda v: str(ip_address(v)))], ...]
+
+
+class DelegationConfig(_Model):
+    """Where spfmanager publishes the macro zone's NS records (and glue) at its parent."""
+
+    provider: ProviderName = Field(
+        default=None,
+        description="The provider holding the parent zone (its adapter must manage NS "
+        "records); default: defaults.provider",
+    )
+    zone: DomainName | None = Field(
+        default=None,
+        description="The parent zone at that provider; default: the macro zone without its "
+        "first label",
+    )
+    glue: dict[DomainName, Glue] = Field(
+        default={},
+        description="Addresses of each nameserver named inside the macro zone (its glue "
+        "A/AAAA records, required for those)",
+    )
+
+
 class MacroConfig(_Model):
-    """Macro mode's zone and the rbldnsd data file that answers it (docs/macro.md)."""
+    """Macro mode's zone and what answers it: an rbldnsd data file, or records published
+    through a provider (docs/macro.md)."""
 
     zone: DomainName = Field(
         description="The macro zone, e.g. spf.example.net, delegated to the rbldnsd servers"
+    )
+    backend: MacroBackend = Field(
+        default=MacroBackend.RBLDNSD,
+        description="rbldnsd: write an rbldnsd data file; records: publish wildcard TXT "
+        "records through 'provider' (PowerDNS, or any provider applying a batch atomically)",
     )
     data_file: Annotated[str, StringConstraints(min_length=1)] = Field(
         default="macro.data",
         description="The rbldnsd combined data file, relative to the config file",
     )
-    nameservers: Annotated[tuple[DomainName, ...], Field(min_length=1)] = Field(
-        description="The names of the rbldnsd servers (the zone's $NS; the first is the "
-        "SOA's primary)"
+    nameservers: tuple[DomainName, ...] = Field(
+        default=(),
+        description="The names of the servers answering the zone (rbldnsd: its $NS, the "
+        "first is the SOA's primary; required for rbldnsd and for a delegation)",
+    )
+    provider: ProviderName = Field(
+        default=None,
+        description="records backend: the provider whose zone holds the macro zone's names",
+    )
+    provider_zone: DomainName | None = Field(
+        default=None,
+        description="records backend: that provider's zone; default: the macro zone itself",
+    )
+    delegation: DelegationConfig | None = Field(
+        default=None,
+        description="Publish the NS records (and glue) of the macro zone at its parent; "
+        "without it, plan checks the delegation and prints the records to add",
     )
     contact: (
         Annotated[
@@ -437,11 +488,70 @@ class MacroConfig(_Model):
         default=None,
         description="The SOA contact (hostmaster@example.net); default hostmaster.<zone>",
     )
-    ttl: TTL = Field(default=300, description="TTL of rbldnsd's answers (and of its SOA/NS)")
+    ttl: TTL = Field(default=300, description="TTL of the macro answers (and rbldnsd's SOA/NS)")
     listen: Annotated[str, AfterValidator(_listen)] = Field(
         default="127.0.0.1/5353",
         description="ADDRESS/PORT rbldnsd listens on in the command macro-server prints and runs",
     )
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> Self:
+        zone = self.zone
+        if self.backend is MacroBackend.RBLDNSD and not self.nameservers:
+            raise PydanticCustomError(
+                "macro", "the rbldnsd backend needs 'nameservers' (the zone's $NS)"
+            )
+        if self.backend is MacroBackend.RECORDS:
+            if self.provider is None:
+                raise PydanticCustomError(
+                    "macro", "the records backend needs 'provider' (where the records go)"
+                )
+            home = self.provider_zone or zone
+            if zone != home and not zone.endswith(f".{home}"):
+                raise PydanticCustomError(
+                    "macro",
+                    "provider_zone {home} does not hold the macro zone {zone}",
+                    {"home": home, "zone": zone},
+                )
+        delegation = self.delegation
+        if delegation is None:
+            return self
+        if not self.nameservers:
+            raise PydanticCustomError("macro", "a delegation needs 'nameservers' (its NS records)")
+        parent = delegation.zone or self.parent_zone
+        if parent is None or not zone.endswith(f".{parent}"):
+            raise PydanticCustomError(
+                "macro",
+                "delegation zone {parent} is not a parent of the macro zone {zone}",
+                {"parent": parent or "(none)", "zone": zone},
+            )
+        for name, addresses in delegation.glue.items():
+            if not addresses:
+                raise PydanticCustomError(
+                    "macro", "glue for {name} lists no address", {"name": name}
+                )
+            if name not in self.nameservers:
+                raise PydanticCustomError(
+                    "macro", "glue for {name}, which is not one of 'nameservers'", {"name": name}
+                )
+        for name in self.nameservers:
+            inside = name == zone or name.endswith(f".{zone}")
+            if inside and name not in delegation.glue:
+                raise PydanticCustomError(
+                    "macro",
+                    "nameserver {name} is inside the macro zone: give its addresses under "
+                    "'delegation.glue' (resolvers cannot find it otherwise)",
+                    {"name": name},
+                )
+        return self
+
+    @property
+    def parent_zone(self) -> str | None:
+        """The delegation's parent zone (given, or the macro zone without its first label)."""
+        if self.delegation is not None and self.delegation.zone is not None:
+            return self.delegation.zone
+        _, _, parent = self.zone.partition(".")
+        return parent or None
 
 
 class Defaults(_Model):

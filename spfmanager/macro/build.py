@@ -1,32 +1,49 @@
-"""Macro mode end to end: intents in, a proven dataset and root records out.
+"""Macro mode end to end: intents in, proven served data and root records out.
 
-No proof, no output: :func:`build_macro` returns a dataset only after every domain's root
-record and subzones were proven (:func:`spfmanager.macro.prove.prove`) to give every
-receiver profile the intent's result at every probe.
+No proof, no output: :func:`build_macro` returns the served data only after every domain's
+root record and subzones were proven (:func:`spfmanager.macro.prove.prove`) to give every
+receiver profile the intent's result at every probe. The backend chooses what is served:
+``"rbldnsd"`` a combined dataset (:func:`~spfmanager.macro.zone.render_dataset`),
+``"records"`` wildcard TXT records for any authoritative server
+(:func:`~spfmanager.macro.records.render_records`); only what is proven is returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from spfmanager.compile import Intent
 from spfmanager.dns.base import Resolver
+from spfmanager.errors import MacroError
 from spfmanager.spf.profiles import RECEIVER_PROFILES, Profile
 
-from .prove import MacroProof, prove
+from .prove import MacroProof, Served, prove
+from .records import render_records
 from .zone import DEFAULT_TTL, MacroRecord, plan_macro, render_dataset
+
+MacroBackend = Literal["rbldnsd", "records"]
 
 
 @dataclass(frozen=True)
 class MacroBuild:
-    """The proven output of macro mode: one dataset, a root record per domain."""
+    """The proven output of macro mode: the served data, a root record per domain.
+
+    ``dataset`` is the rbldnsd dataset (``""`` for the records backend: it was not
+    proven); ``zone_records`` the owner name -> TXT text records of the records backend
+    (None for rbldnsd).
+    """
 
     zone: str
     dataset: str
     records: tuple[MacroRecord, ...]
     proofs: tuple[MacroProof, ...]
+    zone_records: dict[str, str] | None = None
+
+    @property
+    def backend(self) -> MacroBackend:
+        return "rbldnsd" if self.zone_records is None else "records"
 
     @property
     def roots(self) -> dict[str, str]:
@@ -37,6 +54,7 @@ class MacroBuild:
     def data(self) -> dict[str, Any]:
         return {
             "zone": self.zone,
+            "backend": self.backend,
             "records": [
                 {"domain": r.domain, "root": r.root, "form": r.form, "entries": r.entries}
                 for r in self.records
@@ -53,13 +71,27 @@ def build_macro(
     ttl: int = DEFAULT_TTL,
     nameservers: Sequence[str] = (),
     profiles: Sequence[Profile] = RECEIVER_PROFILES,
+    backend: MacroBackend = "rbldnsd",
 ) -> MacroBuild:
-    """Plan, render and prove macro mode for ``intents``; MacroError when one cannot be
-    served, VerificationError when the proof fails (nothing is returned then)."""
+    """Plan, render (for ``backend``) and prove macro mode for ``intents``; MacroError when
+    one cannot be served, VerificationError when the proof fails (nothing is returned then).
+
+    ``ttl`` and ``nameservers`` shape the rbldnsd dataset only: the records backend's TTL,
+    SOA and NS are the publishing zone's.
+    """
     records = [plan_macro(intent, resolver, zone) for intent in intents]
-    dataset = render_dataset(records, zone, ttl=ttl, nameservers=nameservers)
+    dataset = ""
+    zone_records: dict[str, str] | None = None
+    if backend == "rbldnsd":
+        dataset = render_dataset(records, zone, ttl=ttl, nameservers=nameservers)
+        served: Served = dataset
+    elif backend == "records":
+        zone_records = render_records(records, zone)
+        served = zone_records
+    else:
+        raise MacroError(f"unknown macro backend {backend!r} (rbldnsd or records)")
     proofs = [
-        prove(intent.record, record, dataset, resolver, profiles=profiles)
+        prove(intent.record, record, served, resolver, profiles=profiles)
         for intent, record in zip(intents, records, strict=True)
     ]
-    return MacroBuild(zone, dataset, tuple(records), tuple(proofs))
+    return MacroBuild(zone, dataset, tuple(records), tuple(proofs), zone_records)

@@ -1,12 +1,14 @@
 """The proof of macro mode: receivers reading the generated data get the intent's result.
 
-:class:`DatasetResolver` answers names under the macro zone from the dataset *text*, with
-rbldnsd's semantics (the deepest subzone; a reversed IPv4 of exactly four octets or an IPv6
-of exactly 32 nibbles, else NXDOMAIN; the longest matching prefix; TXT cut at 255 bytes;
-no match: NXDOMAIN), so what is proven is what was written, not the plan it came from.
-The live tests check that rbldnsd answers alike.
+The served data is either the rbldnsd dataset *text* or the wildcard records
+(:mod:`spfmanager.macro.records`), read back as a server would (:func:`served_resolver`):
+:class:`DatasetResolver` with rbldnsd's semantics (the deepest subzone; a reversed IPv4 of
+exactly four octets or an IPv6 of exactly 32 nibbles, else NXDOMAIN; the longest matching
+prefix; TXT cut at 255 bytes; no match: NXDOMAIN), :class:`RecordsResolver` with RFC 4592's
+(the closest encloser's wildcard). What is proven is what was written, not the plan it came
+from; the live tests check that rbldnsd, BIND and PowerDNS answer alike.
 
-At every probe the bundled evaluator, resolving the root record and the dataset exactly as
+At every probe the bundled evaluator, resolving the root record and the served data exactly as
 a receiver does, must give under RFC 7208 and under every receiver profile
 (:mod:`spfmanager.spf.profiles`), within that profile's own lookup limits, the result
 RFC 7208 gives the intent without limits (what the record means). The probes are those of
@@ -14,7 +16,9 @@ the flattener's proof (:func:`spfmanager.flatten.verify.plan_probes`: every rang
 the intent's partition in both families, the first address reaching each kept term, IPv4
 clients as IPv4-mapped IPv6 addresses, and the DNS worlds of client-dependent ``exists``
 names), plus each edge's neighbours (±1) and both ends of every CIDR entry of the dataset
-and their neighbours: a CIDR split wrong shows at one of them.
+and their neighbours: a CIDR split wrong shows at one of them. For records, also both ends
+of every address run one record answers (:func:`~spfmanager.macro.records.answer_edges`):
+every record, ancestor wildcards included, is read at both ends of each of its runs.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from spfmanager.spf.profiles import RECEIVER_PROFILES, RFC7208, Profile
 from spfmanager.spf.results import Result
 from spfmanager.spf.terms import Record
 
+from .records import RecordsResolver, answer_edges
 from .zone import A_VALUE, MAX_ANSWER, MacroRecord
+
+Served = str | Mapping[str, str]  # an rbldnsd dataset's text, or owner name -> TXT records
 
 UNLIMITED = 1_000_000
 _IPAddress = IPv4Address | IPv6Address
@@ -149,6 +156,14 @@ def _address(labels: str, version: int) -> int | None:
     return int("".join(reversed(parts)), 16)
 
 
+def served_resolver(base: Resolver, served: Served, zone: str) -> Resolver:
+    """A resolver answering ``zone`` from ``served`` as its server would (rbldnsd for a
+    dataset text, RFC 4592 for records), other names from ``base``."""
+    if isinstance(served, str):
+        return DatasetResolver(base, served, zone)
+    return RecordsResolver(base, served, zone)
+
+
 class _WorldResolver:
     """A hypothetical DNS for client-dependent names (see :class:`World`)."""
 
@@ -192,25 +207,25 @@ class MacroProof:
 def prove(
     intent: Record,
     record: MacroRecord,
-    dataset: str,
+    served: Served,
     resolver: Resolver,
     *,
     profiles: Sequence[Profile] = RECEIVER_PROFILES,
 ) -> MacroProof:
-    """Raise VerificationError unless ``record``'s root and ``dataset`` give every probe
-    the result RFC 7208 gives ``intent`` (upstream through ``resolver``), under RFC 7208
-    and each of ``profiles``."""
+    """Raise VerificationError unless ``record``'s root and ``served`` (the dataset text or
+    the records) give every probe the result RFC 7208 gives ``intent`` (upstream through
+    ``resolver``), under RFC 7208 and each of ``profiles``."""
     domain = record.domain
     sender = f"postmaster@{domain}"
     as_intent = OverlayResolver(resolver, {domain: [[intent.render()]]})
-    published = DatasetResolver(
-        OverlayResolver(resolver, {domain: [[record.root]]}), dataset, record.zone
+    published = served_resolver(
+        OverlayResolver(resolver, {domain: [[record.root]]}), served, record.zone
     )
     checked = (RFC7208, *(p for p in profiles if p != RFC7208))
     evaluations = 0
     most = 0
     results: dict[str, int] = {}
-    probes = list(_probes(record, dataset, resolver))
+    probes = list(_probes(record, served, resolver))
     for probe in probes:
         if probe.world is None:
             meaning_dns: Resolver = as_intent
@@ -249,8 +264,9 @@ def _mismatch(
     )
 
 
-def _probes(record: MacroRecord, dataset: str, resolver: Resolver) -> Iterator[Probe]:
-    """The flattener's probes, the neighbours of each edge, and every dataset entry's ends."""
+def _probes(record: MacroRecord, served: Served, resolver: Resolver) -> Iterator[Probe]:
+    """The flattener's probes, the neighbours of each edge, every dataset entry's ends and,
+    for records, every existing node's ends."""
     form = list(record.intent_form)
     seen: set[Probe] = set()
     planned = plan_probes(form, form, resolver, record.domain, mapped_clients=True)
@@ -270,6 +286,14 @@ def _probes(record: MacroRecord, dataset: str, resolver: Resolver) -> Iterator[P
             if 0 <= value < (1 << _BITS[address.version]):
                 kind = IPv4Address if address.version == 4 else IPv6Address
                 yield from _once(seen, Probe(kind(value)))
+    if not isinstance(served, str):
+        runs = {
+            a
+            for sub in record.subzones
+            for a in answer_edges(served, sub.name, sub.version, record.zone)
+        }
+        for address in sorted(runs, key=lambda a: (a.version, int(a))):
+            yield from _once(seen, Probe(address))
 
 
 def _once(seen: set[Probe], probe: Probe) -> Iterator[Probe]:
@@ -293,8 +317,8 @@ def expected_results(
     }
 
 
-def probe_addresses(record: MacroRecord, dataset: str, resolver: Resolver) -> list[_IPAddress]:
-    """The client addresses the proof evaluates (without DNS worlds)."""
+def probe_addresses(record: MacroRecord, served: Served, resolver: Resolver) -> list[_IPAddress]:
+    """The client addresses the proof evaluates for ``served`` (without DNS worlds)."""
     return list(
-        dict.fromkeys(p.address for p in _probes(record, dataset, resolver) if p.world is None)
+        dict.fromkeys(p.address for p in _probes(record, served, resolver) if p.world is None)
     )

@@ -32,8 +32,8 @@ from typing import Any
 from spfmanager.errors import StalePlanError, UnsafePlanError, VisibilityTimeoutError
 from spfmanager.providers.base import Provider
 from spfmanager.publish.build import Progress
-from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update
-from spfmanager.publish.macro import MacroData, write_data
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update, change_from_data
+from spfmanager.publish.macro import MacroData, ZoneChanges, write_data
 from spfmanager.publish.plan import Phase, Plan, protected
 from spfmanager.publish.state import PendingDeletion, ServiceSizes, State, utcnow
 
@@ -110,17 +110,8 @@ class ApplyItem:
         return items
 
 
-def _rrset(data: Mapping[str, Any]) -> RecordSet:
-    return RecordSet(data["name"], tuple(data["values"]), int(data["ttl"]))
-
-
 def _change(data: Mapping[str, Any]) -> Change:
-    action = data["action"]
-    if action == "create":
-        return Create(_rrset(data["new"]))
-    if action == "update":
-        return Update(_rrset(data["old"]), _rrset(data["new"]))
-    return Delete(_rrset(data["old"]))
+    return change_from_data(data)
 
 
 @dataclass
@@ -130,12 +121,14 @@ class ApplyReport:
     scheduled: list[PendingDeletion] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # due for deletion, but still pointed at
     macro_written: str | None = None  # the macro data file, when this apply rewrote it
+    macro_changes: list[str] = field(default_factory=list)  # "records: 12 changes in zone"
 
     @property
     def data(self) -> dict[str, Any]:
         return {
             "applied": [{"action": type(c).__name__.lower(), "name": c.name} for c in self.applied],
             "macro_data_written": self.macro_written,
+            "macro_changes": list(self.macro_changes),
             "scheduled_deletions": [
                 {"name": p.name, "not_before": p.not_before.isoformat()} for p in self.scheduled
             ],
@@ -157,12 +150,15 @@ def apply_plan(
     retire_grace: float = RETIRE_GRACE_SECONDS,
     progress: Progress | None = None,
     macro: MacroData | None = None,
+    macro_zones: Sequence[ZoneChanges] = (),
 ) -> ApplyReport:
     """Apply ``plan``; ``providers(provider_name, zone)`` opens the adapter for a zone.
 
     Macro mode: the proven data file (``plan.macro``, or ``macro`` with saved items) is
     written first, atomically, before any root changes, so that no receiver meets a root
-    naming data that is not served yet; an unchanged file is not rewritten.
+    naming data that is not served yet; an unchanged file is not rewritten. Then the
+    macro zones' changes (``plan.macro.zones`` or ``macro_zones``: the records backend's
+    records, one batch, then the delegation), each waited for until visible.
 
     ``progress(what)`` is called after each change is applied and on each poll that still
     waits for records to become visible.
@@ -179,6 +175,7 @@ def apply_plan(
         items = ApplyItem.from_plan(plan)
         if plan.macro is not None:
             macro = plan.macro.data
+            macro_zones = plan.macro.zones
     else:
         items = list(plan)
     now = now or utcnow()
@@ -193,6 +190,13 @@ def apply_plan(
     wait = partial(
         _wait_visible, timeout=visibility_timeout, interval=poll_interval, sleep=sleep, tell=tell
     )
+    for zone_changes in macro_zones:
+        if zone_changes.changes:
+            provider = providers(zone_changes.provider, zone_changes.zone)
+            with _zone_lock(
+                provider, state, zone_changes.provider, zone_changes.zone, lock_timeout
+            ):
+                _apply_macro_zone(provider, zone_changes, state, report, now, wait, tell)
     for (provider_name, zone), group in groups.items():
         provider = providers(provider_name, zone)
         with _zone_lock(provider, state, provider_name, zone, lock_timeout):
@@ -291,8 +295,30 @@ def _apply_zone(
         state.log_apply(provider_name, zone, [_describe(c) for c in done], now)
 
 
+def _apply_macro_zone(
+    provider: Provider,
+    zone_changes: ZoneChanges,
+    state: State,
+    report: ApplyReport,
+    now: datetime,
+    wait_visible: Callable[[Provider, Sequence[Change]], None],
+    tell: Progress,
+) -> None:
+    """One macro zone's changes in one batch (atomic where the adapter is), then visible."""
+    todo = _still_to_do(provider, zone_changes.changes)
+    if not todo:
+        return
+    provider.apply(todo)
+    what = f"macro {zone_changes.purpose}: {len(todo)} change(s) in {zone_changes.zone}"
+    tell(what if len(todo) > 3 else "; ".join(_describe(c) for c in todo))
+    wait_visible(provider, todo)
+    report.macro_changes.append(what)
+    state.log_apply(zone_changes.provider, zone_changes.zone, [_describe(c) for c in todo], now)
+
+
 def _describe(change: Change) -> str:
-    return f"{type(change).__name__.lower()} {change.name}"
+    kind = "" if change.rtype == "TXT" else f" {change.rtype}"
+    return f"{type(change).__name__.lower()} {change.name}{kind}"
 
 
 def _told(tell: Progress, changes: Sequence[Change]) -> None:
@@ -304,27 +330,38 @@ def _same(a: RecordSet, b: RecordSet) -> bool:
     return sorted(a.values) == sorted(b.values) and a.ttl == b.ttl
 
 
+def _current(provider: Provider, sets: Sequence[Change]) -> dict[tuple[str, str], RecordSet]:
+    """What the provider holds now at the changes' names, by (name, type)."""
+    found: dict[tuple[str, str], RecordSet] = {}
+    for rtype in sorted({c.rtype for c in sets}):
+        names = {c.name for c in sets if c.rtype == rtype}
+        for name, rrset in provider.list_records(names, rtype).items():
+            found[(name, rtype)] = rrset
+    return found
+
+
 def _still_to_do(provider: Provider, changes: Sequence[Change]) -> list[Change]:
     """The changes not yet in effect; refuse when a name no longer holds what the plan
     was made from (and is not already what the plan wants)."""
     if not changes:
         return []
-    current = provider.list_records({c.name for c in changes})
+    current = _current(provider, changes)
     todo: list[Change] = []
     for change in changes:
-        have = current.get(change.name)
+        have = current.get((change.name, change.rtype))
+        name = change.name if change.rtype == "TXT" else f"{change.name} {change.rtype}"
         if isinstance(change, Delete):
             if have is None:
                 continue
             if not _same(have, change.old):
-                raise StalePlanError(f"{change.name} changed since the plan was made: plan again")
+                raise StalePlanError(f"{name} changed since the plan was made: plan again")
         elif have is not None and _same(have, change.new):
             continue
         elif isinstance(change, Create):
             if have is not None:
-                raise StalePlanError(f"{change.name} appeared since the plan was made: plan again")
+                raise StalePlanError(f"{name} appeared since the plan was made: plan again")
         elif have is None or not _same(have, change.old):
-            raise StalePlanError(f"{change.name} changed since the plan was made: plan again")
+            raise StalePlanError(f"{name} changed since the plan was made: plan again")
         todo.append(change)
     return todo
 
@@ -360,13 +397,16 @@ def _wait_visible(
     tell: Progress = _silent,
 ) -> None:
     """Poll the provider until every created/updated record is served as planned."""
-    wanted = {c.name: c.new for c in created if isinstance(c, Create | Update)}
+    upserts = [c for c in created if isinstance(c, Create | Update)]
+    wanted = {(c.name, c.rtype): c.new for c in upserts}
     deadline = time.monotonic() + timeout
     while True:
-        current = provider.list_records(wanted)
+        current = _current(provider, upserts)
         missing = [
-            n for n, rrset in wanted.items() if n not in current or not _same(current[n], rrset)
+            k[0] for k, rrset in wanted.items() if k not in current or not _same(current[k], rrset)
         ]
+        if len(missing) > 5:
+            missing = [*missing[:5], f"{len(missing) - 5} more"]
         if not missing:
             return
         if time.monotonic() >= deadline:

@@ -1,29 +1,32 @@
-"""Macro mode in the publish stage: the macro-mode domains' root records and the one rbldnsd
-data file that answers them all (docs/macro.md).
+"""Macro mode in the publish stage: the macro-mode domains' root records and the one
+rbldnsd data file, or the one set of wildcard records (``backend: records``), that answers
+them all (docs/macro.md); and the macro zone's delegation at its parent.
 
 The dataset is built and proven *as a whole* (:mod:`spfmanager.macro`): every macro-mode
-domain of the config shares the ``combined`` data file, so either all of them are proven
-and the file may be rewritten, or none is and the last good file stays. A domain that
-cannot be built (a broken or unanswered upstream, a name too long, a failed proof) fails
-the others too: they keep their last good root record and data (no proof, no output).
+domain of the config shares the ``combined`` data file (or the records), so either all of
+them are proven and the file may be rewritten, or none is and the last good file stays. A
+domain that cannot be built (a broken or unanswered upstream, a name too long, a failed
+proof) fails the others too: they keep their last good root record and data (no proof, no output).
 
 Each macro-mode domain's :class:`~spfmanager.publish.build.DomainBuild` holds a
 :class:`~spfmanager.flatten.FlattenResult` with one record, the macro root, so that
 planning, applying, the state store and the daemon treat it like any root; its
 ``dataset`` is the shared :class:`MacroData`. Applying writes the data file first
-(:func:`write_data`), before any root changes: a receiver never meets a root record whose
-names the data file does not answer yet.
+(:func:`write_data`), then the :class:`ZoneChanges` (the records backend's records in one
+atomic batch, then the delegation), before any root changes: a receiver never meets a root
+record whose names are not answered yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 from spfmanager.compile import Intent, locate
-from spfmanager.config.models import Config, MacroConfig, Mode
+from spfmanager.config.models import Config, MacroBackend, MacroConfig, Mode
 from spfmanager.dns.base import Resolver, RRType, normalize_name
 from spfmanager.dns.txt import split_strings
 from spfmanager.errors import (
@@ -40,11 +43,19 @@ from spfmanager.flatten.pack import PackedRecord, answer_size
 from spfmanager.flatten.program import Opaque
 from spfmanager.flatten.refusals import refusal
 from spfmanager.flatten.verify import Proof
-from spfmanager.macro import DatasetResolver, MacroProof, MacroRecord, write_dataset
+from spfmanager.macro import (
+    DatasetResolver,
+    MacroProof,
+    MacroRecord,
+    RecordsResolver,
+    render_records,
+    write_dataset,
+)
 from spfmanager.macro.names import check_names, query_name
 from spfmanager.macro.prove import prove
 from spfmanager.macro.zone import plan_form, render_dataset
 from spfmanager.publish.build import DomainBuild
+from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update, change_from_data
 from spfmanager.spf.profiles import RECEIVER_PROFILES, Profile
 from spfmanager.spf.results import Result
 
@@ -58,17 +69,31 @@ class MacroData:
 
     settings: MacroConfig
     path: Path  # the data file (absolute, or relative to the working directory)
-    text: str | None  # None: not built (see ``error``)
+    text: str | None  # the rbldnsd dataset; None: not built (see ``error``) or records
     records: tuple[MacroRecord, ...] = ()
     error: str | None = None
+    zone_records: Mapping[str, str] | None = None  # records backend: name -> TXT text
 
     @property
     def zone(self) -> str:
         return self.settings.zone
 
     @property
+    def built(self) -> bool:
+        """A proven dataset (rbldnsd) or proven records (records backend) is here."""
+        return self.text is not None or self.zone_records is not None
+
+    @property
+    def served(self) -> str | Mapping[str, str] | None:
+        """What answers the macro zone: the dataset text, or the records."""
+        return self.zone_records if self.zone_records is not None else self.text
+
+    @property
     def entries(self) -> int:
-        """Lines answering addresses (each subzone's catch-all and its ranges)."""
+        """Lines answering addresses (each subzone's catch-all and its ranges), or the
+        records backend's names."""
+        if self.zone_records is not None:
+            return len(self.zone_records)
         return sum(r.entries for r in self.records)
 
     def record(self, domain: str) -> MacroRecord:
@@ -79,7 +104,10 @@ class MacroData:
         raise KeyError(domain)
 
     def resolver(self, base: Resolver) -> Resolver:
-        """``base`` with the macro zone answered from this dataset (as rbldnsd will)."""
+        """``base`` with the macro zone answered from this dataset (as rbldnsd will), or
+        from the records (as an authoritative server will)."""
+        if self.zone_records is not None:
+            return RecordsResolver(base, self.zone_records, self.zone)
         if self.text is None:
             return base
         return DatasetResolver(base, self.text, self.zone)
@@ -93,8 +121,53 @@ class MacroData:
 
     @property
     def changed(self) -> bool:
-        """True when the data file does not hold this dataset (False when not built)."""
+        """True when the data file does not hold this dataset (False when not built, and
+        for the records backend, whose changes are :class:`ZoneChanges`)."""
         return self.text is not None and self.current() != self.text
+
+    def record_sets(self) -> list[RecordSet]:
+        """The records backend's TXT record sets (none for rbldnsd)."""
+        ttl = self.settings.ttl
+        return [RecordSet(n, (v,), ttl) for n, v in sorted((self.zone_records or {}).items())]
+
+
+@dataclass(frozen=True)
+class ZoneChanges:
+    """Changes macro mode makes in one provider zone before any root record: the records
+    backend's records (``purpose`` "records") or the macro zone's delegation ("delegation")."""
+
+    purpose: str
+    provider: str
+    zone: str
+    changes: tuple[Change, ...]
+    names: int = 0  # records: the names the macro zone has (for the plan's line)
+
+    @property
+    def line(self) -> str:
+        """``macro records: pdns zone spf.example.net: 1,204 names, 12 to change``."""
+        count = len(self.changes)
+        change = f"{count} to change" if count else "in sync"
+        what = f"{self.names:,} names, " if self.purpose == "records" else ""
+        return f"macro {self.purpose}: {self.provider} zone {self.zone}: {what}{change}"
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "provider": self.provider,
+            "zone": self.zone,
+            "names": self.names,
+            "changes": [c.data for c in self.changes],
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ZoneChanges:
+        """Read :attr:`json` back (raises KeyError/TypeError/ValueError)."""
+        changes = tuple(change_from_data(c) for c in data["changes"])
+        return cls(
+            str(data["purpose"]), str(data["provider"]), str(data["zone"]), changes,
+            int(data.get("names", 0)),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,29 +175,41 @@ class MacroPlan:
     """What a plan does with the data file: rewrite it or not; notes (the delegation)."""
 
     data: MacroData
-    changed: bool
+    changed: bool  # the data file, or a zone, changes
     domains: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    zones: tuple[ZoneChanges, ...] = field(default=())
 
     @property
     def line(self) -> str:
         """``macro data: macro.data: 42 entries, changed`` (the plan's macro line)."""
+        if self.data.settings.backend is MacroBackend.RECORDS:
+            if not self.data.built:
+                return "macro records: not built, the last good records stay"
+            return "; ".join(z.line for z in self.zones if z.purpose == "records")
         if self.data.text is None:
             return f"macro data: {self.data.path}: not built, the last good file stays"
-        state = "changed" if self.changed else "unchanged"
+        state = "changed" if self.data.changed else "unchanged"
         return f"macro data: {self.data.path}: {self.data.entries} entries, {state}"
+
+    @property
+    def lines(self) -> list[str]:
+        """The data line, then the delegation's."""
+        return [self.line, *(z.line for z in self.zones if z.purpose == "delegation")]
 
     @property
     def json(self) -> dict[str, Any]:
         return {
             "zone": self.data.zone,
             "data_file": str(self.data.path),
-            "entries": self.data.entries if self.data.text is not None else None,
+            "entries": self.data.entries if self.data.built else None,
             "changed": self.changed,
             "error": self.data.error,
             "domains": list(self.domains),
             "notes": list(self.notes),
+            "backend": self.data.settings.backend.value,
             "dataset": self.data.text,
+            "zones": [z.json for z in self.zones],
         }
 
 
@@ -150,6 +235,14 @@ def check_macro_names(config: Config, intents: Sequence[Intent]) -> None:
             found.append(locate(config, ("domains", intent.domain), str(exc)))
     if found:
         raise ConfigError([text for _, text in sorted(found, key=lambda item: item[0])])
+
+
+def shared_data(settings: MacroConfig) -> str:
+    """What every macro-mode domain shares: "the macro data file is" or "the macro records
+    are" (the subject of the messages saying so)."""
+    if settings.backend is MacroBackend.RECORDS:
+        return "the macro records are"
+    return "the macro data file is"
 
 
 def macro_intents(intents: Sequence[Intent]) -> list[Intent]:
@@ -191,27 +284,30 @@ def build_macro_domains(
             failures[intent.domain] = _Failure(str(exc), True, RefusalCause.TRANSIENT_DNS)
         except MacroError as exc:
             failures[intent.domain] = _Failure(f"macro mode: {exc}", False, RefusalCause.OTHER)
-    text: str | None = None
+    served: str | dict[str, str] | None = None
     proofs: dict[str, MacroProof] = {}
     if not failures:
         ordered = [records[i.domain] for i in intents]
         try:
-            text = render_dataset(
-                ordered,
-                zone,
-                ttl=settings.ttl,
-                nameservers=settings.nameservers,
-                hostmaster=settings.contact,
-            )
+            if settings.backend is MacroBackend.RECORDS:
+                served = render_records(ordered, zone)
+            else:
+                served = render_dataset(
+                    ordered,
+                    zone,
+                    ttl=settings.ttl,
+                    nameservers=settings.nameservers,
+                    hostmaster=settings.contact,
+                )
         except MacroError as exc:
             failures = {
                 i.domain: _Failure(f"macro mode: {exc}", False, RefusalCause.OTHER) for i in intents
             }
-    if text is not None:
+    if served is not None:
         for intent in intents:
             try:
                 proofs[intent.domain] = prove(
-                    intent.record, records[intent.domain], text, flattener.resolver,
+                    intent.record, records[intent.domain], served, flattener.resolver,
                     profiles=profiles,
                 )  # fmt: skip
             except VerificationError as exc:
@@ -228,15 +324,19 @@ def build_macro_domains(
             own = failures.get(intent.domain)
             if own is None:  # proven itself, but its data file is shared with a failure
                 own = _Failure(
-                    f"not published: the macro data file is shared with {first}, which "
-                    f"failed ({failures[first].error})",
+                    f"not published: {shared_data(settings)} shared with {first}, "
+                    f"which failed ({failures[first].error})",
                     True,
                     failures[first].cause,
                 )
             builds.append(DomainBuild(intent, None, own.error, own.transient, own.cause))
         return builds, data
-    assert text is not None
-    data = MacroData(settings, path, text, tuple(records[i.domain] for i in intents))
+    assert served is not None
+    ordered_records = tuple(records[i.domain] for i in intents)
+    if isinstance(served, str):
+        data = MacroData(settings, path, served, ordered_records)
+    else:
+        data = MacroData(settings, path, None, ordered_records, zone_records=served)
     builds = [
         DomainBuild(
             intent,
@@ -337,6 +437,111 @@ def delegation_records(settings: MacroConfig, glue: Mapping[str, str] | None = N
             address = (glue or {}).get(ns, "<address of the rbldnsd server>")
             lines.append(f"{ns}. {settings.ttl} IN A {address}")
     return lines
+
+
+def check_macro_backend(config: Config) -> None:
+    """ConfigError (located) when the macro section's providers cannot carry what it asks:
+    the records backend needs an adapter applying a batch atomically (a receiver must never
+    meet half of a rollover), a delegation one that manages NS records."""
+    from spfmanager.providers.registry import provider_class  # noqa: PLC0415
+    from spfmanager.publish.connect import provider_settings  # noqa: PLC0415
+
+    settings = config.macro
+    if settings is None:
+        return
+    problems = []
+    if settings.backend is MacroBackend.RECORDS:
+        name, provider = provider_settings(config, settings.provider)
+        adapter = provider_class(provider.kind)
+        if not adapter.atomic_batches:
+            problems.append(
+                locate(
+                    config,
+                    ("macro", "provider"),
+                    f"{name} ({provider.kind}) does not apply a batch of "
+                    "changes atomically: receivers could meet half a rollover; use PowerDNS, "
+                    "Route 53, RFC 2136 or zone files",
+                )
+            )
+    if settings.delegation is not None:
+        chosen = settings.delegation.provider or config.defaults.provider
+        name, provider = provider_settings(config, chosen)
+        adapter = provider_class(provider.kind)
+        if "NS" not in adapter.record_types:
+            problems.append(
+                locate(
+                    config,
+                    ("macro", "delegation", "provider"),
+                    f"{name} ({provider.kind}) cannot publish NS records",
+                )
+            )
+    if problems:
+        raise ConfigError([text for _, text in sorted(problems, key=lambda item: item[0])])
+
+
+def records_zone(settings: MacroConfig, default_provider: str | None) -> tuple[str | None, str]:
+    """(provider name, zone) holding the records backend's names."""
+    return settings.provider or default_provider, settings.provider_zone or settings.zone
+
+
+def delegation_zone(settings: MacroConfig, default_provider: str | None) -> tuple[str | None, str]:
+    """(provider name, parent zone) holding the macro zone's delegation."""
+    assert settings.delegation is not None and settings.parent_zone is not None
+    return settings.delegation.provider or default_provider, settings.parent_zone
+
+
+def record_changes(data: MacroData, current: Mapping[str, RecordSet]) -> list[Change]:
+    """The changes that make the provider zone's TXT sets strictly under the macro zone
+    exactly the proven records (others are not macro mode's)."""
+    under = f".{data.zone}"
+    have = {(n, "TXT"): rs for n, rs in current.items() if n.endswith(under)}
+    return diff_sets(data.record_sets(), have)
+
+
+def delegation_sets(settings: MacroConfig) -> list[RecordSet]:
+    """The macro zone's NS set and its nameservers' glue A/AAAA sets."""
+    assert settings.delegation is not None
+    ttl = settings.ttl
+    sets = [RecordSet(settings.zone, tuple(sorted(settings.nameservers)), ttl, "NS")]
+    for name, addresses in sorted(settings.delegation.glue.items()):
+        for rtype, version in (("A", 4), ("AAAA", 6)):
+            found = sorted({a for a in addresses if ip_address(a).version == version})
+            if found:
+                sets.append(RecordSet(name, tuple(found), ttl, rtype))
+    return sets
+
+
+def glue_names(settings: MacroConfig, current_ns: RecordSet | None) -> set[str]:
+    """Names whose A/AAAA sets are the delegation's: nameservers inside the macro zone,
+    configured now or named by the NS set published now (their glue goes with them)."""
+    zone = settings.zone
+    named = set(settings.nameservers) | set(current_ns.values if current_ns else ())
+    return {n for n in named if n == zone or n.endswith(f".{zone}")}
+
+
+def delegation_changes(
+    settings: MacroConfig, current: Mapping[tuple[str, str], RecordSet]
+) -> list[Change]:
+    """The changes that make the parent's delegation of the macro zone the configured one
+    (``current``: the NS set at the zone and the A/AAAA sets at :func:`glue_names`)."""
+    return diff_sets(delegation_sets(settings), current)
+
+
+def diff_sets(
+    desired: Sequence[RecordSet], current: Mapping[tuple[str, str], RecordSet]
+) -> list[Change]:
+    """Creates, updates and deletes turning ``current`` into ``desired`` (keys of
+    ``current`` not desired are deleted)."""
+    changes: list[Change] = []
+    wanted = {rs.key: rs for rs in desired}
+    for key, rrset in wanted.items():
+        have = current.get(key)
+        if have is None:
+            changes.append(Create(rrset))
+        elif sorted(have.values) != sorted(rrset.values) or have.ttl != rrset.ttl:
+            changes.append(Update(have, rrset))
+    changes += [Delete(rs) for key, rs in sorted(current.items()) if key not in wanted]
+    return changes
 
 
 def write_data(data: MacroData) -> bool:

@@ -225,6 +225,7 @@ class Plan:
             in_sync=sum(1 for d in self.domains if self.in_sync(d)),
             errors=sum(1 for d in self.domains if d.error),
             unsafe=sum(1 for d in self.domains if d.unsafe),
+            macro_zone=0 if self.macro is None else sum(len(z.changes) for z in self.macro.zones),
         )
 
     @property
@@ -252,6 +253,7 @@ class PlanSummary:
     in_sync: int  # domains with nothing to change, and no error
     errors: int  # domains that could not be built
     unsafe: int  # domains the safety checks refuse without --force
+    macro_zone: int = 0  # changes to the macro zone's records and delegation
 
     @property
     def text(self) -> str:
@@ -266,6 +268,8 @@ class PlanSummary:
             text += f", {self.errors} with errors"
         if self.unsafe:
             text += f", {self.unsafe} unsafe"
+        if self.macro_zone:
+            text += f". {self.macro_zone} macro zone change" + ("s" if self.macro_zone > 1 else "")
         return text + "."
 
     @property
@@ -279,6 +283,7 @@ class PlanSummary:
             "domains_in_sync": self.in_sync,
             "domains_with_errors": self.errors,
             "domains_unsafe": self.unsafe,
+            "macro_zone_changes": self.macro_zone,
             "text": self.text,
         }
 
@@ -354,9 +359,7 @@ def _targets(rrset: RecordSet | None) -> set[str]:
     return targets
 
 
-def zone_after(
-    current: Mapping[str, RecordSet], changes: Iterable[Change]
-) -> dict[str, RecordSet]:
+def zone_after(current: Mapping[str, RecordSet], changes: Iterable[Change]) -> dict[str, RecordSet]:
     """The zone's TXT sets once ``changes`` are applied."""
     after = dict(current)
     for change in changes:

@@ -81,8 +81,8 @@ def plan_table(plan: Plan, *, summary: bool = True) -> RenderableType:
                 )
             )
     if plan.macro is not None:
-        style = "red" if plan.macro.data.text is None else "yellow" if plan.macro.changed else ""
-        parts.append(Text(plan.macro.line, style=style))
+        style = "red" if not plan.macro.data.built else "yellow" if plan.macro.changed else ""
+        parts += [Text(line, style=style) for line in plan.macro.lines]
         parts += [Text(f"macro: {note}", style="yellow") for note in plan.macro.notes]
     ranges = _ranges_table(plan)
     if ranges is not None:
@@ -164,7 +164,7 @@ def plan_markdown(plan: Plan) -> str:
                 f"| {_code_cell(old)} | {_code_cell(new)} |"
             )
     if plan.macro is not None:
-        lines += ["", f"`{plan.macro.line}`"]
+        lines += ["", *(f"`{line}`" for line in plan.macro.lines)]
         lines += [f"- macro: {_cell(note)}" for note in plan.macro.notes]
     domains = _with_ranges(plan)
     if domains:

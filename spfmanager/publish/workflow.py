@@ -7,13 +7,14 @@ and is what the CLI commands and the daemon drive.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from spfmanager.compile import Intent, compile_config
 from spfmanager.config import Config, Mode, load_config
+from spfmanager.config.models import MacroBackend
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.txt import split_strings
 from spfmanager.flatten import Flattener
@@ -27,11 +28,19 @@ from spfmanager.publish.drift import ServiceMeter
 from spfmanager.publish.macro import (
     MacroData,
     MacroPlan,
+    ZoneChanges,
     build_macro_domains,
+    check_macro_backend,
     check_macro_names,
     data_path,
+    delegation_changes,
     delegation_notes,
+    delegation_zone,
+    glue_names,
     macro_intents,
+    record_changes,
+    records_zone,
+    shared_data,
 )
 from spfmanager.publish.plan import Plan, foreign_values, plan_domain
 from spfmanager.publish.state import State, utcnow
@@ -54,6 +63,7 @@ class Workspace:
         self.resolver = resolver
         self.intents: list[Intent] = compile_config(config)
         check_macro_names(config, self.intents)
+        check_macro_backend(config)
         self._state = state
         self._providers: dict[tuple[str, str], Provider] = {}
         self._current: dict[tuple[str, str], dict[str, RecordSet]] = {}
@@ -221,16 +231,52 @@ class Workspace:
             builds, data = self.macro_build(flattener)
             unsafe = [p.domain for p in plans if p.domain in mine and p.unsafe]
             if unsafe:  # the data file is shared: publishing it publishes every domain's
-                reason = f"the macro data file is shared with {', '.join(unsafe)}, held unsafe"
+                what = shared_data(data.settings)
+                reason = f"{what} shared with {', '.join(unsafe)}, held unsafe"
                 plans = [
                     replace(p, unsafe=(*p.unsafe, reason))
                     if p.domain in mine and p.domain not in unsafe
                     else p
                     for p in plans
                 ]
-            notes = tuple(delegation_notes(data, self.resolver)) if data.text else ()
-            macro = MacroPlan(data, data.changed, tuple(b.intent.domain for b in builds), notes)
+            zones = self.macro_zone_changes(data)
+            notes: tuple[str, ...] = ()
+            settings = data.settings
+            needs_delegation = settings.backend is MacroBackend.RBLDNSD or (
+                settings.provider_zone in (None, settings.zone)
+            )
+            if data.built and settings.delegation is None and needs_delegation:
+                notes = tuple(delegation_notes(data, self.resolver))
+            changed = data.changed or any(z.changes for z in zones)
+            domains = tuple(b.intent.domain for b in builds)
+            macro = MacroPlan(data, changed, domains, notes, zones)
         return Plan(tuple(plans), now, macro=macro)
+
+    def macro_zone_changes(self, data: MacroData) -> tuple[ZoneChanges, ...]:
+        """The records backend's changes (when its records are proven) and the
+        delegation's, each listed from its provider now."""
+        settings = data.settings
+        default = self.config.defaults.provider
+        out: list[ZoneChanges] = []
+        if settings.backend is MacroBackend.RECORDS and data.zone_records is not None:
+            chosen, zone = records_zone(settings, default)
+            name = provider_settings(self.config, chosen)[0]
+            listed = self.provider(name, zone).list_records()
+            changes = record_changes(data, listed)
+            out.append(ZoneChanges("records", name, zone, tuple(changes), data.entries))
+        if settings.delegation is not None:
+            chosen, zone = delegation_zone(settings, default)
+            name = provider_settings(self.config, chosen)[0]
+            provider = self.provider(name, zone)
+            ns = provider.list_records({settings.zone}, "NS").get(settings.zone)
+            current: dict[tuple[str, str], RecordSet] = {} if ns is None else {ns.key: ns}
+            glue = glue_names(settings, ns)
+            for rtype in ("A", "AAAA"):
+                for rrset in provider.list_records(glue, rtype).values():
+                    current[rrset.key] = rrset
+            changes = delegation_changes(settings, current)
+            out.append(ZoneChanges("delegation", name, zone, tuple(changes)))
+        return tuple(out)
 
     def apply(
         self,
@@ -242,6 +288,7 @@ class Workspace:
         retire_grace: float = RETIRE_GRACE_SECONDS,
         progress: Progress | None = None,
         macro: MacroData | None = None,
+        macro_zones: Sequence[ZoneChanges] = (),
     ) -> ApplyReport:
         """Apply ``plan`` (see :func:`~spfmanager.publish.apply.apply_plan`); ``progress``
         hears of each change applied and of each wait for records to become visible.
@@ -256,6 +303,7 @@ class Workspace:
             retire_grace=retire_grace,
             progress=progress,
             macro=macro,
+            macro_zones=macro_zones,
         )
         self._current.clear()  # the zones changed: list them again next time
         return report

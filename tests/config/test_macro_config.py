@@ -78,10 +78,34 @@ def test_a_domain_too_long_for_the_macro_names_is_a_located_error(tmp_path: Path
     [
         (
             "  colour: red\n",
-            "cfg.yaml:4: macro.colour: unknown field 'colour' (allowed: contact, data_file, "
-            "listen, nameservers, ttl, zone)",
+            "cfg.yaml:4: macro.colour: unknown field 'colour' (allowed: backend, contact, "
+            "data_file, delegation, listen, nameservers, provider, provider_zone, ttl, zone)",
         ),
-        ("  nameservers: []\n", "cfg.yaml:3: macro.nameservers: Tuple should have at least 1"),
+        ("  nameservers: []\n", "cfg.yaml:1: macro: the rbldnsd backend needs 'nameservers'"),
+        ("  backend: records\n", "cfg.yaml:1: macro: the records backend needs 'provider'"),
+        (
+            "  backend: lua\n",
+            "cfg.yaml:4: macro.backend: 'lua' is not allowed (allowed: 'rbldnsd' or 'records')",
+        ),
+        (
+            "  backend: records\n  provider: p\n  provider_zone: other.example\n"
+            "providers:\n  p: {kind: zonefile}\n",
+            "cfg.yaml:1: macro: provider_zone other.example does not hold the macro zone",
+        ),
+        (
+            "  delegation: {zone: elsewhere.example}\n",
+            "cfg.yaml:1: macro: delegation zone elsewhere.example is not a parent of the macro",
+        ),
+        (
+            "  nameservers: [ns1.spf.example.net]\n  delegation: {}\n",
+            "cfg.yaml:1: macro: nameserver ns1.spf.example.net is inside the macro zone: give "
+            "its addresses under 'delegation.glue'",
+        ),
+        (
+            "  nameservers: [ns1.spf.example.net]\n  delegation:\n"
+            "    glue: {ns1.spf.example.net: [192.0.2.300]}\n",
+            "cfg.yaml:5: macro.delegation.glue.ns1.spf.example.net[0]: '192.0.2.300' does not",
+        ),
         ("  ttl: 0\n", "cfg.yaml:4: macro.ttl: Input should be greater than or equal to 1"),
         ("  listen: here/53\n", "cfg.yaml:4: macro.listen: 'here/53' is not ADDRESS/PORT"),
         ("  data_file: ''\n", "cfg.yaml:4: macro.data_file: String should have at least 1"),

@@ -1,10 +1,16 @@
 """A loopback HTTP server implementing the part of Cloudflare's API v4 the SDK uses for DNS.
 
 Endpoints (under ``/client/v4``): ``GET /zones`` (``name``, ``page``, ``per_page``),
-``GET/POST /zones/{id}/dns_records`` (filters ``type``, ``name``/``name.exact``),
+``GET/POST /zones/{id}/dns_records`` (filters ``type``, ``name``/``name.exact``,
+``name.contains``/``name.startswith``/``name.endswith``, case-insensitive),
 ``GET/PUT/PATCH/DELETE /zones/{id}/dns_records/{rid}`` and ``POST
 /zones/{id}/dns_records/batch`` (deletes, patches, puts, posts in that order, all or nothing).
 Every answer uses the v4 envelope; pages past the end answer ``result: []``.
+
+Records are TXT, NS, A and AAAA (what spfmanager publishes: SPF, and a subdomain's delegation
+with its glue), checked as the API checks them: A/AAAA content must be an address of that
+family (stored in its short form), NS content a host name (stored without trailing dot, case
+kept), the TTL 1 (automatic) or 60..86400, and only A/AAAA may be ``proxied``.
 
 Auth is a bearer token: none gives 401, an unknown one 403 (code 10000), a read-only one 403
 (code 9109) on writes. :meth:`FakeCloudflare.fail` queues faults for the next requests: an
@@ -17,6 +23,7 @@ never answers. State lives in memory behind a lock.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import itertools
 import json
 import threading
@@ -31,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 
 PREFIX = "/client/v4"
 MAX_PER_PAGE = 5000
+TYPES = ("TXT", "NS", "A", "AAAA")
+PROXIABLE = ("A", "AAAA")
 NOW = "2024-01-01T00:00:00.000000Z"
 
 
@@ -111,15 +120,30 @@ class FakeCloudflare:
             self.records[zone_id] = {}
             return zone_id
 
-    def add_record(self, zone_id: str, name: str, content: str, ttl: int = 1) -> str:
+    def add_record(
+        self,
+        zone_id: str,
+        name: str,
+        content: str,
+        ttl: int = 1,
+        rtype: str = "TXT",
+        *,
+        proxied: bool = False,
+    ) -> str:
         with self.lock:
-            body = {"name": name, "type": "TXT", "content": content, "ttl": ttl}
+            body = {"name": name, "type": rtype, "content": content, "ttl": ttl}
+            if proxied:
+                body["proxied"] = True
             return str(self._create(zone_id, body)["id"])
 
-    def contents(self, zone_id: str, name: str) -> list[str]:
-        """Contents of the TXT records at ``name``, sorted."""
+    def contents(self, zone_id: str, name: str, rtype: str = "TXT") -> list[str]:
+        """Contents of the ``rtype`` records at ``name``, sorted."""
         with self.lock:
-            return sorted(r["content"] for r in self.records[zone_id].values() if r["name"] == name)
+            return sorted(
+                r["content"]
+                for r in self.records[zone_id].values()
+                if r["name"] == name and r["type"] == rtype
+            )
 
     def fail(self, *faults: Fault) -> None:
         with self.lock:
@@ -255,11 +279,19 @@ class FakeCloudflare:
         raise ApiError(405, 10405, "Method not allowed")
 
     def _select(self, zone_id: str, query: dict[str, str]) -> list[dict[str, Any]]:
-        name = (query.get("name.exact") or query.get("name") or "").lower()
+        tests = {
+            "name": str.__eq__,
+            "name.exact": str.__eq__,
+            "name.contains": str.__contains__,
+            "name.startswith": str.startswith,
+            "name.endswith": str.endswith,
+        }
+        filters = [(test, query[key].lower()) for key, test in tests.items() if key in query]
         return [
             copy.deepcopy(r)
             for r in self.records[zone_id].values()
-            if (not name or r["name"] == name) and query.get("type", r["type"]) == r["type"]
+            if all(test(r["name"], value) for test, value in filters)
+            and query.get("type", r["type"]) == r["type"]
         ]
 
     def _create(self, zone_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -365,21 +397,26 @@ def record_json(record_id: str, zone_id: str, zone: str, body: dict[str, Any]) -
     name = str(body["name"]).rstrip(".").lower()
     if name != zone and not name.endswith("." + zone):
         raise ApiError(400, 9007, f"{name} is not in zone {zone}")
-    if body.get("type", "TXT") != "TXT":
-        raise ApiError(400, 9000, "this fake only stores TXT records")
-    content = str(body.get("content", ""))
-    if len(content) > 2048:
-        raise ApiError(400, 9100, "Content for TXT record is invalid: longer than 2048")
+    rtype = str(body.get("type", "TXT"))
+    if rtype not in TYPES:
+        raise ApiError(400, 9000, f"this fake stores {', '.join(TYPES)} records, not {rtype}")
+    content = check_content(rtype, str(body.get("content", "")))
+    ttl = int(body.get("ttl", 1))
+    if ttl != 1 and not 60 <= ttl <= 86400:
+        raise ApiError(400, 9021, "Invalid TTL. Must be between 60 and 86400 seconds, or 1")
+    proxied = body.get("proxied", False)
+    if proxied is not False and (proxied is not True or rtype not in PROXIABLE):
+        raise ApiError(400, 9004, f"{rtype} record for {name} cannot be proxied")
     return {
         "id": record_id,
         "zone_id": zone_id,
         "zone_name": zone,
         "name": name,
-        "type": "TXT",
+        "type": rtype,
         "content": content,
-        "ttl": int(body.get("ttl", 1)),
-        "proxiable": False,
-        "proxied": False,
+        "ttl": ttl,
+        "proxiable": rtype in PROXIABLE,
+        "proxied": proxied,
         "comment": body.get("comment"),
         "tags": body.get("tags", []),
         "settings": {},
@@ -387,3 +424,25 @@ def record_json(record_id: str, zone_id: str, zone: str, body: dict[str, Any]) -
         "created_on": NOW,
         "modified_on": NOW,
     }
+
+
+def check_content(rtype: str, content: str) -> str:
+    """``content`` as stored for an ``rtype`` record, or the API's 400."""
+    if rtype == "TXT":
+        if len(content) > 2048:
+            raise ApiError(400, 9100, "Content for TXT record is invalid: longer than 2048")
+        return content
+    if rtype == "NS":
+        host = content.rstrip(".")
+        labels = host.split(".")
+        if len(labels) < 2 or not all(0 < len(label) <= 63 for label in labels):
+            raise ApiError(400, 9100, f"Content for NS record is invalid: {content!r}")
+        return host
+    try:
+        address = ipaddress.ip_address(content)
+    except ValueError:
+        address = None
+    if address is None or address.version != (4 if rtype == "A" else 6):
+        family = "IPv4" if rtype == "A" else "IPv6"
+        raise ApiError(400, 9005, f"Content for {rtype} record must be a valid {family} address")
+    return str(address)

@@ -17,7 +17,7 @@ from spfmanager.errors import (
 )
 from spfmanager.providers.cloudflare import CloudflareProvider, parse_content, render_content
 from spfmanager.publish.changes import Create, Delete, RecordSet, Update
-from tests.fakes.cloudflare_api import FakeCloudflare, Fault, FaultKind
+from tests.fakes.cloudflare_api import ApiError, FakeCloudflare, Fault, FaultKind
 
 pytestmark = pytest.mark.integration
 
@@ -343,3 +343,95 @@ def test_a_write_answered_without_the_envelope_is_an_error(
     fake.fail(answer)
     with pytest.raises(ProviderError, match=r"zone example\.com: change example\.com: malformed"):
         p.apply([Create(RecordSet(ZONE, (SPF,), 300))])
+
+
+# -- delegation: NS and glue beside TXT ------------------------------------------------
+
+DELEGATED = "spf.example.com"
+GLUE = "ns1.spf.example.com"
+
+
+@pytest.mark.parametrize("use_batch", [True, False], ids=["batch", "one-by-one"])
+def test_delegation_beside_txt(fake: FakeCloudflare, use_batch: bool) -> None:
+    p = provider(fake, use_batch=use_batch)
+    zid = zone_id(fake)
+    fake.add_record(zid, DELEGATED, '"v=spf1 -all"', ttl=300)
+    txt = p.list_records()
+    ns = RecordSet(DELEGATED, ("ns.other.net", GLUE), 3600, "NS")
+    glue_a = RecordSet(GLUE, ("192.0.2.53",), 3600, "A")
+    glue_aaaa = RecordSet(GLUE, ("2001:db8::53",), 3600, "AAAA")
+    p.apply([Create(ns), Create(glue_a), Create(glue_aaaa)])
+    names = [DELEGATED, GLUE]
+    assert p.list_records(names, "NS") == {DELEGATED: ns}
+    assert p.list_records(names, "A") == {GLUE: glue_a}
+    assert p.list_records(names, "AAAA") == {GLUE: glue_aaaa}
+    assert p.list_records() == txt
+    assert fake.contents(zid, DELEGATED, "NS") == ["ns.other.net", GLUE]
+    unproxied = [r["proxied"] for r in fake.records[zid].values() if r["type"] in ("A", "AAAA")]
+    assert unproxied == [False, False]
+
+    a_id = next(i for i, r in fake.records[zid].items() if r["type"] == "A")
+    moved = RecordSet(GLUE, ("192.0.2.54",), 3600, "A")
+    p.apply([Update(glue_a, moved)])
+    assert fake.records[zid][a_id]["content"] == "192.0.2.54"  # patched in place
+    assert p.list_records([GLUE], "A") == {GLUE: moved}
+    assert p.list_records([GLUE], "AAAA") == {GLUE: glue_aaaa}  # other type untouched
+
+    p.apply([Delete(ns), Delete(moved), Delete(glue_aaaa)])
+    writes = len(fake.writes())
+    p.apply([Delete(ns), Delete(moved)])  # already gone: no-op, nothing sent
+    assert len(fake.writes()) == writes
+    assert all(p.list_records(names, t) == {} for t in ("NS", "A", "AAAA"))
+    assert p.list_records() == txt
+    assert fake.contents(zid, DELEGATED) == ['"v=spf1 -all"']
+
+
+def test_apex_ns_is_refused(fake: FakeCloudflare) -> None:
+    p = provider(fake)
+    for change in (
+        Create(RecordSet(ZONE, ("ns1.other.net",), 300, "NS")),
+        Delete(RecordSet(ZONE, ("ns1.other.net",), 300, "NS")),
+    ):
+        with pytest.raises(ProviderError, match=r"zone example\.com: refusing .* apex NS"):
+            p.apply([change])
+    assert fake.writes() == []
+
+
+def test_delegation_listing_by_type_and_name_across_pages(fake: FakeCloudflare) -> None:
+    """Only the asked type at the asked names (not a name merely ending the same), every page,
+    values canonical; a proxied A record is no glue."""
+    zid = zone_id(fake)
+    for i in range(5):
+        fake.add_record(zid, DELEGATED, f"NS{i}.Other.NET.", ttl=3600, rtype="NS")
+    fake.add_record(zid, "x" + DELEGATED, "ns9.other.net", ttl=3600, rtype="NS")
+    fake.add_record(zid, GLUE, "2001:0db8:0:0:0:0:0:53", ttl=3600, rtype="AAAA")
+    fake.add_record(zid, GLUE, "192.0.2.80", ttl=300, rtype="A", proxied=True)
+    fake.add_record(zid, GLUE, '"not glue"')
+    p = provider(fake, per_page=2)
+    listed = p.list_records([DELEGATED, GLUE], "NS")
+    assert listed == {
+        DELEGATED: RecordSet(DELEGATED, tuple(f"ns{i}.other.net" for i in range(5)), 3600, "NS")
+    }
+    assert p.list_records([GLUE], "AAAA")[GLUE].values == ("2001:db8::53",)
+    assert p.list_records([GLUE], "A") == {}
+
+    glue = RecordSet(GLUE, ("192.0.2.80",), 300, "A")
+    p.apply([Create(glue)])  # the proxied record becomes the unproxied glue
+    assert [
+        (r["content"], r["proxied"]) for r in fake.records[zid].values() if r["type"] == "A"
+    ] == [("192.0.2.80", False)]
+    assert p.list_records([GLUE], "A") == {GLUE: glue}
+
+
+def test_fake_checks_delegation_records_like_the_api(fake: FakeCloudflare) -> None:
+    zid = zone_id(fake)
+    with pytest.raises(ApiError, match="valid IPv4"):
+        fake.add_record(zid, GLUE, "2001:db8::53", rtype="A")
+    with pytest.raises(ApiError, match="cannot be proxied"):
+        fake.add_record(zid, DELEGATED, "ns1.other.net", rtype="NS", proxied=True)
+    with pytest.raises(ApiError, match="TTL"):
+        fake.add_record(zid, DELEGATED, "ns1.other.net", ttl=30, rtype="NS")
+    p = provider(fake)
+    bad = {"name": GLUE, "type": "AAAA", "ttl": 300, "content": "192.0.2.1"}
+    with pytest.raises(ProviderError, match=r"HTTP 400.*valid IPv6"):  # the SDK sees the 400
+        p._call("post", lambda: p.client.dns.records.create(zone_id=zid, **bad))

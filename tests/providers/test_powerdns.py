@@ -148,3 +148,62 @@ def test_a_patch_answered_by_a_proxy_page_is_an_error() -> None:
         adapter = PowerDNSProvider("example.com", server.base_url, "key")
         with pytest.raises(ProviderError, match=r"zone example\.com: update of .*not JSON"):
             adapter.apply([Create(RecordSet("example.com", ("v=spf1 -all",)))])
+
+
+# -- delegation: NS and glue beside TXT ------------------------------------------------
+
+
+def test_delegation_beside_txt(pdns: PowerDNSServer, zone: str) -> None:
+    adapter = provider(pdns, zone)
+    delegated, glue = f"spf.{zone}", f"ns1.spf.{zone}"
+    txt = RecordSet(delegated, ("v=spf1 -all",))
+    ns = RecordSet(delegated, ("ns.other.net", glue), 3600, "NS")
+    glue_a = RecordSet(glue, ("192.0.2.53",), 3600, "A")
+    glue_aaaa = RecordSet(glue, ("2001:db8::53",), 3600, "AAAA")
+    adapter.apply([Create(txt)])
+    adapter.apply([Create(ns), Create(glue_a), Create(glue_aaaa)])  # one PATCH, three rrsets
+    names = [delegated, glue]
+    assert adapter.list_records(names, "NS") == {delegated: ns}
+    assert adapter.list_records(names, "A") == {glue: glue_a}
+    assert adapter.list_records(names, "AAAA") == {glue: glue_aaaa}
+    assert adapter.list_records() == {delegated: txt}
+    rrsets = pdns.api("GET", f"/servers/localhost/zones/{zone}.")["rrsets"]
+    wire = next(r for r in rrsets if r["type"] == "NS" and r["name"] == delegated + ".")
+    assert sorted(r["content"] for r in wire["records"]) == ["ns.other.net.", glue + "."]
+
+    moved = RecordSet(glue, ("192.0.2.54",), 600, "A")
+    # the same (name, type) twice in one PATCH: the last change wins, as applied in order
+    adapter.apply([Update(glue_a, glue_a), Update(glue_a, moved)])
+    assert adapter.list_records([glue], "A") == {glue: moved}
+    assert adapter.list_records([glue], "AAAA") == {glue: glue_aaaa}
+
+    adapter.apply([Delete(ns), Delete(moved), Delete(glue_aaaa)])
+    adapter.apply([Delete(ns)])  # already gone: no-op
+    assert all(adapter.list_records(names, t) == {} for t in ("NS", "A", "AAAA"))
+    assert adapter.list_records() == {delegated: txt}
+    assert dns_txt(pdns, delegated) == [[b"v=spf1 -all"]]  # authoritative again
+
+
+def test_apex_ns_is_refused(pdns: PowerDNSServer, zone: str) -> None:
+    adapter = provider(pdns, zone)
+    before = pdns.api("GET", f"/servers/localhost/zones/{zone}.")["rrsets"]
+    for change in (
+        Create(RecordSet(zone, ("ns1.other.net",), 300, "NS")),
+        Delete(RecordSet(zone, (f"ns1.{zone}",), 300, "NS")),
+    ):
+        with pytest.raises(ProviderError, match=r"refusing .* apex NS"):
+            adapter.apply([change])
+    assert pdns.api("GET", f"/servers/localhost/zones/{zone}.")["rrsets"] == before
+    assert adapter.list_records([zone], "NS") == {
+        zone: RecordSet(zone, (f"ns1.{zone}",), 3600, "NS")
+    }
+
+
+def test_malformed_address_is_a_clean_error() -> None:
+    glue = {"name": "ns1.example.com.", "type": "A", "ttl": 300, "records": [{"content": "x"}]}
+    body = json.dumps({"name": "example.com.", "rrsets": [glue]}).encode()
+    with CannedHTTPServer(Reply(200, body)) as server:
+        adapter = PowerDNSProvider("example.com", server.base_url, "key")
+        with pytest.raises(ProviderError, match=r"malformed response: .*A content 'x' is not"):
+            adapter.list_records(["ns1.example.com"], "A")
+        assert adapter.list_records() == {}  # the TXT listing does not read other types

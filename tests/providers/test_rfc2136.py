@@ -61,9 +61,7 @@ def test_apply_is_served_by_the_server(bind: BindServer) -> None:
     strings = served_txt(bind, ZONE)
     assert sorted(b"".join(s).decode() for s in strings) == sorted(spf.values)
     assert [s.encode() for s in split_txt(LONG)] in strings  # 255-byte strings, one rdata
-    assert adapter.list_records([ZONE]) == {
-        ZONE: RecordSet(ZONE, tuple(sorted(spf.values)), 120)
-    }
+    assert adapter.list_records([ZONE]) == {ZONE: RecordSet(ZONE, tuple(sorted(spf.values)), 120)}
 
 
 def test_update_and_delete_in_one_message(bind: BindServer) -> None:
@@ -165,3 +163,21 @@ def test_silent_server_times_out_as_a_server_error() -> None:
         with pytest.raises(ProviderServerError, match="timed out"):
             adapter.list_records([ZONE])
     assert len(sleeps) == adapter.retries
+
+
+def test_txt_listing_is_unchanged_beside_a_delegation(bind: BindServer) -> None:
+    adapter = provider(bind)
+    ns = RecordSet("spf.example.com", ("ns1.spf.example.com",), 600, "NS")
+    glue = RecordSet("ns1.spf.example.com", ("192.0.2.53",), 600, "A")
+    spf = RecordSet(ZONE, ("v=spf1 include:%{ir}.%{v}.%{d}.spf.example.com -all",), 600)
+    adapter.apply([Create(ns), Create(glue), Create(spf)])  # one UPDATE message
+    records = adapter.list_records()  # by zone transfer: TXT only, as before
+    assert records[ZONE] == spf and "_spf.example.com" in records
+    assert {rs.rtype for rs in records.values()} == {"TXT"}
+    assert not {"spf.example.com", "ns1.spf.example.com", "www.example.com"} & set(records)
+    assert adapter.list_records([ZONE, "spf.example.com"]) == {ZONE: spf}
+    assert adapter.list_records(["spf.example.com"], "NS") == {"spf.example.com": ns}
+    assert adapter.list_records([], "NS") == {}
+    with pytest.raises(ProviderError, match="not a host name"):
+        adapter.apply([Update(ns, RecordSet(ns.name, ("ns2.spf.example.com.",), 600, "NS"))])
+    assert adapter.list_records(["spf.example.com"], "NS") == {"spf.example.com": ns}

@@ -203,9 +203,7 @@ def test_create_update_delete(endpoint: str, admin: Any, zone_id: str) -> None:
 
     old = RecordSet("spf.example.com", (LONG, "second"), 300)
     provider.apply([Update(old, RecordSet("spf.example.com", (SPF,), 600))])
-    assert provider.list_records()["spf.example.com"] == RecordSet(
-        "spf.example.com", (SPF,), 600
-    )
+    assert provider.list_records()["spf.example.com"] == RecordSet("spf.example.com", (SPF,), 600)
 
     provider.apply([Delete(RecordSet("spf.example.com", (), 300))])  # stale old: fetched
     assert provider.list_records() == {}
@@ -496,3 +494,101 @@ def test_a_zone_listing_without_zones_is_not_read_as_no_zone() -> None:
         provider, _ = make(server.base_url)
         with pytest.raises(ProviderError, match=r"find hosted zone: malformed .*HostedZones"):
             provider.list_records()
+
+
+# -- delegation: NS and glue beside TXT ------------------------------------------------
+
+DELEGATED = "spf.example.com"
+GLUE = "ns1.spf.example.com"
+
+
+def rrset_of(admin: Any, zone_id: str, name: str, rtype: str) -> dict[str, Any] | None:
+    sets = admin.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return next((r for r in sets if r["Type"] == rtype and r["Name"] == name + "."), None)
+
+
+def test_check_change_batch_delegation_values() -> None:
+    def upsert(name: str, rtype: str, *values: str) -> dict[str, Any]:
+        records = [{"Value": v} for v in values]
+        rrset = {"Name": name + ".", "Type": rtype, "ResourceRecords": records}
+        return {"Action": "UPSERT", "ResourceRecordSet": rrset}
+
+    check_change_batch(ZONE, [upsert(DELEGATED, "NS", "ns1.spf.example.com.", "ns.other.net")])
+    check_change_batch(
+        ZONE, [upsert(GLUE, "A", "192.0.2.53"), upsert(GLUE, "AAAA", "2001:db8::53")]
+    )
+    check_change_batch(ZONE, [upsert(GLUE, "AAAA", "2001:0db8:85a3:0:0:8a2e:0370:7334")])
+    refused = [
+        (upsert("*.example.com", "NS", "ns1.other.net."), "no wildcard NS"),
+        (upsert(DELEGATED, "NS", "ns1..other.net"), "not a domain name"),
+        (upsert(DELEGATED, "NS", "a" * 64 + ".net."), "label over 63 bytes"),
+        (upsert(DELEGATED, "NS", ".".join(["a" * 63] * 4) + "."), "over 255 bytes"),
+        (upsert(GLUE, "A", "192.0.2.256"), "not a dotted-decimal IPv4"),
+        (upsert(GLUE, "A", "2001:db8::53"), "not a dotted-decimal IPv4"),
+        (upsert(GLUE, "AAAA", "192.0.2.53"), "not a colon-separated IPv6"),
+        (upsert(GLUE, "AAAA", "fe80::1%eth0"), "not a colon-separated IPv6"),
+    ]
+    for change, problem in refused:
+        with pytest.raises(ProviderError, match=f"zone example\\.com: record .*{problem}"):
+            check_change_batch(ZONE, [change])
+
+
+def test_delegation_beside_txt(endpoint: str, admin: Any, zone_id: str) -> None:
+    provider, _ = make(endpoint)
+    txt = RecordSet(DELEGATED, ("v=spf1 -all",), 300)
+    ns = RecordSet(DELEGATED, ("ns.other.net", GLUE), 3600, "NS")
+    glue_a = RecordSet(GLUE, ("192.0.2.53",), 3600, "A")
+    glue_aaaa = RecordSet(GLUE, ("2001:db8::53",), 3600, "AAAA")
+    provider.apply([Create(txt)])
+    provider.apply([Create(ns), Create(glue_a), Create(glue_aaaa)])
+    names = [DELEGATED, GLUE]
+    assert provider.list_records(names, "NS") == {DELEGATED: ns}
+    assert provider.list_records(names, "A") == {GLUE: glue_a}
+    assert provider.list_records(names, "AAAA") == {GLUE: glue_aaaa}
+    assert provider.list_records() == {DELEGATED: txt}  # TXT listing: TXT only
+    wire = rrset_of(admin, zone_id, DELEGATED, "NS")
+    assert wire is not None
+    assert sorted(r["Value"] for r in wire["ResourceRecords"]) == ["ns.other.net.", GLUE + "."]
+
+    moved = RecordSet(GLUE, ("192.0.2.54", "198.51.100.53"), 600, "A")
+    provider.apply([Update(glue_a, moved)])
+    assert provider.list_records([GLUE], "A") == {GLUE: moved}
+    assert provider.list_records([GLUE], "AAAA") == {GLUE: glue_aaaa}  # other type untouched
+
+    provider.apply([Delete(ns), Delete(moved), Delete(glue_aaaa)])
+    provider.apply([Delete(ns)])  # already gone: no-op
+    for rtype in ("NS", "A", "AAAA"):
+        assert provider.list_records(names, rtype) == {}
+    assert provider.list_records() == {DELEGATED: txt}
+    assert txt_values(admin, zone_id, DELEGATED) == ['"v=spf1 -all"']
+
+
+def test_delegation_values_read_back_canonical(endpoint: str, admin: Any, zone_id: str) -> None:
+    def upsert(name: str, rtype: str, value: str) -> None:
+        rrset = {"Name": name, "Type": rtype, "TTL": 60, "ResourceRecords": [{"Value": value}]}
+        admin.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": rrset}]},
+        )
+
+    upsert(DELEGATED + ".", "NS", "NS1.Other.NET.")
+    upsert(GLUE, "AAAA", "2001:0db8:0000:0000:0000:0000:0000:0053")
+    provider, _ = make(endpoint)
+    assert provider.list_records([DELEGATED], "NS") == {
+        DELEGATED: RecordSet(DELEGATED, ("ns1.other.net",), 60, "NS")
+    }
+    assert provider.list_records([GLUE], "AAAA")[GLUE].values == ("2001:db8::53",)
+
+
+def test_apex_ns_is_refused(endpoint: str, zone_id: str) -> None:
+    provider, faults = make(endpoint)
+    before = provider.client.list_resource_record_sets(HostedZoneId=zone_id)
+    for change in (
+        Create(RecordSet(ZONE, ("ns1.other.net",), 300, "NS")),
+        Delete(RecordSet(ZONE, ("ns1.other.net",), 300, "NS")),
+    ):
+        with pytest.raises(ProviderError, match=r"zone example\.com: refusing .* apex NS"):
+            provider.apply([change])
+    assert "ChangeResourceRecordSets" not in faults.calls
+    after = provider.client.list_resource_record_sets(HostedZoneId=zone_id)
+    assert after["ResourceRecordSets"] == before["ResourceRecordSets"]

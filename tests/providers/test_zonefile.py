@@ -59,9 +59,7 @@ def test_lists_existing_txt_records(zone_file: Path) -> None:
     records = ZoneFileProvider("example.com", directory=zone_file.parent).list_records()
     assert records == {
         "example.com": RecordSet("example.com", ("v=spf1 -all",), 3600),
-        "_spf.example.com": RecordSet(
-            "_spf.example.com", ("v=spf1 ip4:192.0.2.0/24 -all",), 3600
-        ),
+        "_spf.example.com": RecordSet("_spf.example.com", ("v=spf1 ip4:192.0.2.0/24 -all",), 3600),
         "verify.example.com": RecordSet("verify.example.com", ("keep; meintact",), 300),
     }
 
@@ -378,3 +376,157 @@ def test_an_unusable_zone_directory_is_a_clean_error(tmp_path: Path) -> None:
     provider = ZoneFileProvider("example.com", directory=tmp_path / "zones")
     with pytest.raises(ProviderError, match=r"zonefile: .*example\.com\.zone"):
         provider.apply([Create(SPF)])
+
+
+# -- delegations: NS and glue A/AAAA beside the TXT records ----------------------------------
+
+NS = RecordSet("spf.example.com", ("ns1.spf.example.com",), 600, "NS")
+GLUE_A = RecordSet("ns1.spf.example.com", ("192.0.2.53",), 600, "A")
+GLUE_AAAA = RecordSet("ns1.spf.example.com", ("2001:db8::53",), 600, "AAAA")
+DELEGATION = (NS, GLUE_A, GLUE_AAAA)
+DELEGATION_LINES = (
+    "spf\t600\tIN\tNS\tns1.spf.example.com.\n"
+    "ns1.spf\t600\tIN\tA\t192.0.2.53\n"
+    "ns1.spf\t600\tIN\tAAAA\t2001:db8::53\n"
+)
+
+
+def with_serial(text: str, value: int) -> str:
+    return text.replace("2024010101 ; serial", f"{value} ; serial")
+
+
+def listed(provider: ZoneFileProvider, names: list[str], rtype: str) -> dict[str, RecordSet]:
+    return provider.list_records(names, rtype)
+
+
+def test_a_delegation_is_appended_and_everything_else_kept(zone_file: Path) -> None:
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    txt_before = provider.list_records()
+    provider.apply([Create(rs) for rs in DELEGATION])
+
+    text = zone_file.read_text()
+    assert text == with_serial(ZONE, serial(zone_file)) + DELEGATION_LINES
+    assert serial(zone_file) > 2024010101
+    assert provider.list_records() == txt_before  # TXT untouched
+    assert listed(provider, ["spf.example.com"], "NS") == {"spf.example.com": NS}
+    assert listed(provider, ["ns1.spf.example.com"], "A") == {"ns1.spf.example.com": GLUE_A}
+    assert listed(provider, ["ns1.spf.example.com"], "AAAA") == {"ns1.spf.example.com": GLUE_AAAA}
+    zone = load(zone_file)  # glue beneath the cut is kept, the NS target is absolute
+    ns = zone.find_rdataset("spf.example.com.", dns.rdatatype.NS)
+    assert [rd.target.to_text() for rd in ns] == ["ns1.spf.example.com."]
+    assert zone.get_rdataset("ns1.spf.example.com.", dns.rdatatype.A) is not None
+
+
+def test_only_the_changed_type_at_a_name_is_rewritten(zone_file: Path) -> None:
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    spf = provider.list_records(["_spf.example.com"])["_spf.example.com"]
+    aaaa = listed(provider, ["_spf.example.com"], "AAAA")["_spf.example.com"]
+    assert aaaa == RecordSet("_spf.example.com", ("2001:db8::1",), 3600, "AAAA")
+    apex_a = RecordSet("example.com", ("192.0.2.10",), 3600, "A")
+    provider.apply(
+        [
+            Update(
+                aaaa, RecordSet("_spf.example.com", ("2001:db8::2", "2001:db8::1"), 3600, "AAAA")
+            ),
+            Create(apex_a),  # an A at a name that has TXT, NS and MX
+            Create(RecordSet("ns1.example.com", ("2001:db8::5",), 3600, "AAAA")),
+        ]
+    )
+    text = zone_file.read_text()
+    # the new value goes where the set was; the value that stays keeps its line, and the
+    # TXT beside it is untouched
+    assert (
+        '_spf IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
+        "_spf\t3600\tIN\tAAAA\t2001:db8::2\n"
+        "    IN AAAA 2001:db8::1\n"
+    ) in text
+    assert text.endswith('"intact"\n@\t3600\tIN\tA\t192.0.2.10\nns1\t3600\tIN\tAAAA\t2001:db8::5\n')
+    assert "ns1 IN A 192.0.2.1\n" in text and "ns1\t3600\tIN\tAAAA\t2001:db8::5\n" in text
+    assert provider.list_records(["_spf.example.com"])["_spf.example.com"] == spf
+    assert listed(provider, ["_spf.example.com"], "AAAA")["_spf.example.com"].values == (
+        "2001:db8::1",
+        "2001:db8::2",
+    )
+    assert listed(provider, ["example.com"], "A") == {"example.com": apex_a}
+    zone = load(zone_file)
+    assert zone.get_rdataset("example.com.", dns.rdatatype.MX) is not None
+    assert len(zone.find_rdataset("example.com.", dns.rdatatype.NS)) == 1
+
+
+def test_glue_update_replaces_the_address(zone_file: Path) -> None:
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    provider.apply([Create(rs) for rs in DELEGATION])
+    moved = RecordSet("ns1.spf.example.com", ("192.0.2.54",), 600, "A")
+    provider.apply([Update(GLUE_A, moved)])
+    text = zone_file.read_text()
+    assert "192.0.2.53" not in text and "ns1.spf\t600\tIN\tA\t192.0.2.54\n" in text
+    assert listed(provider, ["ns1.spf.example.com"], "A") == {"ns1.spf.example.com": moved}
+    assert listed(provider, ["ns1.spf.example.com"], "AAAA") == {"ns1.spf.example.com": GLUE_AAAA}
+    assert listed(provider, ["spf.example.com"], "NS") == {"spf.example.com": NS}
+
+
+def test_deleting_a_delegation_twice_restores_the_file(zone_file: Path) -> None:
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    provider.apply([Create(rs) for rs in DELEGATION])
+    content = zone_file.read_bytes()
+    provider.apply([Create(rs) for rs in DELEGATION])  # in sync: not written again
+    assert zone_file.read_bytes() == content
+    deletes: list[Change] = [Delete(rs) for rs in DELEGATION]
+    provider.apply(deletes)
+    assert zone_file.read_text() == with_serial(ZONE, serial(zone_file))
+    content, stat = zone_file.read_bytes(), zone_file.stat()
+    provider.apply(deletes)  # gone already: a no-op
+    assert zone_file.read_bytes() == content
+    assert zone_file.stat().st_mtime_ns == stat.st_mtime_ns
+    for name, rtype in (("spf.example.com", "NS"), ("ns1.spf.example.com", "A")):
+        assert listed(provider, [name], rtype) == {}
+
+
+def test_a_hand_written_delegation_is_read_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "example.com.zone"
+    path.write_text(
+        ZONE
+        + "sub 120 IN NS ns.sub ; relative target\n"
+        + "    120 IN NS NS.Elsewhere.example.net.\n"
+        + "ns.sub 120 IN A 192.0.2.7 ; glue\n"
+    )
+    provider = ZoneFileProvider("example.com", directory=tmp_path)
+    ns = RecordSet("sub.example.com", ("ns.elsewhere.example.net", "ns.sub.example.com"), 120, "NS")
+    assert listed(provider, ["sub.example.com", "www.example.com"], "NS") == {"sub.example.com": ns}
+    content = path.read_bytes()
+    provider.apply([Create(ns)])  # the same set, written otherwise: nothing to do
+    assert path.read_bytes() == content
+    glue = RecordSet("ns.sub.example.com", ("192.0.2.7",), 120, "A")
+    assert listed(provider, ["ns.sub.example.com"], "A") == {"ns.sub.example.com": glue}
+    provider.apply([Update(glue, RecordSet(glue.name, ("192.0.2.7", "192.0.2.8"), 120, "A"))])
+    text = path.read_text()
+    assert "ns.sub 120 IN A 192.0.2.7 ; glue\n" in text and "sub 120 IN NS ns.sub ;" in text
+    assert listed(provider, ["ns.sub.example.com"], "A")["ns.sub.example.com"].values == (
+        "192.0.2.7",
+        "192.0.2.8",
+    )
+
+
+@pytest.mark.parametrize("action", ["create", "update", "delete"])
+def test_ns_at_the_apex_is_refused(zone_file: Path, action: str) -> None:
+    provider = ZoneFileProvider("example.com", directory=zone_file.parent)
+    apex = RecordSet("example.com", ("ns9.example.net",), 3600, "NS")
+    old = listed(provider, ["example.com"], "NS")["example.com"]
+    assert old.values == ("ns1.example.com",)
+    changes: dict[str, Change] = {
+        "create": Create(apex),
+        "update": Update(old, apex),
+        "delete": Delete(old),
+    }
+    change = changes[action]
+    with pytest.raises(ProviderError, match=r"NS records of the zone apex example\.com"):
+        provider.apply([Create(SPF), change])
+    assert zone_file.read_text() == ZONE  # nothing of the batch was written
+
+
+def test_listing_delegations_of_a_missing_zone_file(tmp_path: Path) -> None:
+    provider = ZoneFileProvider("example.com", directory=tmp_path)
+    assert listed(provider, ["spf.example.com"], "NS") == {}
+    provider.apply([Create(rs) for rs in DELEGATION])  # created with the default SOA and NS
+    assert listed(provider, ["spf.example.com"], "NS") == {"spf.example.com": NS}
+    assert listed(provider, ["example.com"], "NS")["example.com"].values == ("localhost",)
