@@ -2,9 +2,10 @@
 
 1. Answers per second on loopback: rbldnsd answering ``%{ir}.%{v}.%{d}.<zone>`` TXT
    queries from the macro dataset of the 14-service example (examples/over-limit), side by
-   side with BIND 9 serving the flattened TXT records of the same intent (root and chain
-   names). Clients are dnspython ``dns.asyncquery.udp`` calls, ``--concurrency`` in flight,
-   for ``--seconds`` (bounded also by ``--queries``).
+   side with the records backend's wildcard TXT records for the same clients served by
+   PowerDNS (when installed) and by BIND 9, and BIND 9 serving the flattened TXT records of
+   the same intent (root and chain names). Clients are dnspython ``dns.asyncquery.udp``
+   calls, ``--concurrency`` in flight, for ``--seconds`` (bounded also by ``--queries``).
 2. What a receiver pays per check, counted with the bundled evaluator: DNS-querying terms
    (RFC 7208 4.6.4) and DNS queries (the root TXT included) over random clients, in macro
    mode (the dataset read by :class:`spfmanager.macro.DatasetResolver`) and flattened.
@@ -24,9 +25,11 @@ import io
 import json
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
 from typing import Any
 
 import dns.asyncquery
@@ -42,12 +45,20 @@ from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.flatten.flattener import flatten
 from spfmanager.macro import DatasetResolver, build_macro, query_name
 from spfmanager.spf.evaluate import evaluate
+from tests.integration import pdns as pdns_helper
 from tests.integration.bind import BindServer
 from tests.macro.intents import EXAMPLE
+from tests.macro.libspf2_netns import publish_to_powerdns
 from tests.macro.servers import RbldnsdServer
 
 ZONE = "macro.spfm.test"
 SEED = 14
+SERVERS = (
+    "rbldnsd (macro)",
+    "PowerDNS (macro records)",
+    "BIND (macro records)",
+    "BIND (flattened)",
+)
 
 
 class Counting:
@@ -75,8 +86,11 @@ def _inputs() -> dict[str, Any]:
     item = intents[0]  # bigcorp.example: 14 services
     resolver = SnapshotResolver.from_file(EXAMPLE / "dns-snapshot.yaml")
     built = build_macro([item], resolver, ZONE)
+    records = build_macro([item], resolver, ZONE, backend="records")
     flat = flatten(item.record, item.domain, resolver=resolver, keep=item.keep)
-    return {"intent": item, "resolver": resolver, "built": built, "flat": flat}
+    return {
+        "intent": item, "resolver": resolver, "built": built, "records": records, "flat": flat
+    }  # fmt: skip
 
 
 def lookups_per_check(
@@ -159,15 +173,34 @@ def answers_per_second(
     flat_names = list(flat.records)
     zonedata = {n: [{"TXT": "".join(s)}] for n, s in flat.records.items()}
     out: dict[str, Any] = {}
+    records = inputs["records"].zone_records
     with RbldnsdServer(built.dataset, ZONE) as rbldnsd:
         out["rbldnsd (macro)"] = asyncio.run(
             _blast(rbldnsd.host, rbldnsd.port, macro_names, seconds, limit, concurrency)
+        )
+    if pdns_helper.available():
+        with (
+            tempfile.TemporaryDirectory(prefix="spfmanager-bench-pdns-") as tmp,
+            pdns_helper.PowerDNSServer(Path(tmp)) as pdns,
+        ):
+            publish_to_powerdns(pdns, ZONE, records, ttl=300)
+            out["PowerDNS (macro records)"] = asyncio.run(
+                _blast("127.0.0.1", pdns.dns_port, macro_names, seconds, limit, concurrency)
+            )
+    served = {name: [{"TXT": text}] for name, text in records.items()}
+    with BindServer({ZONE: served}) as bind:
+        out["BIND (macro records)"] = asyncio.run(
+            _blast(bind.host, bind.port, macro_names, seconds, limit, concurrency)
         )
     with BindServer({".": zonedata}) as bind:
         out["BIND (flattened)"] = asyncio.run(
             _blast(bind.host, bind.port, flat_names, seconds, limit, concurrency)
         )
-    out["names"] = {"rbldnsd (macro)": len(set(macro_names)), "BIND (flattened)": len(flat_names)}
+    out["names"] = {
+        "rbldnsd (macro)": len(set(macro_names)),
+        "records served": len(records),
+        "BIND (flattened)": len(flat_names),
+    }
     return out
 
 
@@ -182,6 +215,7 @@ def run(
         "records": {
             "macro_root": inputs["built"].roots[inputs["intent"].domain],
             "macro_entries": inputs["built"].records[0].entries,
+            "macro_records": len(inputs["records"].zone_records),
             "flattened_records": len(inputs["flat"].records),
         },
     }
@@ -204,7 +238,9 @@ def render(report: dict[str, Any]) -> str:
     for column in ("server", "answers", "failed", "seconds", "answers/s", "ratio"):
         table.add_column(column)
     base = t["BIND (flattened)"]["qps"] or 1.0
-    for side in ("rbldnsd (macro)", "BIND (flattened)"):
+    for side in SERVERS:
+        if side not in t:
+            continue
         row = t[side]
         table.add_row(
             side,
@@ -238,7 +274,8 @@ def render(report: dict[str, Any]) -> str:
     console.print(table)
     records = report["records"]
     console.print(
-        f"macro root: {records['macro_root']}; {records['macro_entries']} dataset entries; "
+        f"macro root: {records['macro_root']}; {records['macro_entries']} dataset entries "
+        f"(rbldnsd) or {records['macro_records']:,} records (records backend); "
         f"flattened: {records['flattened_records']} records"
     )
     return console.export_text()

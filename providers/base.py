@@ -11,14 +11,16 @@ adapters implement these hooks:
 ``_list_type(names, rtype)``
     Return the current record sets of type ``rtype`` (NS, A or AAAA) at ``names`` (always
     given). NS values are lower-case targets without trailing dot; A/AAAA values are
-    addresses in short form. Only called for a type in ``record_types``; NS at a name below
-    the apex is a delegation, and the A/AAAA beneath it are its glue.
+    addresses in short form (:func:`canonical_value`). Only called for a type in
+    ``record_types``; NS at a name below the apex is a delegation, and the A/AAAA beneath
+    it are its glue.
 ``_apply(changes)``
     Carry out the changes, in order. Every change must be idempotent: ``Create`` and
     ``Update`` set the record set of the change's name and type (``change.rtype``) to
     exactly ``new.values`` (replacing what is there), ``Delete`` removes that record set
     and is a no-op when it is gone; other types at the name are left alone. Adapters with
-    ``atomic_batches`` apply the whole list in one transaction.
+    ``atomic_batches`` apply the whole list in one transaction. NS at the zone apex is the
+    zone operator's: :meth:`Provider.validate` refuses it before anything is sent.
 
 Adapters map their API's failures to :class:`~spfmanager.errors.ProviderAuthError`
 (credentials, never retried), :class:`~spfmanager.errors.ProviderRateLimitError` and
@@ -221,6 +223,12 @@ class Provider(ABC):
         ):
             raise ProviderError(f"{self.name}: {change.name} is outside zone {self.zone}")
         self._supports(change.rtype, "publish")
+        if change.rtype == "NS" and change.name == self.zone:
+            raise ProviderError(
+                f"{self.name}: zone {self.zone}: refusing to change the apex NS records: they "
+                "belong to the zone's operator (spfmanager publishes only delegations below "
+                "the apex)"
+            )
         if isinstance(change, Delete):
             return
         if change.rtype != "TXT":
@@ -284,6 +292,19 @@ class Provider(ABC):
     @abstractmethod
     def _apply(self, changes: Sequence[Change]) -> None:
         """Carry out ``changes`` idempotently, in order."""
+
+
+def canonical_value(rtype: str, content: str) -> str | None:
+    """A provider's NS or A/AAAA content in the change model's form: an NS target as a
+    lower-case name without trailing dot, an address in short form; None when the content
+    is no address of the type's family."""
+    if rtype == "NS":
+        return content.rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(content)
+    except ValueError:
+        return None
+    return str(address) if address.version == (4 if rtype == "A" else 6) else None
 
 
 def _check_value(provider: str, name: str, rtype: str, value: str) -> None:

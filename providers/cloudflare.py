@@ -28,7 +28,6 @@ The SDK validates responses loosely (a non-JSON 200 comes back as a string, a mi
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -52,7 +51,7 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Provider, ProviderOptions
+from spfmanager.providers.base import Provider, ProviderOptions, canonical_value
 from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
@@ -200,13 +199,7 @@ class CloudflareProvider(Provider):
         self.use_batch = has_batch if use_batch is None else use_batch and has_batch
 
     def validate(self, change: Change) -> None:
-        """Also refuse NS at the apex (the zone's own), and TXT values whose quoted content
-        (escapes included) would be too long."""
-        if change.rtype == "NS" and change.name == self.zone:
-            raise ProviderError(
-                f"cloudflare: zone {self.zone}: refusing to change the apex NS records "
-                "(they belong to the zone's operator; delegate a name below the apex)"
-            )
+        """Also refuse TXT values whose quoted content (escapes included) would be too long."""
         super().validate(change)
         if isinstance(change, Delete) or change.rtype != "TXT":
             return
@@ -403,17 +396,12 @@ class CloudflareProvider(Provider):
 
     def _typed_content(self, rtype: RType, name: str, content: str) -> str:
         """NS content as a lower-case name without trailing dot; A/AAAA in short form."""
-        if rtype == "NS":
-            return content.rstrip(".").lower()
-        try:
-            address = ipaddress.ip_address(content)
-        except ValueError:
-            address = None
-        if address is None or address.version != (4 if rtype == "A" else 6):
+        value = canonical_value(rtype, content)
+        if value is None:
             raise self._malformed(
                 "list records", f"{rtype} record {name}: content {content!r:.60} is no address"
             )
-        return str(address)
+        return value
 
     def _content(self, name: str, content: str) -> str:
         """The logical text of a record's content; quoted content must be valid."""

@@ -10,7 +10,6 @@ apex NS belongs to the zone's operator and is refused.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import urllib.error
@@ -33,7 +32,7 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Provider, ProviderOptions
+from spfmanager.providers.base import Provider, ProviderOptions, canonical_value
 from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
@@ -79,15 +78,6 @@ class PowerDNSProvider(Provider):
     def __repr__(self) -> str:  # never show the key
         return f"PowerDNSProvider(zone={self.zone!r}, url={self.url!r})"
 
-    def validate(self, change: Change) -> None:
-        """Also refuse NS at the apex: that record set is the zone operator's."""
-        if change.rtype == "NS" and change.name == self.zone:
-            raise ProviderError(
-                f"powerdns: zone {self.zone}: refusing to change the apex NS record set "
-                "(it belongs to the zone's operator; delegate a name below the apex)"
-            )
-        super().validate(change)
-
     def _list(self, names: set[str] | None) -> list[RecordSet]:
         found: list[RecordSet] = []
         for index, rrset in enumerate(self._rrsets()):
@@ -114,17 +104,12 @@ class PowerDNSProvider(Provider):
 
     def _typed_content(self, rtype: str, content: str, name: str) -> str:
         """NS content as a lower-case name without trailing dot; A/AAAA in short form."""
-        if rtype == "NS":
-            return content.rstrip(".").lower()
-        try:
-            address = ipaddress.ip_address(content)
-        except ValueError:
-            address = None
-        if address is None or address.version != (4 if rtype == "A" else 6):
+        value = canonical_value(rtype, content)
+        if value is None:
             raise self._malformed(
                 "read", f"record {name}: {rtype} content {_brief(content)} is not an address"
             )
-        return str(address)
+        return value
 
     def _record_set(self, index: int, rrset: Any, rtype: str = "TXT") -> RecordSet | None:
         """One ``rtype`` rrset of the zone, checked field by field; None for other types."""

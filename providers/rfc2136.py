@@ -110,16 +110,6 @@ class RFC2136Provider(Provider):
     def where(self) -> str:
         return f"{self.server}:{self.port}"
 
-    def validate(self, change: Change) -> None:
-        """The base checks; and NS at the apex is refused: it is the zone operator's."""
-        super().validate(change)
-        if change.rtype == "NS" and change.name == self.zone:
-            raise ProviderError(
-                f"rfc2136: zone {self.zone}: refusing to change the NS records of the zone "
-                "apex: they belong to the zone's operator (spfmanager publishes only "
-                "delegations below the apex)"
-            )
-
     def _list(self, names: set[str] | None) -> list[RecordSet]:
         if names is None:
             return _record_sets(self._transfer(), "TXT")

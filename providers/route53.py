@@ -36,7 +36,7 @@ from spfmanager.errors import (
     ProviderRateLimitError,
     ProviderServerError,
 )
-from spfmanager.providers.base import Provider, ProviderOptions
+from spfmanager.providers.base import Provider, ProviderOptions, canonical_value
 from spfmanager.publish.changes import Change, Delete, RecordSet
 
 log = logging.getLogger(__name__)
@@ -263,15 +263,6 @@ class Route53Provider(Provider):
             ),
         )
 
-    def validate(self, change: Change) -> None:
-        """Also refuse NS at the apex: Route 53 keeps that set for the hosted zone."""
-        if change.rtype == "NS" and change.name == self.zone:
-            raise ProviderError(
-                f"route53: zone {self.zone}: refusing to change the apex NS record set "
-                "(it belongs to the hosted zone; delegate a name below the apex)"
-            )
-        super().validate(change)
-
     # -- hooks ---------------------------------------------------------------------------
 
     def _list_type(self, names: set[str], rtype: str) -> list[RecordSet]:
@@ -400,15 +391,12 @@ class Route53Provider(Provider):
             if rtype == "NS":
                 values.add(decode_name(value))
                 continue
-            try:
-                address = ipaddress.ip_address(value)
-            except ValueError:
-                address = None
-            if address is None or address.version != (4 if rtype == "A" else 6):
+            address = canonical_value(rtype, value)
+            if address is None:
                 raise self._malformed(
                     "list records", f"record {name}: {rtype} value {value!r:.60} is not an address"
                 )
-            values.add(str(address))
+            values.add(address)
         ttl = rrset.get("TTL", 300)
         if not isinstance(ttl, int) or isinstance(ttl, bool):
             raise self._malformed("list records", f"record {name}: bad TTL {ttl!r:.20}")

@@ -236,16 +236,6 @@ class ZoneFileProvider(Provider):
         ``timeout`` seconds; re-entrant for the holding thread, across instances."""
         return _hold(self.lock_path, timeout, self.target)
 
-    def validate(self, change: Change) -> None:
-        """The base checks; and NS at the apex is refused: it is the zone operator's."""
-        super().validate(change)
-        if change.rtype == "NS" and change.name == self.zone:
-            raise ProviderError(
-                f"zonefile: {self.path}: refusing to change the NS records of the zone apex "
-                f"{self.zone}: they belong to the zone's operator (spfmanager publishes only "
-                "delegations below the apex)"
-            )
-
     def _list(self, names: set[str] | None) -> list[RecordSet]:
         return self._records("TXT")
 

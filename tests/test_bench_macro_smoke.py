@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import bench_macro
+from tests.integration import pdns as pdns_helper
 from tests.integration.bind import require_named
 from tests.macro.servers import require_rbldnsd
 
@@ -16,7 +17,10 @@ def test_quick_run() -> None:
     require_rbldnsd()
     require_named()
     report = bench_macro.run(quick=True)
-    for side in ("rbldnsd (macro)", "BIND (flattened)"):
+    sides = ["rbldnsd (macro)", "BIND (macro records)", "BIND (flattened)"]
+    if pdns_helper.available():
+        sides.append("PowerDNS (macro records)")
+    for side in sides:
         row = report["throughput"][side]
         assert row["answers"] > 0 and row["failed"] == 0, (side, row)
     lookups = report["lookups"]

@@ -303,6 +303,7 @@ class Runner:
         except SPFManagerError as exc:
             return Outcome.FAILED, f"apply failed: {exc}", [], cause_of(exc)
         applied = [f"{type(c).__name__.lower()} {c.name}" for c in report.applied]
+        applied[0:0] = report.macro_changes  # "macro records: 12 change(s) in zone"
         if report.macro_written is not None:
             applied.insert(0, f"write {report.macro_written}")
         if not applied:

@@ -42,7 +42,7 @@ from ipaddress import IPv4Address, IPv6Address
 from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, normalize_name
 from spfmanager.errors import MacroError
 
-from .zone import MAX_ANSWER, MacroRecord, Subzone, answer_text
+from .zone import MAX_ANSWER, MacroRecord, Subzone, all_subzones, answer_text
 
 WILDCARD = "*"  # RFC 4592 2.1.1: the asterisk label
 _WIDTH = {4: 8, 6: 4}  # bits per label: an octet, a nibble
@@ -58,19 +58,10 @@ def render_records(records: Sequence[MacroRecord], zone: str) -> dict[str, str]:
     """
     zone = normalize_name(zone)
     out: dict[str, str] = {}
-    seen: dict[str, str] = {}
-    for record in records:
-        if normalize_name(record.zone) != zone:
-            raise MacroError(f"{record.domain}: its names are under {record.zone}, not {zone}")
-        for sub in record.subzones:
-            if sub.name in seen:
-                raise MacroError(
-                    f"subzone {sub.name} of {record.domain} is also {seen[sub.name]}'s"
-                )
-            seen[sub.name] = record.domain
-            for name, text in _subzone_records(sub, zone).items():
-                if out.setdefault(name, text) != text:
-                    raise MacroError(f"{name}: two subzones give it different answers")
+    for sub in all_subzones(records, zone):
+        for name, text in _subzone_records(sub, zone).items():
+            if out.setdefault(name, text) != text:
+                raise MacroError(f"{name}: two subzones give it different answers")
     return out
 
 

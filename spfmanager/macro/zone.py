@@ -28,7 +28,7 @@ gives it (section 5).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import (
     IPv4Address,
@@ -295,6 +295,18 @@ def render_dataset(
         f"$NS {ttl} {' '.join(servers)}",
         f"$TTL {ttl}",
     ]
+    for sub in all_subzones(records, zone):
+        kind = "ip4trie" if sub.version == 4 else "ip6trie"
+        lines.append(f"$DATASET {kind}:{sub.name} {sub.name}")
+        everything = "0.0.0.0/0" if sub.version == 4 else "::/0"
+        lines.append(_line(everything, sub.default))
+        lines.extend(_line(str(e.network), e.answer) for e in sub.entries)
+    return "\n".join(lines) + "\n"
+
+
+def all_subzones(records: Sequence[MacroRecord], zone: str) -> Iterator[Subzone]:
+    """Every record's subzones, in order; MacroError for a record under another zone
+    than ``zone`` (normalized) or two subzones of one name."""
     seen: dict[str, str] = {}
     for record in records:
         if normalize_name(record.zone) != zone:
@@ -305,12 +317,7 @@ def render_dataset(
                     f"subzone {sub.name} of {record.domain} is also {seen[sub.name]}'s"
                 )
             seen[sub.name] = record.domain
-            kind = "ip4trie" if sub.version == 4 else "ip6trie"
-            lines.append(f"$DATASET {kind}:{sub.name} {sub.name}")
-            everything = "0.0.0.0/0" if sub.version == 4 else "::/0"
-            lines.append(_line(everything, sub.default))
-            lines.extend(_line(str(e.network), e.answer) for e in sub.entries)
-    return "\n".join(lines) + "\n"
+            yield sub
 
 
 def _line(network: str, answer: Result) -> str:

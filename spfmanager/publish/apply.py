@@ -309,7 +309,7 @@ def _apply_macro_zone(
     if not todo:
         return
     provider.apply(todo)
-    what = f"macro {zone_changes.purpose}: {len(todo)} change(s) in {zone_changes.zone}"
+    what = f"macro {zone_changes.purpose}: {len(todo):,} change(s) in {zone_changes.zone}"
     tell(what if len(todo) > 3 else "; ".join(_describe(c) for c in todo))
     wait_visible(provider, todo)
     report.macro_changes.append(what)

@@ -146,7 +146,7 @@ class ZoneChanges:
     def line(self) -> str:
         """``macro records: pdns zone spf.example.net: 1,204 names, 12 to change``."""
         count = len(self.changes)
-        change = f"{count} to change" if count else "in sync"
+        change = f"{count:,} to change" if count else "in sync"
         what = f"{self.names:,} names, " if self.purpose == "records" else ""
         return f"macro {self.purpose}: {self.provider} zone {self.zone}: {what}{change}"
 

@@ -269,7 +269,8 @@ class PlanSummary:
         if self.unsafe:
             text += f", {self.unsafe} unsafe"
         if self.macro_zone:
-            text += f". {self.macro_zone} macro zone change" + ("s" if self.macro_zone > 1 else "")
+            plural = "s" if self.macro_zone > 1 else ""
+            text += f". {self.macro_zone:,} macro zone change{plural}"
         return text + "."
 
     @property

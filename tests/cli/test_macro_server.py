@@ -84,6 +84,16 @@ def test_without_a_macro_domain_it_fails(example: Path) -> None:
     assert done.returncode == 1 and "no 'macro:' section" in done.stderr
 
 
+def test_the_records_backend_has_no_rbldnsd_to_serve(example: Path) -> None:
+    config = yaml.safe_load((example / "spfmanager.yaml").read_text())
+    config["macro"].update(backend="records", provider="local", provider_zone="bigcorp.example")
+    (example / "spfmanager.yaml").write_text(yaml.safe_dump(config))
+    done = spfmanager("macro-server", *DNS, cwd=example)
+    assert done.returncode == 1, done.stdout
+    assert "macro.backend is records: provider local serves the records" in done.stderr
+    assert not (example / "rbldnsd").exists()
+
+
 def test_a_broken_upstream_keeps_the_last_good_file(example: Path) -> None:
     assert spfmanager("macro-server", *DNS, cwd=example).returncode == 0
     good = (example / "rbldnsd" / "macro.data").read_text()

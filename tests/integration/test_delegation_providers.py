@@ -16,7 +16,6 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from moto.server import ThreadedMotoServer
 
 from spfmanager.providers.base import Provider
 from spfmanager.providers.cloudflare import CloudflareProvider
@@ -45,15 +44,6 @@ NAMES = (DELEGATED, NS1, NS2)
 class Target:
     provider: Provider
     dns_port: int | None = None  # where the zone is served over DNS, if it is
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["route53", "cloudflare", "powerdns"])

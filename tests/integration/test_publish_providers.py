@@ -13,7 +13,6 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 import spfmanager
 from spfmanager.dns.overlay import OverlayResolver
@@ -34,15 +33,6 @@ UPSTREAM: dict[str, Any] = {
     ],
 }
 ProviderSetup = Callable[[pytest.MonkeyPatch], dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def route53(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

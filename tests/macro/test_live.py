@@ -10,7 +10,6 @@ pass ranges only: include form), all in one combined dataset.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,15 +24,12 @@ from spfmanager.macro.prove import expected_results, probe_addresses
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.results import Result
 from tests.conformance.receivers import (
-    Outcome,
     Query,
     ReceiverLab,
-    _communicate,
-    _outcome,
-    netns_command,
     require,
 )
 from tests.integration.bind import require_named
+from tests.macro.checks import disagreements, libspf2_disagreements
 from tests.macro.intents import PASS_RECORD, SOFTFAIL_RECORD, ZONE, example, intent
 from tests.macro.servers import MacroBindServer, RbldnsdServer, require_rbldnsd
 
@@ -83,14 +79,6 @@ def setup() -> Iterator[Setup]:
         yield Setup(built, rbldnsd, lab, zonedata, queries, expected)
 
 
-def _disagreements(setup: Setup, outcomes: list[Outcome]) -> list[tuple[str, str, str, str]]:
-    return [
-        (q.ip, q.helo, want.value, got.name)
-        for q, want, got in zip(setup.queries, setup.expected, outcomes, strict=True)
-        if got.result is not want
-    ]
-
-
 def test_forms(setup: Setup) -> None:
     forms = {r.domain: r.form for r in setup.built.records}
     assert forms == {
@@ -130,29 +118,12 @@ def test_spfmanager_through_bind(setup: Setup) -> None:
 def test_receiver_library(setup: Setup, impl: str) -> None:
     require(impl)
     outcomes = setup.lab.run(impl, setup.zonedata, setup.queries)
-    wrong = _disagreements(setup, outcomes)
+    wrong = disagreements(setup.queries, setup.expected, outcomes)
     assert not wrong, f"{len(wrong)} of {len(setup.queries)}: {wrong[:10]}"
 
 
 def test_libspf2(setup: Setup) -> None:
     require("libspf2")
-    job = {
-        "zone": ZONE,
-        "dataset": setup.built.dataset,
-        "zonedata": setup.zonedata,
-        "queries": [q.data for q in setup.queries],
-    }
-    command = netns_command("tests.macro.libspf2_netns")
-    raw = json.loads(_communicate("libspf2", command, json.dumps(job), timeout=600))["outcomes"]
-    outcomes = [_outcome("libspf2", item) for item in raw]
-    wrong = _disagreements(setup, outcomes)
-    # libspf2 passes loopback clients whatever the record (its local policy, before any
-    # record is read): a receiver's own rule, the same for any published record.
-    local = [w for w in wrong if _loopback(w[0]) and w[3] == "pass"]
-    assert [w[0] for w in local] == ["::1"] * len(local)
-    wrong = [w for w in wrong if w not in local]
+    job = {"zone": ZONE, "dataset": setup.built.dataset, "zonedata": setup.zonedata}
+    wrong = libspf2_disagreements(job, setup.queries, setup.expected, timeout=600)
     assert not wrong, f"{len(wrong)} of {len(setup.queries)}: {wrong[:10]}"
-
-
-def _loopback(ip: str) -> bool:
-    return (IPv6Address(ip) if ":" in ip else IPv4Address(ip)).is_loopback

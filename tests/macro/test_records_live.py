@@ -10,11 +10,10 @@ its private network namespace with a PowerDNS and a BIND of its own.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address
 
 import dns.message
 import dns.query
@@ -36,16 +35,13 @@ from spfmanager.macro.prove import expected_results, probe_addresses
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.results import Result
 from tests.conformance.receivers import (
-    Outcome,
     Query,
     ReceiverLab,
-    _communicate,
-    _outcome,
-    netns_command,
     require,
 )
 from tests.integration import pdns as pdns_helper
 from tests.integration.bind import BindServer, require_named
+from tests.macro.checks import disagreements, libspf2_disagreements
 from tests.macro.intents import PASS_RECORD, SOFTFAIL_RECORD, ZONE, example, intent
 from tests.macro.libspf2_netns import publish_to_powerdns
 from tests.macro.servers import MacroBindServer
@@ -220,14 +216,6 @@ def lab(setup: Setup, powerdns: int) -> Iterator[ForwardingLab]:
         yield lab
 
 
-def _disagreements(setup: Setup, outcomes: list[Outcome]) -> list[tuple[str, str, str, str]]:
-    return [
-        (q.ip, q.helo, want.value, got.name)
-        for q, want, got in zip(setup.queries, setup.expected, outcomes, strict=True)
-        if got.result is not want
-    ]
-
-
 def test_probes_cover_every_result(setup: Setup) -> None:
     assert Counter(setup.expected).keys() >= {Result.PASS, Result.SOFTFAIL, Result.FAIL}
     assert any(":" in q.ip for q in setup.queries) and any("." in q.ip for q in setup.queries)
@@ -247,7 +235,7 @@ def test_spfmanager_through_bind_and_powerdns(setup: Setup, lab: ForwardingLab) 
 def test_receiver_library(setup: Setup, lab: ForwardingLab, impl: str) -> None:
     require(impl)
     outcomes = lab.run(impl, setup.zonedata, setup.queries)
-    wrong = _disagreements(setup, outcomes)
+    wrong = disagreements(setup.queries, setup.expected, outcomes)
     assert not wrong, f"{len(wrong)} of {len(setup.queries)}: {wrong[:10]}"
 
 
@@ -256,24 +244,6 @@ def test_libspf2(setup: Setup) -> None:
     require("libspf2")
     if not pdns_helper.available():
         pytest.skip("PowerDNS is not installed (pdns-server, pdns-backend-sqlite3)")
-    job = {
-        "zone": ZONE,
-        "records": setup.records,
-        "server": "powerdns",
-        "zonedata": setup.zonedata,
-        "queries": [q.data for q in setup.queries],
-    }
-    command = netns_command("tests.macro.libspf2_netns")
-    raw = json.loads(_communicate("libspf2", command, json.dumps(job), timeout=1200))["outcomes"]
-    outcomes = [_outcome("libspf2", item) for item in raw]
-    wrong = _disagreements(setup, outcomes)
-    # libspf2 passes loopback clients whatever the record (its local policy), as in
-    # tests/macro/test_live.py.
-    local = [w for w in wrong if _loopback(w[0]) and w[3] == "pass"]
-    assert [w[0] for w in local] == ["::1"] * len(local)
-    wrong = [w for w in wrong if w not in local]
+    job = {"zone": ZONE, "records": setup.records, "server": "powerdns", "zonedata": setup.zonedata}
+    wrong = libspf2_disagreements(job, setup.queries, setup.expected, timeout=1200)
     assert not wrong, f"{len(wrong)} of {len(setup.queries)}: {wrong[:10]}"
-
-
-def _loopback(ip: str) -> bool:
-    return (IPv6Address(ip) if ":" in ip else IPv4Address(ip)).is_loopback

@@ -11,7 +11,6 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError, EndpointConnectionError  # type: ignore[import-untyped]
-from moto.server import ThreadedMotoServer
 
 from spfmanager.errors import (
     ProviderAuthError,
@@ -82,12 +81,9 @@ class Faults:
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def endpoint(moto_endpoint: str) -> str:
+    """moto's Route 53 server (tests/conftest.py)."""
+    return moto_endpoint
 
 
 @pytest.fixture

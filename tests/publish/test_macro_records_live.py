@@ -103,11 +103,12 @@ def test_records_backend_publishes_proven_records_and_rolls_over(
     shown = run_cli("plan", *env_args, cwd=tmp_path)
     assert shown.returncode == 2, shown.stderr  # changes to make
     names = workspace(path).macro_build()[1].entries
-    assert f"macro records: pdns zone {PARENT}: {names:,} names, {names} to change" in shown.stdout
+    line = f"macro records: pdns zone {PARENT}: {names:,} names, {names:,} to change"
+    assert line in shown.stdout
 
     applied = run_cli("apply", "--auto-approve", *env_args, cwd=tmp_path)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert f"publish macro records: {names} change(s) in {PARENT}" in applied.stdout
+    assert f"publish macro records: {names:,} change(s) in {PARENT}" in applied.stdout
     ws = workspace(path)
     assert not wrong_answers(ws, pdns)
     again = ws.plan()
