@@ -23,6 +23,7 @@ from spfmanager.cli.common import (
     SnapshotOption,
     clean_errors,
     console,
+    error_console,
     fail,
     print_json,
 )
@@ -76,9 +77,13 @@ def macro_server_command(
     (exec: same PID, signals go to rbldnsd). The root records themselves are published by
     'apply' or the daemon, which keep the data file current after upstream changes.
 
-    Exit status: 0 the data file is proven and written (or unchanged); 1 an error (a bad
-    config, no 'macro:' section or no macro-mode domain, a domain that cannot be built:
-    the last good file stays; --exec without rbldnsd installed).
+    A domain that cannot be built now (its upstream unanswered, a failed proof) keeps its
+    sections of the last good file, with a warning; the others are written.
+
+    Exit status: 0 the data file is proven and written (or unchanged), domains kept at
+    their last good answers included; 1 an error (a bad config, no 'macro:' section or no
+    macro-mode domain, no domain that can be built: the last good file stays; --exec
+    without rbldnsd installed).
     """
     from spfmanager.cli.common import build_resolver
     from spfmanager.publish.macro import macro_intents, write_data
@@ -98,10 +103,15 @@ def macro_server_command(
                 "('spfmanager apply' publishes them)"
             )
         builds, data = workspace.macro_build()
-        if data.text is None:
-            for build in builds:
+        for build in builds:
+            if build.error is not None:
                 console().print(f"[red]not built[/] {build.intent.domain}: {build.error}")
+        if data.text is None:
             fail(f"{data.path}: not written, the last good file stays")
+        for domain in data.kept:
+            error_console().print(
+                f"[yellow]warning:[/] {domain} keeps its last good answers (not built now)"
+            )
         written = write_data(data)
     binary = _binary()
     command = rbldnsd_command(settings, data.path, binary or "rbldnsd")

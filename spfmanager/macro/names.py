@@ -15,6 +15,7 @@ must stay within 63 octets (RFC 1035 2.3.4).
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv6Address
 
 from spfmanager.dns.base import normalize_name
@@ -24,6 +25,7 @@ from spfmanager.spf.limits import MAX_DOMAIN_LENGTH, MAX_LABEL_LENGTH
 IPV4_REVERSED_MAX = len("255.255.255.255")  # %{ir} of the longest IPv4 client: 15
 IPV6_REVERSED = 63  # %{ir} of any IPv6 client: 32 nibbles and 31 dots
 FAMILY_LABEL = {4: "in-addr", 6: "ip6"}  # %{v}, RFC 7208 7.3
+_PART_LABEL = re.compile(r"(p[1-9][0-9]*-)?(in-addr|ip6)")  # part_label()'s
 
 
 def part_label(part: int, version: int) -> str:
@@ -41,6 +43,17 @@ def domain_spec(zone: str, part: int = 0) -> str:
 def subzone(domain: str, version: int, part: int = 0) -> str:
     """The rbldnsd subzone (relative to the macro zone) answering ``domain``'s clients."""
     return f"{part_label(part, version)}.{normalize_name(domain)}"
+
+
+def owner_of(name: str) -> str | None:
+    """The sending domain whose subzone (or a name beneath it) ``name`` is, relative to the
+    macro zone: ``in-addr.example.com``, ``*.2.0.192.p1-in-addr.example.com`` ->
+    ``example.com``; None for any other name."""
+    labels = normalize_name(name).split(".")
+    for index, label in enumerate(labels[:-1]):
+        if _PART_LABEL.fullmatch(label):
+            return ".".join(labels[index + 1 :])
+    return None
 
 
 def reversed_address(address: IPv4Address | IPv6Address) -> str:

@@ -58,7 +58,7 @@ def render_records(records: Sequence[MacroRecord], zone: str) -> dict[str, str]:
     """
     zone = normalize_name(zone)
     out: dict[str, str] = {}
-    for sub in all_subzones(records, zone):
+    for _, sub in all_subzones(records, zone):
         for name, text in _subzone_records(sub, zone).items():
             if out.setdefault(name, text) != text:
                 raise MacroError(f"{name}: two subzones give it different answers")

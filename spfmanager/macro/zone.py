@@ -28,7 +28,7 @@ gives it (section 5).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import (
     IPv4Address,
@@ -49,7 +49,7 @@ from spfmanager.spf.limits import MAX_DNS_LOOKUPS
 from spfmanager.spf.ranges import Segment, merge_adjacent
 from spfmanager.spf.results import Qualifier, Result
 
-from .names import check_names, domain_spec, subzone
+from .names import check_names, domain_spec, owner_of, subzone
 
 DEFAULT_TTL = 300
 A_VALUE = "127.0.0.2"  # the A record rbldnsd serves with each entry (SPF never asks)
@@ -278,8 +278,15 @@ def render_dataset(
     ttl: int = DEFAULT_TTL,
     nameservers: Sequence[str] = (),
     hostmaster: str | None = None,
+    kept: Mapping[str, Sequence[str]] | None = None,
+    order: Sequence[str] = (),
 ) -> str:
     """The rbldnsd ``combined`` dataset serving every record's subzones under ``zone``.
+
+    ``kept``: domain -> the lines of its sections in a previous dataset
+    (:func:`kept_sections`), served as they were. Each domain's sections stand where
+    ``order`` (every domain, in config order) puts them, so that a kept domain's lines do
+    not move and an unchanged dataset stays byte for byte the same.
 
     ``$SOA`` and ``$NS`` come first: without them resolvers get no usable referral data
     and some SERVFAIL. The SOA serial is 0: rbldnsd substitutes the file's modification
@@ -295,18 +302,49 @@ def render_dataset(
         f"$NS {ttl} {' '.join(servers)}",
         f"$TTL {ttl}",
     ]
-    for sub in all_subzones(records, zone):
+    body: dict[str, list[str]] = {}
+    for domain, sub in all_subzones(records, zone):
         kind = "ip4trie" if sub.version == 4 else "ip6trie"
-        lines.append(f"$DATASET {kind}:{sub.name} {sub.name}")
+        section = body.setdefault(domain, [])
+        section.append(f"$DATASET {kind}:{sub.name} {sub.name}")
         everything = "0.0.0.0/0" if sub.version == 4 else "::/0"
-        lines.append(_line(everything, sub.default))
-        lines.extend(_line(str(e.network), e.answer) for e in sub.entries)
+        section.append(_line(everything, sub.default))
+        section.extend(_line(str(e.network), e.answer) for e in sub.entries)
+    for domain, previous in (kept or {}).items():
+        if domain in body:
+            raise MacroError(f"{domain}: both built and kept at its last good answers")
+        body[domain] = list(previous)
+    for domain in dict.fromkeys([*order, *body]):
+        lines.extend(body.get(domain, ()))
     return "\n".join(lines) + "\n"
 
 
-def all_subzones(records: Sequence[MacroRecord], zone: str) -> Iterator[Subzone]:
-    """Every record's subzones, in order; MacroError for a record under another zone
-    than ``zone`` (normalized) or two subzones of one name."""
+def kept_sections(dataset: str, domains: Collection[str]) -> dict[str, list[str]]:
+    """Domain -> the lines of ``dataset``'s ``$DATASET`` sections that serve it (its
+    subzones, :func:`~spfmanager.macro.names.owner_of`), for ``domains``: a domain that
+    cannot be built now keeps its last good answers while the others' are rewritten."""
+    wanted = {normalize_name(d) for d in domains}
+    out: dict[str, list[str]] = {}
+    owner: str | None = None
+    for raw in dataset.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("$DATASET"):
+            words = line.split()
+            found = owner_of(words[1].split(":", 1)[-1]) if len(words) > 1 else None
+            owner = found if found in wanted else None
+        elif line.startswith(("$SOA", "$NS", "$TTL")):  # the header: written anew
+            owner = None
+            continue
+        if owner is not None:
+            out.setdefault(owner, []).append(line)
+    return out
+
+
+def all_subzones(records: Sequence[MacroRecord], zone: str) -> Iterator[tuple[str, Subzone]]:
+    """(domain, subzone) for every record's subzones, in order; MacroError for a record
+    under another zone than ``zone`` (normalized) or two subzones of one name."""
     seen: dict[str, str] = {}
     for record in records:
         if normalize_name(record.zone) != zone:
@@ -317,7 +355,7 @@ def all_subzones(records: Sequence[MacroRecord], zone: str) -> Iterator[Subzone]
                     f"subzone {sub.name} of {record.domain} is also {seen[sub.name]}'s"
                 )
             seen[sub.name] = record.domain
-            yield sub
+            yield record.domain, sub
 
 
 def _line(network: str, answer: Result) -> str:

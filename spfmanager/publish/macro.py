@@ -2,11 +2,14 @@
 rbldnsd data file, or the one set of wildcard records (``backend: records``), that answers
 them all (docs/macro.md); and the macro zone's delegation at its parent.
 
-The dataset is built and proven *as a whole* (:mod:`spfmanager.macro`): every macro-mode
-domain of the config shares the ``combined`` data file (or the records), so either all of
-them are proven and the file may be rewritten, or none is and the last good file stays. A
+Every macro-mode domain of the config shares the ``combined`` data file (or the records),
+and each is proven against the dataset as it will be served (:mod:`spfmanager.macro`). A
 domain that cannot be built (a broken or unanswered upstream, a name too long, a failed
-proof) fails the others too: they keep their last good root record and data (no proof, no output).
+proof) keeps its last good root record and its last good answers: the rbldnsd dataset is
+rewritten with that domain's sections copied from the data file now, and the records
+backend leaves that domain's names as they are (:attr:`MacroData.kept`); the other domains
+are published. A problem of the dataset as a whole (two domains' subzones colliding) keeps
+every domain at its last good data (no proof, no output).
 
 Each macro-mode domain's :class:`~spfmanager.publish.build.DomainBuild` holds a
 :class:`~spfmanager.flatten.FlattenResult` with one record, the macro root, so that
@@ -51,9 +54,9 @@ from spfmanager.macro import (
     render_records,
     write_dataset,
 )
-from spfmanager.macro.names import check_names, query_name
+from spfmanager.macro.names import check_names, owner_of, query_name
 from spfmanager.macro.prove import prove
-from spfmanager.macro.zone import plan_form, render_dataset
+from spfmanager.macro.zone import kept_sections, plan_form, render_dataset
 from spfmanager.publish.build import DomainBuild
 from spfmanager.publish.changes import Change, Create, Delete, RecordSet, Update, change_from_data
 from spfmanager.spf.profiles import RECEIVER_PROFILES, Profile
@@ -73,6 +76,7 @@ class MacroData:
     records: tuple[MacroRecord, ...] = ()
     error: str | None = None
     zone_records: Mapping[str, str] | None = None  # records backend: name -> TXT text
+    kept: tuple[str, ...] = ()  # domains not built now, served their last good answers
 
     @property
     def zone(self) -> str:
@@ -194,8 +198,12 @@ class MacroPlan:
 
     @property
     def lines(self) -> list[str]:
-        """The data line, then the delegation's."""
-        return [self.line, *(z.line for z in self.zones if z.purpose == "delegation")]
+        """The data line, the domains kept at their last good answers, the delegation's."""
+        kept = [
+            f"macro: {domain} keeps its last good answers (not built now)"
+            for domain in self.data.kept
+        ]
+        return [self.line, *kept, *(z.line for z in self.zones if z.purpose == "delegation")]
 
     @property
     def json(self) -> dict[str, Any]:
@@ -206,6 +214,7 @@ class MacroPlan:
             "changed": self.changed,
             "error": self.data.error,
             "domains": list(self.domains),
+            "kept": list(self.data.kept),
             "notes": list(self.notes),
             "backend": self.data.settings.backend.value,
             "dataset": self.data.text,
@@ -265,8 +274,8 @@ def build_macro_domains(
     flattener: Flattener | None = None,
     profiles: Sequence[Profile] = RECEIVER_PROFILES,
 ) -> tuple[list[DomainBuild], MacroData]:
-    """The builds of ``intents``, all macro-mode, and their shared dataset; every one
-    fails when one does."""
+    """The builds of ``intents``, all macro-mode, and their shared dataset: the ones that
+    cannot be built keep their last good answers in it (see the module docstring)."""
     flattener = flattener or Flattener(resolver)
     zone = normalize_name(settings.zone)
     records: dict[str, MacroRecord] = {}
@@ -286,25 +295,24 @@ def build_macro_domains(
             failures[intent.domain] = _Failure(f"macro mode: {exc}", False, RefusalCause.OTHER)
     served: str | dict[str, str] | None = None
     proofs: dict[str, MacroProof] = {}
-    if not failures:
-        ordered = [records[i.domain] for i in intents]
+    last_good = _current_text(settings, path)
+    for _ in range(len(intents)):  # each round drops the domains whose proof failed
+        ok = [i for i in intents if i.domain not in failures]
+        if not ok:
+            break
+        kept = [i.domain for i in intents if i.domain in failures]
+        order = [i.domain for i in intents]
         try:
-            if settings.backend is MacroBackend.RECORDS:
-                served = render_records(ordered, zone)
-            else:
-                served = render_dataset(
-                    ordered,
-                    zone,
-                    ttl=settings.ttl,
-                    nameservers=settings.nameservers,
-                    hostmaster=settings.contact,
-                )
-        except MacroError as exc:
+            served = _render(
+                settings, [records[i.domain] for i in ok], zone, kept, last_good, order
+            )
+        except MacroError as exc:  # the dataset as a whole: nothing of it is published
             failures = {
                 i.domain: _Failure(f"macro mode: {exc}", False, RefusalCause.OTHER) for i in intents
             }
-    if served is not None:
-        for intent in intents:
+            break
+        failed = False
+        for intent in ok:
             try:
                 proofs[intent.domain] = prove(
                     intent.record, records[intent.domain], served, flattener.resolver,
@@ -314,31 +322,29 @@ def build_macro_domains(
                 failures[intent.domain] = _Failure(
                     f"verification failed: {exc}", False, RefusalCause.NOT_EQUIVALENT
                 )
+                failed = True
             except DNSError as exc:
                 failures[intent.domain] = _Failure(str(exc), True, RefusalCause.TRANSIENT_DNS)
-    if failures:
+                failed = True
+        if not failed:
+            break
+    ok = [i for i in intents if i.domain not in failures]
+    if not ok or served is None:
         first = next(iter(failures))
         data = MacroData(settings, path, None, error=f"{first}: {failures[first].error}")
-        builds = []
-        for intent in intents:
-            own = failures.get(intent.domain)
-            if own is None:  # proven itself, but its data file is shared with a failure
-                own = _Failure(
-                    f"not published: {shared_data(settings)} shared with {first}, "
-                    f"which failed ({failures[first].error})",
-                    True,
-                    failures[first].cause,
-                )
-            builds.append(DomainBuild(intent, None, own.error, own.transient, own.cause))
-        return builds, data
-    assert served is not None
-    ordered_records = tuple(records[i.domain] for i in intents)
+        return [_failed(i, failures[i.domain]) for i in intents], data
+    ordered_records = tuple(records[i.domain] for i in ok)
+    kept_domains = tuple(i.domain for i in intents if i.domain in failures)
     if isinstance(served, str):
-        data = MacroData(settings, path, served, ordered_records)
+        data = MacroData(settings, path, served, ordered_records, kept=kept_domains)
     else:
-        data = MacroData(settings, path, None, ordered_records, zone_records=served)
+        data = MacroData(
+            settings, path, None, ordered_records, zone_records=served, kept=kept_domains
+        )
     builds = [
-        DomainBuild(
+        _failed(intent, failures[intent.domain])
+        if intent.domain in failures
+        else DomainBuild(
             intent,
             _result(intent, records[intent.domain], proofs[intent.domain], flattener),
             dataset=data,
@@ -346,6 +352,44 @@ def build_macro_domains(
         for intent in intents
     ]
     return builds, data
+
+
+def _failed(intent: Intent, failure: _Failure) -> DomainBuild:
+    return DomainBuild(intent, None, failure.error, failure.transient, failure.cause)
+
+
+def _current_text(settings: MacroConfig, path: Path) -> str | None:
+    """The data file's text now (the last good dataset), for the rbldnsd backend."""
+    if settings.backend is MacroBackend.RECORDS:
+        return None
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeError):
+        return None
+
+
+def _render(
+    settings: MacroConfig,
+    records: Sequence[MacroRecord],
+    zone: str,
+    kept: Sequence[str],
+    last_good: str | None,
+    order: Sequence[str],
+) -> str | dict[str, str]:
+    """What serves ``records``: the records backend's names, or the rbldnsd dataset with the
+    ``kept`` domains' sections copied from the ``last_good`` one, in config ``order``."""
+    if settings.backend is MacroBackend.RECORDS:
+        return render_records(records, zone)
+    sections = kept_sections(last_good, kept) if last_good and kept else {}
+    return render_dataset(
+        records,
+        zone,
+        ttl=settings.ttl,
+        nameservers=settings.nameservers,
+        hostmaster=settings.contact,
+        kept=sections,
+        order=order,
+    )
 
 
 def _result(
@@ -492,9 +536,15 @@ def delegation_zone(settings: MacroConfig, default_provider: str | None) -> tupl
 
 def record_changes(data: MacroData, current: Mapping[str, RecordSet]) -> list[Change]:
     """The changes that make the provider zone's TXT sets strictly under the macro zone
-    exactly the proven records (others are not macro mode's)."""
+    exactly the proven records (others are not macro mode's); the names of domains kept at
+    their last good answers (``data.kept``) stay as they are."""
     under = f".{data.zone}"
-    have = {(n, "TXT"): rs for n, rs in current.items() if n.endswith(under)}
+    kept = set(data.kept)
+    have = {
+        (n, "TXT"): rs
+        for n, rs in current.items()
+        if n.endswith(under) and owner_of(n[: -len(under)]) not in kept
+    }
     return diff_sets(data.record_sets(), have)
 
 

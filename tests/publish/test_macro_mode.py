@@ -17,6 +17,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+import dns.rdatatype
+import dns.zone
 import pytest
 import yaml
 
@@ -169,7 +171,9 @@ def test_an_upstream_change_rewrites_only_the_data_file(tmp_path: Path) -> None:
     assert result_at(tmp_path, "example.com", "198.51.100.9") is Result.FAIL
 
 
-def test_an_upstream_dns_error_keeps_the_last_good_files(tmp_path: Path) -> None:
+def test_an_upstream_dns_error_keeps_that_domain_at_its_last_good_answers(
+    tmp_path: Path,
+) -> None:
     write(tmp_path)
     workspace(tmp_path).apply(workspace(tmp_path).plan())
     good_data = data_file(tmp_path).read_text()
@@ -179,17 +183,42 @@ def test_an_upstream_dns_error_keeps_the_last_good_files(tmp_path: Path) -> None
     builds = {d.domain: d.build for d in plan.domains}
     assert builds["example.com"].result is None and builds["example.com"].transient
     assert "timeout" in (builds["example.com"].error or "")
-    # other.example was proven, but its data file is shared: it is not published either
-    assert builds["other.example"].result is None
-    assert "shared with example.com" in (builds["other.example"].error or "")
+    # other.example is proven and published; example.com keeps its last good sections
+    assert builds["other.example"].result is not None and builds["other.example"].error is None
     assert builds["flat.example"].result is not None
-    assert plan.macro is not None and plan.macro.data.text is None and not plan.macro.changed
-    assert "not built, the last good file stays" in plan.macro.line
+    assert plan.macro is not None and plan.macro.data.kept == ("example.com",)
+    assert plan.macro.data.text == good_data  # the same answers, in the same place
+    assert not plan.macro.changed
+    assert "macro: example.com keeps its last good answers (not built now)" in plan.macro.lines
     notes = {d.domain: d.notes for d in plan.domains}
     assert notes["example.com"][0] == "keeping the last good record"
     workspace(tmp_path).apply(plan)
     assert data_file(tmp_path).read_text() == good_data
     assert zone_text(tmp_path, "example.com") == good_zone
+    assert result_at(tmp_path, "example.com", "198.51.100.9") is Result.PASS  # last good
+    assert result_at(tmp_path, "other.example", "192.0.2.200") is Result.PASS
+
+
+def test_other_domains_move_on_while_one_keeps_its_last_good_answers(tmp_path: Path) -> None:
+    """other.example changes while example.com's upstream times out: other.example's
+    sections are rewritten, example.com's are copied from the last good file."""
+    write(tmp_path)
+    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    CONFIG["domains"]["other.example"]["ip4"] = ["203.0.113.0/25"]
+    try:
+        write(tmp_path, ["TIMEOUT"])
+    finally:
+        CONFIG["domains"]["other.example"]["ip4"] = ["192.0.2.128/25"]
+    plan = workspace(tmp_path).plan()
+    assert (
+        plan.macro is not None and plan.macro.changed and plan.macro.data.kept == ("example.com",)
+    )
+    workspace(tmp_path).apply(plan)
+    assert result_at(tmp_path, "other.example", "203.0.113.9") is Result.PASS
+    assert result_at(tmp_path, "other.example", "192.0.2.200") is Result.FAIL
+    assert result_at(tmp_path, "example.com", "198.51.100.9") is Result.PASS  # kept
+    assert result_at(tmp_path, "example.com", "192.0.2.9") is Result.PASS
+    assert result_at(tmp_path, "example.com", "203.0.113.9") is Result.FAIL
 
 
 def test_no_proof_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,6 +235,34 @@ def test_no_proof_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     workspace(tmp_path).apply(plan)
     assert not data_file(tmp_path).exists()
     assert ROOT not in zone_text(tmp_path, "flat.example")
+    assert not (tmp_path / "zones" / "example.com.zone").exists()
+
+
+def test_a_failed_proof_holds_only_its_own_domain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The domain whose proof fails is dropped and the dataset rendered again without it:
+    the others are proven on what will be served, and published."""
+    real = publish_macro.prove
+    proven: list[str] = []
+
+    def failing_for_example_com(intent: Any, record: Any, *args: Any, **kwargs: Any) -> Any:
+        proven.append(record.domain)
+        if record.domain == "example.com":
+            raise VerificationError("mailauth gets fail at 198.51.100.0, the intent pass")
+        return real(intent, record, *args, **kwargs)
+
+    write(tmp_path)
+    monkeypatch.setattr(publish_macro, "prove", failing_for_example_com)
+    plan = workspace(tmp_path).plan()
+    builds = {d.domain: d.build for d in plan.domains}
+    assert (builds["example.com"].error or "").startswith("verification failed: mailauth")
+    assert builds["other.example"].result is not None
+    assert proven == ["example.com", "other.example", "other.example"]  # again, without it
+    workspace(tmp_path).apply(plan)
+    text = data_file(tmp_path).read_text()
+    assert "in-addr.other.example" in text and "in-addr.example.com" not in text
+    assert result_at(tmp_path, "other.example", "192.0.2.200") is Result.PASS
     assert not (tmp_path / "zones" / "example.com.zone").exists()
 
 
@@ -275,3 +332,43 @@ def test_the_cli_plan_shows_the_macro_line_and_a_saved_plan_applies_it(tmp_path:
     assert f'"{ROOT}"' in zone_text(tmp_path, "example.com")
     again = cli("apply", *dns, cwd=tmp_path)
     assert again.returncode == 0 and "nothing to apply: DNS is in sync" in again.stdout
+
+
+def test_the_records_backend_leaves_a_failed_domains_names_as_they_are(tmp_path: Path) -> None:
+    """Records backend (the macro names in a zone file): while example.com's upstream
+    times out, other.example's names are rewritten and example.com's are not touched."""
+    config = json.loads(json.dumps(CONFIG))
+    config["macro"] = {"zone": ZONE, "backend": "records", "provider": "local"}
+    path = tmp_path / "spfmanager.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump({VENDOR: [{"TXT": VENDOR_RECORD}]}))
+    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    before = macro_names(tmp_path)
+    mine = {n: v for n, v in before.items() if n.endswith(".example.com." + ZONE)}
+    assert mine and len(mine) < len(before)
+
+    config["domains"]["other.example"]["ip4"] = ["203.0.113.0/25"]
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump({VENDOR: ["TIMEOUT"]}))
+    plan = workspace(tmp_path).plan()
+    assert plan.macro is not None and plan.macro.data.kept == ("example.com",)
+    (records,) = [z for z in plan.macro.zones if z.purpose == "records"]
+    assert records.changes and all(".other.example." in c.name for c in records.changes)
+    workspace(tmp_path).apply(plan)
+    after = macro_names(tmp_path)
+    assert {n: v for n, v in after.items() if n.endswith(".example.com." + ZONE)} == mine
+    assert after != before
+
+
+def macro_names(tmp_path: Path) -> dict[str, str]:
+    """The TXT records under the macro zone in its zone file, by owner name."""
+    zone = dns.zone.from_file(
+        str(tmp_path / "zones" / f"{ZONE}.zone"), origin=ZONE, relativize=False
+    )
+    out = {}
+    for name, node in zone.nodes.items():
+        for rdataset in node.rdatasets:
+            if rdataset.rdtype == dns.rdatatype.TXT:
+                owner = name.to_text(omit_final_dot=True)
+                out[owner] = b"".join(next(iter(rdataset)).strings).decode()
+    return out
