@@ -6,23 +6,15 @@ pipe (``COLUMNS`` makes the console narrow there too) or a pseudo-terminal.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import select
 import shutil
-import struct
 import subprocess
-import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli.run import TERMINAL_SIZE, environment, run_cli
+from tests.cli.run import TERMINAL_SIZE, environment, run_cli, run_in_terminal
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "small-business"
@@ -46,51 +38,6 @@ def spfmanager(
 ) -> subprocess.CompletedProcess[str]:
     width = {} if columns is None else {"COLUMNS": str(columns)}
     return run_cli(*args, cwd=cwd, env=checkout_environment(**width), timeout=120)
-
-
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
-
-
-def run_in_pty(*args: str, cwd: Path, columns: int = 80, timeout: float = 120) -> tuple[int, str]:
-    """Run spfmanager with stdin, stdout and stderr on a pseudo-terminal ``columns`` wide;
-    its exit status and everything it wrote (escape sequences removed). Bounded: the
-    process is killed after ``timeout`` seconds."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        env=checkout_environment(TERM="xterm-256color"),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-    )
-    os.close(slave)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"spfmanager {' '.join(args)} did not finish in {timeout} s")
-            ready, _, _ = select.select([master], [], [], left)
-            if not ready:
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(master)
-        if process.poll() is None:
-            process.kill()
-    code = process.wait(timeout=10)
-    text = b"".join(chunks).decode("utf-8", "replace")
-    return code, _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def tables(text: str) -> list[dict[str, str]]:
@@ -249,7 +196,7 @@ def test_status_shows_long_reasons_in_full(workdir: Path) -> None:
 
 
 def test_a_terminal_80_columns_wide_sees_the_records_in_full(workdir: Path) -> None:
-    code, text = run_in_pty("flatten", RECORD, "-d", LONG_DOMAIN, *SNAPSHOT, cwd=workdir)
+    code, text = run_in_terminal("flatten", RECORD, "-d", LONG_DOMAIN, *SNAPSHOT, cwd=workdir)
     assert code == 0, text
     assert max(len(line) for line in text.splitlines()) <= 80
     assert_records_in_full(text, flat_records(workdir))

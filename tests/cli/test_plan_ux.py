@@ -9,13 +9,8 @@ tests give the process a pseudo-terminal.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import shutil
 import subprocess
-import sys
-import time
 from collections import Counter
 from ipaddress import collapse_addresses, ip_network
 from pathlib import Path
@@ -25,7 +20,7 @@ import pytest
 import yaml
 
 from spfmanager.publish.drift import OTHER, RangeChange, published_range_changes
-from tests.cli.run import run_cli
+from tests.cli.run import run_cli, run_in_terminal
 from tests.test_workflow import workspace, write_config
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "over-limit"
@@ -225,51 +220,10 @@ def test_a_change_of_value_without_new_addresses_says_so(example: Path) -> None:
 
 
 def in_terminal(cwd: Path, *args: str, answer: str | None = None) -> tuple[int, str]:
-    """Run spfmanager with stdin, stdout and stderr on a pseudo-terminal; type ``answer``
-    at the question. Returns the exit status and everything the terminal showed."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "COLUMNS": "200", "LINES": "50"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "spfmanager", *args],
-        cwd=cwd,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
+    """spfmanager on a 200-column pseudo-terminal, typing ``answer`` at the question."""
+    return run_in_terminal(
+        *args, cwd=cwd, columns=200, rows=50, timeout=TIMEOUT, prompt=PROMPT, answer=answer
     )
-    os.close(slave)
-    shown = b""
-    asked = False
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if not asked and PROMPT in shown:
-                asked = True
-                if answer is None:
-                    break  # asked although it must not: stop here, the test fails
-                os.write(master, answer.encode() + b"\n")
-        if asked and answer is None:
-            process.kill()
-        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-        os.close(master)
-    return code, shown.decode(errors="replace")
 
 
 def test_on_a_terminal_anything_but_yes_cancels_and_writes_nothing(example: Path) -> None:

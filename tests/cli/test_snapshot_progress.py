@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.cli.test_output import EXAMPLE, run_in_pty, spfmanager
+from tests.cli.run import run_in_terminal
+from tests.cli.test_output import EXAMPLE, spfmanager
 
 SNAPSHOT = ("--dns-snapshot", "dns-snapshot.yaml")
 
@@ -57,7 +58,7 @@ def test_a_domain_that_cannot_be_built_is_a_step_too_and_named_once(tmp_path: Pa
 
 def test_on_a_terminal_it_shows_a_bar_and_completes(tmp_path: Path) -> None:
     cwd = workdir(tmp_path, "news.example: {services: [mailchimp]}")
-    code, text = run_in_pty(
+    code, text = run_in_terminal(
         "snapshot", "-c", "spfmanager.yaml", *SNAPSHOT, "-o", "out.yaml", cwd=cwd
     )
     assert code == 0, text
