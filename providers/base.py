@@ -75,6 +75,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from spfmanager.dns.base import in_zone
 from spfmanager.dns.txt import MAX_TXT_STRING
 from spfmanager.errors import (
     ProviderError,
@@ -218,9 +219,7 @@ class Provider(ABC):
 
     def validate(self, change: Change) -> None:
         """Refuse values this provider cannot store faithfully, before anything is sent."""
-        if not change.name.endswith(self.zone) or not (
-            change.name == self.zone or change.name.endswith("." + self.zone)
-        ):
+        if not in_zone(change.name, self.zone):
             raise ProviderError(f"{self.name}: {change.name} is outside zone {self.zone}")
         self._supports(change.rtype, "publish")
         if change.rtype == "NS" and change.name == self.zone:

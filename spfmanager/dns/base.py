@@ -94,3 +94,8 @@ def query_within(resolver: Resolver, name: str, rrtype: RRType, seconds: float) 
 def normalize_name(name: str) -> str:
     """Lower-case, without the trailing dot: the form names are compared in."""
     return name.rstrip(".").lower()
+
+
+def in_zone(name: str, zone: str) -> bool:
+    """``name`` is ``zone`` or a name beneath it (both in :func:`normalize_name` form)."""
+    return name == zone or name.endswith(f".{zone}")

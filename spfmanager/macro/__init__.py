@@ -19,7 +19,7 @@ May import :mod:`spfmanager.errors`, :mod:`~spfmanager.files`, :mod:`~spfmanager
 
 from __future__ import annotations
 
-from spfmanager.macro.build import MacroBackend, MacroBuild, build_macro
+from spfmanager.macro.build import Backend, MacroBuild, build_macro
 from spfmanager.macro.names import check_names, domain_spec, max_domain_and_zone, query_name
 from spfmanager.macro.prove import DatasetResolver, MacroProof, Served, prove, served_resolver
 from spfmanager.macro.records import RecordsResolver, render_records
@@ -27,8 +27,8 @@ from spfmanager.macro.write import write_dataset
 from spfmanager.macro.zone import MacroRecord, Subzone, plan_form, plan_macro, render_dataset
 
 __all__ = [
+    "Backend",
     "DatasetResolver",
-    "MacroBackend",
     "MacroBuild",
     "MacroProof",
     "MacroRecord",

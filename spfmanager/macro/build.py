@@ -23,7 +23,7 @@ from .prove import MacroProof, Served, prove
 from .records import render_records
 from .zone import DEFAULT_TTL, MacroRecord, plan_macro, render_dataset
 
-MacroBackend = Literal["rbldnsd", "records"]
+Backend = Literal["rbldnsd", "records"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class MacroBuild:
     zone_records: dict[str, str] | None = None
 
     @property
-    def backend(self) -> MacroBackend:
+    def backend(self) -> Backend:
         return "rbldnsd" if self.zone_records is None else "records"
 
     @property
@@ -71,7 +71,7 @@ def build_macro(
     ttl: int = DEFAULT_TTL,
     nameservers: Sequence[str] = (),
     profiles: Sequence[Profile] = RECEIVER_PROFILES,
-    backend: MacroBackend = "rbldnsd",
+    backend: Backend = "rbldnsd",
 ) -> MacroBuild:
     """Plan, render (for ``backend``) and prove macro mode for ``intents``; MacroError when
     one cannot be served, VerificationError when the proof fails (nothing is returned then).

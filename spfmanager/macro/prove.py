@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Any
 
-from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, normalize_name
+from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, in_zone, normalize_name
 from spfmanager.dns.overlay import OverlayResolver
 from spfmanager.errors import MacroError, VerificationError
 from spfmanager.flatten.verify import Probe, World, plan_probes
@@ -110,7 +110,7 @@ class DatasetResolver:
 
     def query(self, name: str, rrtype: RRType) -> Answer:
         key = normalize_name(name)
-        if key != self.zone and not key.endswith(f".{self.zone}"):
+        if not in_zone(key, self.zone):
             return self.base.query(name, rrtype)
         self.queries += 1
         relative = key[: -len(self.zone) - 1] if key != self.zone else ""

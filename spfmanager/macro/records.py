@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, normalize_name
+from spfmanager.dns.base import Answer, Resolver, RRType, TXTRecord, in_zone, normalize_name
 from spfmanager.errors import MacroError
 
 from .zone import MAX_ANSWER, MacroRecord, Subzone, all_subzones, answer_text
@@ -187,7 +187,7 @@ class RecordsResolver:
         self.queries = 0
         self.existing = {self.zone}
         for owner in self.records:
-            if owner != self.zone and not owner.endswith(f".{self.zone}"):
+            if not in_zone(owner, self.zone):
                 raise MacroError(f"record {owner} is not under the macro zone {self.zone}")
             name = owner
             while name not in self.existing:  # the owner and its ancestors exist
@@ -196,7 +196,7 @@ class RecordsResolver:
 
     def query(self, name: str, rrtype: RRType) -> Answer:
         key = normalize_name(name)
-        if key != self.zone and not key.endswith(f".{self.zone}"):
+        if not in_zone(key, self.zone):
             return self.base.query(name, rrtype)
         self.queries += 1
         if key in self.existing:

@@ -86,7 +86,9 @@ class ApplyItem:
         """Read the ``domains`` of a saved ``plan --out`` file."""
         items = []
         for domain in data["domains"]:
-            changes = tuple((Phase[c["phase"].upper()], _change(c)) for c in domain["changes"])
+            changes = tuple(
+                (Phase[c["phase"].upper()], change_from_data(c)) for c in domain["changes"]
+            )
             records = domain.get("records")
             sizes = domain.get("service_addresses")
             items.append(
@@ -108,10 +110,6 @@ class ApplyItem:
                 )
             )
         return items
-
-
-def _change(data: Mapping[str, Any]) -> Change:
-    return change_from_data(data)
 
 
 @dataclass

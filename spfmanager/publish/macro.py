@@ -30,7 +30,7 @@ from typing import Any
 
 from spfmanager.compile import Intent, locate
 from spfmanager.config.models import Config, MacroBackend, MacroConfig, Mode
-from spfmanager.dns.base import Resolver, RRType, normalize_name
+from spfmanager.dns.base import Resolver, RRType, in_zone, normalize_name
 from spfmanager.dns.txt import split_strings
 from spfmanager.errors import (
     ConfigError,
@@ -88,11 +88,6 @@ class MacroData:
         return self.text is not None or self.zone_records is not None
 
     @property
-    def served(self) -> str | Mapping[str, str] | None:
-        """What answers the macro zone: the dataset text, or the records."""
-        return self.zone_records if self.zone_records is not None else self.text
-
-    @property
     def entries(self) -> int:
         """Lines answering addresses (each subzone's catch-all and its ranges), or the
         records backend's names."""
@@ -118,10 +113,7 @@ class MacroData:
 
     def current(self) -> str | None:
         """The data file's text now (None: there is none, or it cannot be read)."""
-        try:
-            return self.path.read_text(encoding="ascii")
-        except (OSError, UnicodeError):
-            return None
+        return read_data_file(self.path)
 
     @property
     def changed(self) -> bool:
@@ -179,10 +171,15 @@ class MacroPlan:
     """What a plan does with the data file: rewrite it or not; notes (the delegation)."""
 
     data: MacroData
-    changed: bool  # the data file, or a zone, changes
+    file_changed: bool  # the data file is to be rewritten (read once, when planned)
     domains: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
     zones: tuple[ZoneChanges, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        """The data file is rewritten, or a macro zone changes."""
+        return self.file_changed or any(z.changes for z in self.zones)
 
     @property
     def line(self) -> str:
@@ -193,7 +190,7 @@ class MacroPlan:
             return "; ".join(z.line for z in self.zones if z.purpose == "records")
         if self.data.text is None:
             return f"macro data: {self.data.path}: not built, the last good file stays"
-        state = "changed" if self.data.changed else "unchanged"
+        state = "changed" if self.file_changed else "unchanged"
         return f"macro data: {self.data.path}: {self.data.entries} entries, {state}"
 
     @property
@@ -295,13 +292,14 @@ def build_macro_domains(
             failures[intent.domain] = _Failure(f"macro mode: {exc}", False, RefusalCause.OTHER)
     served: str | dict[str, str] | None = None
     proofs: dict[str, MacroProof] = {}
-    last_good = _current_text(settings, path)
+    # The last good dataset, where the kept domains' sections are copied from.
+    last_good = read_data_file(path) if settings.backend is MacroBackend.RBLDNSD else None
+    order = [i.domain for i in intents]
     for _ in range(len(intents)):  # each round drops the domains whose proof failed
         ok = [i for i in intents if i.domain not in failures]
         if not ok:
             break
         kept = [i.domain for i in intents if i.domain in failures]
-        order = [i.domain for i in intents]
         try:
             served = _render(
                 settings, [records[i.domain] for i in ok], zone, kept, last_good, order
@@ -358,10 +356,8 @@ def _failed(intent: Intent, failure: _Failure) -> DomainBuild:
     return DomainBuild(intent, None, failure.error, failure.transient, failure.cause)
 
 
-def _current_text(settings: MacroConfig, path: Path) -> str | None:
-    """The data file's text now (the last good dataset), for the rbldnsd backend."""
-    if settings.backend is MacroBackend.RECORDS:
-        return None
+def read_data_file(path: Path) -> str | None:
+    """The data file's text now (None: there is none, or it cannot be read)."""
     try:
         return path.read_text(encoding="ascii")
     except (OSError, UnicodeError):
@@ -472,14 +468,13 @@ def delegation_notes(data: MacroData, resolver: Resolver) -> list[str]:
     ]
 
 
-def delegation_records(settings: MacroConfig, glue: Mapping[str, str] | None = None) -> list[str]:
+def delegation_records(settings: MacroConfig) -> list[str]:
     """The NS records (and glue for nameservers inside the zone) the parent must hold."""
     zone = normalize_name(settings.zone)
     lines = [f"{zone}. {settings.ttl} IN NS {ns}." for ns in settings.nameservers]
     for ns in settings.nameservers:
-        if ns == zone or ns.endswith(f".{zone}"):
-            address = (glue or {}).get(ns, "<address of the rbldnsd server>")
-            lines.append(f"{ns}. {settings.ttl} IN A {address}")
+        if in_zone(ns, zone):
+            lines.append(f"{ns}. {settings.ttl} IN A <address of the rbldnsd server>")
     return lines
 
 
@@ -494,8 +489,9 @@ def check_macro_backend(config: Config) -> None:
     if settings is None:
         return
     problems = []
+    default = config.defaults.provider
     if settings.backend is MacroBackend.RECORDS:
-        name, provider = provider_settings(config, settings.provider)
+        name, provider = provider_settings(config, records_zone(settings, default)[0])
         adapter = provider_class(provider.kind)
         if not adapter.atomic_batches:
             problems.append(
@@ -508,8 +504,7 @@ def check_macro_backend(config: Config) -> None:
                 )
             )
     if settings.delegation is not None:
-        chosen = settings.delegation.provider or config.defaults.provider
-        name, provider = provider_settings(config, chosen)
+        name, provider = provider_settings(config, delegation_zone(settings, default)[0])
         adapter = provider_class(provider.kind)
         if "NS" not in adapter.record_types:
             problems.append(
@@ -566,7 +561,7 @@ def glue_names(settings: MacroConfig, current_ns: RecordSet | None) -> set[str]:
     configured now or named by the NS set published now (their glue goes with them)."""
     zone = settings.zone
     named = set(settings.nameservers) | set(current_ns.values if current_ns else ())
-    return {n for n in named if n == zone or n.endswith(f".{zone}")}
+    return {n for n in named if in_zone(n, zone)}
 
 
 def delegation_changes(

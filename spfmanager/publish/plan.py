@@ -98,8 +98,8 @@ class PlannedChange:
             "domain": self.domain,
             "action": self.kind,
             "name": self.name,
-            "old": None if old is None else _rrset_data(old),
-            "new": None if new is None else _rrset_data(new),
+            "old": None if old is None else old.data,
+            "new": None if new is None else new.data,
         }
 
 
@@ -287,10 +287,6 @@ class PlanSummary:
             "macro_zone_changes": self.macro_zone,
             "text": self.text,
         }
-
-
-def _rrset_data(rrset: RecordSet) -> dict[str, Any]:
-    return {"name": rrset.name, "ttl": rrset.ttl, "values": list(rrset.values)}
 
 
 def owned_chain_names(current: Iterable[str], domain: str) -> list[str]:

@@ -111,7 +111,11 @@ class Workspace:
 
     def current(self, intent: Intent) -> dict[str, RecordSet]:
         """The zone's TXT record sets as the provider has them now (listed once per run)."""
-        key = (self.provider_name(intent), intent.zone)
+        return self.listed(self.provider_name(intent), intent.zone)
+
+    def listed(self, name: str, zone: str) -> dict[str, RecordSet]:
+        """Provider ``name``'s TXT record sets of ``zone`` now (listed once per run)."""
+        key = (name, zone)
         if key not in self._current:
             self._current[key] = self.provider(*key).list_records()
         return self._current[key]
@@ -247,9 +251,8 @@ class Workspace:
             )
             if data.built and settings.delegation is None and needs_delegation:
                 notes = tuple(delegation_notes(data, self.resolver))
-            changed = data.changed or any(z.changes for z in zones)
             domains = tuple(b.intent.domain for b in builds)
-            macro = MacroPlan(data, changed, domains, notes, zones)
+            macro = MacroPlan(data, data.changed, domains, notes, zones)
         return Plan(tuple(plans), now, macro=macro)
 
     def macro_zone_changes(self, data: MacroData) -> tuple[ZoneChanges, ...]:
@@ -261,8 +264,7 @@ class Workspace:
         if settings.backend is MacroBackend.RECORDS and data.zone_records is not None:
             chosen, zone = records_zone(settings, default)
             name = provider_settings(self.config, chosen)[0]
-            listed = self.provider(name, zone).list_records()
-            changes = record_changes(data, listed)
+            changes = record_changes(data, self.listed(name, zone))
             out.append(ZoneChanges("records", name, zone, tuple(changes), data.entries))
         if settings.delegation is not None:
             chosen, zone = delegation_zone(settings, default)
