@@ -22,8 +22,9 @@ record whose names are not answered yet.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class MacroData:
     error: str | None = None
     zone_records: Mapping[str, str] | None = None  # records backend: name -> TXT text
     kept: tuple[str, ...] = ()  # domains not built now, served their last good answers
+    retiring: tuple[str, ...] = ()  # left macro mode; still served while roots may name them
 
     @property
     def zone(self) -> str:
@@ -200,6 +202,11 @@ class MacroPlan:
             f"macro: {domain} keeps its last good answers (not built now)"
             for domain in self.data.kept
         ]
+        kept += [
+            f"macro: {domain} left macro mode; its answers stay while receivers may hold its "
+            "old root"
+            for domain in self.data.retiring
+        ]
         return [self.line, *kept, *(z.line for z in self.zones if z.purpose == "delegation")]
 
     @property
@@ -212,6 +219,7 @@ class MacroPlan:
             "error": self.data.error,
             "domains": list(self.domains),
             "kept": list(self.data.kept),
+            "retiring": list(self.data.retiring),
             "notes": list(self.notes),
             "backend": self.data.settings.backend.value,
             "dataset": self.data.text,
@@ -270,9 +278,12 @@ def build_macro_domains(
     *,
     flattener: Flattener | None = None,
     profiles: Sequence[Profile] = RECEIVER_PROFILES,
+    retiring: Sequence[str] = (),
 ) -> tuple[list[DomainBuild], MacroData]:
     """The builds of ``intents``, all macro-mode, and their shared dataset: the ones that
-    cannot be built keep their last good answers in it (see the module docstring)."""
+    cannot be built keep their last good answers in it (see the module docstring), and so
+    do the ``retiring`` domains (no longer in macro mode, but receivers may still hold a
+    root naming their macro names: see :func:`retiring_domains`)."""
     flattener = flattener or Flattener(resolver)
     zone = normalize_name(settings.zone)
     records: dict[str, MacroRecord] = {}
@@ -294,12 +305,12 @@ def build_macro_domains(
     proofs: dict[str, MacroProof] = {}
     # The last good dataset, where the kept domains' sections are copied from.
     last_good = read_data_file(path) if settings.backend is MacroBackend.RBLDNSD else None
-    order = [i.domain for i in intents]
+    order = [*(i.domain for i in intents), *retiring]
     for _ in range(len(intents)):  # each round drops the domains whose proof failed
         ok = [i for i in intents if i.domain not in failures]
         if not ok:
             break
-        kept = [i.domain for i in intents if i.domain in failures]
+        kept = [*(i.domain for i in intents if i.domain in failures), *retiring]
         try:
             served = _render(
                 settings, [records[i.domain] for i in ok], zone, kept, last_good, order
@@ -333,12 +344,12 @@ def build_macro_domains(
         return [_failed(i, failures[i.domain]) for i in intents], data
     ordered_records = tuple(records[i.domain] for i in ok)
     kept_domains = tuple(i.domain for i in intents if i.domain in failures)
-    if isinstance(served, str):
-        data = MacroData(settings, path, served, ordered_records, kept=kept_domains)
-    else:
-        data = MacroData(
-            settings, path, None, ordered_records, zone_records=served, kept=kept_domains
-        )
+    zone_records = None if isinstance(served, str) else served
+    text = served if isinstance(served, str) else None
+    data = MacroData(
+        settings, path, text, ordered_records, zone_records=zone_records, kept=kept_domains,
+        retiring=tuple(retiring),
+    )  # fmt: skip
     builds = [
         _failed(intent, failures[intent.domain])
         if intent.domain in failures
@@ -350,6 +361,37 @@ def build_macro_domains(
         for intent in intents
     ]
     return builds, data
+
+
+def names_macro_zone(values: Sequence[str], zone: str) -> bool:
+    """A TXT set at a domain holds a macro root of ``zone`` (a domain-spec under it)."""
+    return any(f".{zone}" in value and "%{ir}" in value for value in values)
+
+
+def retiring_domains(
+    intents: Sequence[Intent],
+    zone: str,
+    root_values: Callable[[Intent], Sequence[str]],
+    published_at: Callable[[str], datetime | None],
+    now: datetime,
+    grace: float,
+) -> list[str]:
+    """Domains of the config not in macro mode now whose macro names receivers may still
+    ask for: their published root (``root_values``) still names the macro zone (this
+    apply switches it), or their records were applied less than the root's TTL plus
+    ``grace`` seconds ago (a receiver may have cached the old macro root). Their answers
+    stay served until then; they are never deleted under a root that names them."""
+    out = []
+    for intent in intents:
+        if intent.mode is Mode.MACRO:
+            continue
+        if names_macro_zone(root_values(intent), zone):
+            out.append(intent.domain)
+            continue
+        applied = published_at(intent.domain)
+        if applied is not None and now < applied + timedelta(seconds=intent.ttl + grace):
+            out.append(intent.domain)
+    return out
 
 
 def _failed(intent: Intent, failure: _Failure) -> DomainBuild:
@@ -532,9 +574,10 @@ def delegation_zone(settings: MacroConfig, default_provider: str | None) -> tupl
 def record_changes(data: MacroData, current: Mapping[str, RecordSet]) -> list[Change]:
     """The changes that make the provider zone's TXT sets strictly under the macro zone
     exactly the proven records (others are not macro mode's); the names of domains kept at
-    their last good answers (``data.kept``) stay as they are."""
+    their last good answers or retiring (``data.kept``, ``data.retiring``) stay as they
+    are."""
     under = f".{data.zone}"
-    kept = set(data.kept)
+    kept = {*data.kept, *data.retiring}
     have = {
         (n, "TXT"): rs
         for n, rs in current.items()

@@ -211,6 +211,18 @@ class State:
 
         return self.guard("read the published records", read)
 
+    def published_at(self, domain: str) -> datetime | None:
+        """When records were last applied for ``domain``, if ever."""
+
+        def read() -> datetime | None:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(published.c.applied_at).where(published.c.domain == domain)
+                ).first()
+            return None if row is None else aware(row[0])
+
+        return self.guard("read the published records", read)
+
     def record_published(
         self, domain: str, records: Mapping[str, Sequence[str]], lookups: int, now: datetime
     ) -> None:

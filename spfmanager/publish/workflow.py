@@ -18,6 +18,8 @@ from spfmanager.config.models import MacroBackend
 from spfmanager.dns.base import Resolver
 from spfmanager.dns.txt import split_strings
 from spfmanager.flatten import Flattener
+from spfmanager.macro.names import owner_of
+from spfmanager.macro.zone import kept_sections
 from spfmanager.providers.base import Provider
 from spfmanager.publish.apply import RETIRE_GRACE_SECONDS, ApplyItem, ApplyReport, apply_plan
 from spfmanager.publish.build import DomainBuild, Progress, build
@@ -38,8 +40,10 @@ from spfmanager.publish.macro import (
     delegation_zone,
     glue_names,
     macro_intents,
+    read_data_file,
     record_changes,
     records_zone,
+    retiring_domains,
     shared_data,
 )
 from spfmanager.publish.plan import Plan, foreign_values, plan_domain
@@ -172,10 +176,46 @@ class Workspace:
         assert self.config.macro is not None and path is not None  # compile checked it
         builds, data = build_macro_domains(
             macro_intents(self.intents), self.resolver, self.config.macro, path,
-            flattener=flattener,
+            flattener=flattener, retiring=self.macro_retiring(path),
         )  # fmt: skip
         self._macro = (flattener, builds, data)
         return builds, data
+
+    def macro_retiring(self, path: Path) -> list[str]:
+        """Domains that left macro mode whose macro answers must stay served
+        (:func:`~spfmanager.publish.macro.retiring_domains`). Only those that still have
+        answers are looked at: sections in the data file (rbldnsd), names in the provider
+        zone (records backend; the plan lists that zone anyway)."""
+        settings = self.config.macro
+        assert settings is not None
+        others = [i for i in self.intents if i.mode is not Mode.MACRO]
+        if not others:
+            return []
+        if settings.backend is MacroBackend.RBLDNSD:
+            text = read_data_file(path)
+            served: set[str | None] = (
+                set(kept_sections(text, [i.domain for i in others])) if text else set()
+            )
+        else:
+            chosen, zone = records_zone(settings, self.config.defaults.provider)
+            under = f".{settings.zone}"
+            served = {
+                owner_of(n[: -len(under)])
+                for n in self.listed(provider_settings(self.config, chosen)[0], zone)
+                if n.endswith(under)
+            }
+        others = [i for i in others if i.domain in served]
+        if not others:
+            return []
+
+        def root_values(intent: Intent) -> tuple[str, ...]:
+            root = self.current(intent).get(intent.domain)
+            return () if root is None else root.values
+
+        return retiring_domains(
+            others, settings.zone, root_values, self.state.published_at, utcnow(),
+            RETIRE_GRACE_SECONDS,
+        )  # fmt: skip
 
     def plan(
         self,

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from spfmanager.dns.snapshot import SnapshotResolver
 from spfmanager.errors import VerificationError
 from spfmanager.macro import DatasetResolver, query_name
 from spfmanager.publish import macro as publish_macro
+from spfmanager.publish.apply import RETIRE_GRACE_SECONDS
 from spfmanager.publish.render import plan_markdown
+from spfmanager.publish.state import utcnow
 from spfmanager.publish.workflow import Workspace
 from spfmanager.spf.evaluate import evaluate
 from spfmanager.spf.results import Result
@@ -372,3 +375,63 @@ def macro_names(tmp_path: Path) -> dict[str, str]:
                 owner = name.to_text(omit_final_dot=True)
                 out[owner] = b"".join(next(iter(rdataset)).strings).decode()
     return out
+
+
+def test_a_domain_leaving_macro_mode_keeps_its_answers_while_roots_may_name_them(
+    tmp_path: Path,
+) -> None:
+    """other.example switches to flattened records: its macro answers stay in the data
+    file while its published root still names the macro zone, and for the old root's TTL
+    plus the grace after the switch (receivers may have cached it); then they go."""
+    write(tmp_path)
+    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    before = data_file(tmp_path).read_text()
+    assert "in-addr.other.example" in before
+    CONFIG["domains"]["other.example"]["mode"] = "flatten"
+    try:
+        write(tmp_path)
+    finally:
+        CONFIG["domains"]["other.example"]["mode"] = "macro"
+    plan = workspace(tmp_path).plan()
+    assert plan.macro is not None and plan.macro.data.retiring == ("other.example",)
+    assert not plan.macro.changed  # the same answers, in the same place
+    assert any(line.startswith("macro: other.example left macro mode") for line in plan.macro.lines)
+    workspace(tmp_path).apply(plan)
+    assert "ip4:192.0.2.128/25" in zone_text(tmp_path, "other.example")  # switched
+    assert data_file(tmp_path).read_text() == before  # a cached old root still works
+    assert result_at(tmp_path, "other.example", "192.0.2.200") is Result.PASS
+
+    again = workspace(tmp_path).plan()  # just switched: still within the old root's TTL
+    assert again.macro is not None and again.macro.data.retiring == ("other.example",)
+    ws = workspace(tmp_path)
+    published = ws.state.last_good("other.example")
+    assert published is not None
+    ttl = CONFIG.get("defaults", {}).get("ttl", 3600)
+    long_ago = utcnow() - timedelta(seconds=ttl + RETIRE_GRACE_SECONDS + 60)
+    ws.state.record_published("other.example", published, 0, long_ago)
+    later = workspace(tmp_path).plan()
+    assert later.macro is not None and later.macro.data.retiring == ()
+    assert later.macro.changed
+    workspace(tmp_path).apply(later)
+    assert "in-addr.other.example" not in data_file(tmp_path).read_text()
+    assert "in-addr.example.com" in data_file(tmp_path).read_text()
+
+
+def test_the_records_backend_keeps_a_retiring_domains_names(tmp_path: Path) -> None:
+    config = json.loads(json.dumps(CONFIG))
+    config["macro"] = {"zone": ZONE, "backend": "records", "provider": "local"}
+    path = tmp_path / "spfmanager.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump({VENDOR: [{"TXT": VENDOR_RECORD}]}))
+    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    before = macro_names(tmp_path)
+    theirs = {n: v for n, v in before.items() if n.endswith(".other.example." + ZONE)}
+    assert theirs
+    config["domains"]["other.example"]["mode"] = "flatten"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = workspace(tmp_path).plan()
+    assert plan.macro is not None and plan.macro.data.retiring == ("other.example",)
+    (records,) = [z for z in plan.macro.zones if z.purpose == "records"]
+    assert not records.changes
+    workspace(tmp_path).apply(plan)
+    assert macro_names(tmp_path) == before
