@@ -340,12 +340,7 @@ def test_the_cli_plan_shows_the_macro_line_and_a_saved_plan_applies_it(tmp_path:
 def test_the_records_backend_leaves_a_failed_domains_names_as_they_are(tmp_path: Path) -> None:
     """Records backend (the macro names in a zone file): while example.com's upstream
     times out, other.example's names are rewritten and example.com's are not touched."""
-    config = json.loads(json.dumps(CONFIG))
-    config["macro"] = {"zone": ZONE, "backend": "records", "provider": "local"}
-    path = tmp_path / "spfmanager.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump({VENDOR: [{"TXT": VENDOR_RECORD}]}))
-    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    config, path = applied_with_records(tmp_path)
     before = macro_names(tmp_path)
     mine = {n: v for n, v in before.items() if n.endswith(".example.com." + ZONE)}
     assert mine and len(mine) < len(before)
@@ -361,6 +356,18 @@ def test_the_records_backend_leaves_a_failed_domains_names_as_they_are(tmp_path:
     after = macro_names(tmp_path)
     assert {n: v for n, v in after.items() if n.endswith(".example.com." + ZONE)} == mine
     assert after != before
+
+
+def applied_with_records(tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    """CONFIG with the records backend (macro names in a zone file), planned and applied;
+    the config written and its path."""
+    config = json.loads(json.dumps(CONFIG))
+    config["macro"] = {"zone": ZONE, "backend": "records", "provider": "local"}
+    path = tmp_path / "spfmanager.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump({VENDOR: [{"TXT": VENDOR_RECORD}]}))
+    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    return config, path
 
 
 def macro_names(tmp_path: Path) -> dict[str, str]:
@@ -418,12 +425,7 @@ def test_a_domain_leaving_macro_mode_keeps_its_answers_while_roots_may_name_them
 
 
 def test_the_records_backend_keeps_a_retiring_domains_names(tmp_path: Path) -> None:
-    config = json.loads(json.dumps(CONFIG))
-    config["macro"] = {"zone": ZONE, "backend": "records", "provider": "local"}
-    path = tmp_path / "spfmanager.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    (tmp_path / "dns-snapshot.yaml").write_text(yaml.safe_dump({VENDOR: [{"TXT": VENDOR_RECORD}]}))
-    workspace(tmp_path).apply(workspace(tmp_path).plan())
+    config, path = applied_with_records(tmp_path)
     before = macro_names(tmp_path)
     theirs = {n: v for n, v in before.items() if n.endswith(".other.example." + ZONE)}
     assert theirs
